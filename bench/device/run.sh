@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The one script run on the GPU machine (through the device tool): builds with /usr/bin/gcc
+# (the image's default $CC wrapper broke JIT kernels), then runs the steps named on the
+# command line, each logging to $OUT/<step>.log and never stopping the others.
+#   steps: info demo ctest conformance sanitizer bench python all
+# Needs the DLPack headers carried in .device/include (scripts/device_prep.sh makes them);
+# cuda.h / nvrtc.h / libnvrtc come from the image's CUDA 13.0.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+OUT=${OUT:-$root/.device/out}
+mkdir -p "$OUT"
+export CC=/usr/bin/gcc CXX=/usr/bin/g++
+export DLG_JIT_CACHE_DIR=${DLG_JIT_CACHE_DIR:-/tmp/dlg-cache}
+cuda_inc=/usr/local/cuda/include
+steps=" ${*:-all} "
+want() { [[ "$steps" == *" $1 "* || "$steps" == *" all "* ]]; }
+run_step() { # run_step NAME CMD...
+  local name=$1; shift
+  echo "== $name"
+  local t0=$SECONDS
+  ( "$@" ) >"$OUT/$name.log" 2>&1
+  local rc=$?
+  tail -n "${TAIL:-25}" "$OUT/$name.log"
+  echo "== $name: rc=$rc ($((SECONDS - t0)) s)"
+}
+
+t0=$SECONDS
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DDLG_DLPACK_INCLUDE_DIR="$root/.device/include" -DDLG_CUDA_INCLUDE_DIR="$cuda_inc" \
+  >"$OUT/build.log" 2>&1 && cmake --build build-gpu -j 16 >>"$OUT/build.log" 2>&1
+echo "== build: rc=$? ($((SECONDS - t0)) s)"; tail -n 5 "$OUT/build.log"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.draw --format=csv,noheader
+
+want info && run_step info ./build-gpu/dlgemm info
+want demo && run_step demo env DLG_PRINT_CONFIGS=1 DLG_JIT_DEBUG=1 ./build-gpu/dlgemm demo
+want ctest && run_step ctest ctest --test-dir build-gpu --output-on-failure -j 8
+if want conformance && [ -f conformance/run_all.sh ]; then
+  run_step conformance bash conformance/run_all.sh --device cuda --build build-gpu --results "$OUT"
+fi
+if want sanitizer; then
+  run_step sanitizer compute-sanitizer --tool memcheck --error-exitcode 9 \
+    ./build-gpu/dlgemm demo --m 130 --n 200 --k 384
+fi
+if want bench && [ -x build-gpu/dlgemm_bench ]; then
+  run_step bench ./build-gpu/dlgemm_bench --json "$OUT/bench.json"
+fi
+if want python && [ -f bindings/python/gpu_check.py ]; then
+  run_step python bash bindings/python/device_build_and_check.sh
+fi

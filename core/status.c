@@ -35,9 +35,16 @@ dlg_status_t dlg_fail(dlg_status_t status, const char* fmt, ...) {
 }
 
 void dlg_error_prefix(const char* what) {
+  /* Built by hand: snprintf("%s: %s") into a same-sized buffer trips -Wformat-truncation. */
   char tmp[sizeof g_last_error];
-  snprintf(tmp, sizeof tmp, "%s: %s", what, g_last_error);
-  memcpy(g_last_error, tmp, sizeof tmp);
+  size_t n = strnlen(what, sizeof tmp - 3);
+  memcpy(tmp, what, n);
+  tmp[n] = ':';
+  tmp[n + 1] = ' ';
+  size_t m = strnlen(g_last_error, sizeof tmp - n - 3);
+  memcpy(tmp + n + 2, g_last_error, m);
+  tmp[n + 2 + m] = '\0';
+  memcpy(g_last_error, tmp, n + 3 + m);
 }
 
 int dlg_version(void) { return DLG_VERSION_NUMBER; }

@@ -122,3 +122,62 @@ int dlg_same_view(const DLTensor* t, const DLTensor* u) {
     if (t->shape[i] != u->shape[i] || dlg_stride(t, i) != dlg_stride(u, i)) return 0;
   return 1;
 }
+
+/* Dims that step (extent > 1) sorted by stride; 0 at the first whose stride does not clear
+ * the reach of the smaller ones (it is then reported through *bad), 1 when all do. */
+static int distinct_elements(const DLTensor* t, int64_t bad[2]) {
+  if (dlg_tensor_numel(t) <= 1) return 1;
+  /* Dims that actually step (extent > 1), insertion-sorted by stride. */
+  int64_t ext[DLG_MAX_NDIM], str[DLG_MAX_NDIM];
+  int n = 0;
+  for (int d = 0; d < t->ndim; ++d) {
+    if (t->shape[d] <= 1) continue;
+    int64_t s = dlg_stride(t, d), e = t->shape[d];
+    int k = n++;
+    while (k > 0 && str[k - 1] > s) {
+      str[k] = str[k - 1];
+      ext[k] = ext[k - 1];
+      --k;
+    }
+    str[k] = s;
+    ext[k] = e;
+  }
+  int64_t reach = 0; /* largest offset the smaller dims reach */
+  for (int k = 0; k < n; ++k) {
+    if (str[k] <= reach) {
+      bad[0] = str[k];
+      bad[1] = ext[k];
+      return 0;
+    }
+    reach += (ext[k] - 1) * str[k];
+  }
+  return 1;
+}
+
+int dlg_distinct_elements(const DLTensor* t) {
+  int64_t bad[2];
+  return distinct_elements(t, bad);
+}
+
+dlg_status_t dlg_check_distinct_elements(const char* name, const DLTensor* t) {
+  int64_t bad[2];
+  if (distinct_elements(t, bad)) return DLG_OK;
+  return dlg_fail(DLG_ERR_LAYOUT,
+                  "%s: strides make distinct elements share memory (stride %lld with extent "
+                  "%lld); outputs need non-overlapping strides",
+                  name, (long long)bad[0], (long long)bad[1]);
+}
+
+dlg_status_t dlg_check_context_device(const dlg_context_t* ctx, const char* name,
+                                      const DLTensor* t) {
+  if (dlg_on_cpu(t)) return DLG_OK;
+  if (!ctx)
+    return dlg_fail(DLG_ERR_INVALID_ARGUMENT, "ctx: must not be NULL for CUDA tensor %s", name);
+  if (ctx->device < 0)
+    return dlg_fail(DLG_ERR_DEVICE, "%s: on cuda:%d but the context is CPU-only (device -1)",
+                    name, t->device.device_id);
+  if (t->device.device_id != ctx->device)
+    return dlg_fail(DLG_ERR_DEVICE, "%s: on cuda:%d but the context is for cuda:%d", name,
+                    t->device.device_id, ctx->device);
+  return DLG_OK;
+}

@@ -35,6 +35,23 @@ dlg_status_t dlg_check_scalar(const char* name, const DLTensor* t);
 /* Output must not overlap any byte of an input (exact aliasing is checked by callers). */
 dlg_status_t dlg_check_no_overlap(const char* out_name, const DLTensor* out,
                                   const char* in_name, const DLTensor* in);
+/* The output's elements do not share memory (every element is written once): sorted by
+ * stride, each stepping dimension clears the reach of the smaller ones. Accepts every
+ * compact or padded layout and permutation. DLG_ERR_LAYOUT otherwise. */
+dlg_status_t dlg_check_distinct_elements(const char* name, const DLTensor* t);
+int dlg_distinct_elements(const DLTensor* t); /* the same test, no message: 1 = distinct */
+/* A CUDA tensor needs a context for its device (CPU tensors work with any context, or
+ * none). DLG_ERR_DEVICE / DLG_ERR_INVALID_ARGUMENT otherwise. */
+dlg_status_t dlg_check_context_device(const dlg_context_t* ctx, const char* name,
+                                      const DLTensor* t);
+
+/* Returns from the enclosing function when a check fails. */
+#define DLG_TRY(expr)                  \
+  do {                                 \
+    dlg_status_t dlg_st_ = (expr);     \
+    if (dlg_st_ != DLG_OK) return dlg_st_; \
+  } while (0)
+
 /* Element stride of dim (handles NULL strides). */
 int64_t dlg_stride(const DLTensor* t, int dim);
 /* Data pointer + byte_offset. */

@@ -1,4 +1,4 @@
-/* Tiny test harness shared by the C tests (core/**_test.c): checks, CPU tensors, poison. */
+/* Tiny test harness shared by the C tests (the _test.c files under core): checks, CPU tensors, poison. */
 #ifndef DLG_TEST_H_
 #define DLG_TEST_H_
 

@@ -1,0 +1,567 @@
+/* python.i — the Python flavour of the dlgemm interface: typemaps that turn Python objects
+ * into the C ABI's arguments, then the shared declarations (dlgemm.i).
+ *
+ * Generated module: dlgemm._cabi (built with `swig -python -noproxy`, so the raw functions
+ * live directly in the extension module; the package dlgemm wraps them).
+ *
+ *  C argument                      Python value
+ *  const DLTensor* / DLTensor*     any DLPack producer (__dlpack__ + __dlpack_device__), a
+ *                                  DLPack capsule, a NumPy array (ml_dtypes float8/bfloat16
+ *                                  arrays through __array_interface__), or None (= NULL)
+ *  void* stream / ptr / dst / src  int (address) or None (= NULL)
+ *  dlg_context_t** out, void** out_ptr, double* out, int64_t* out, char* buf + cap,
+ *  dlg_device_info_t* out, dlg_runtime_info_t* out
+ *                                  returned instead of taken
+ *  dlg_status_t (return)           None when DLG_OK; any other status raises the exception
+ *                                  class registered for it (dlgemm.errors), carrying the C
+ *                                  message — the one place where statuses become exceptions.
+ *
+ * Tensors are borrowed for the duration of one call: a consumed DLPack capsule is renamed
+ * "used_dltensor[_versioned]" (so its destructor leaves it alone) and its deleter is called
+ * when the call returns. Outputs must be writable (DLPack 1.x READ_ONLY flag, NumPy's
+ * read-only flag). CUDA producers are asked for their data on the call's stream
+ * (__dlpack__(stream=...)), so the producer orders its pending work before the kernel.
+ * The GIL is released while the C function runs (threads="1"). */
+
+%module(threads="1") _cabi
+
+%{
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "dlgemm.h"
+%}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Error reporting: statuses and conversion failures become the classes of dlgemm.errors.    */
+%{
+static PyObject* dlgpy_error_table = NULL;   /* dict: status int -> exception class */
+static PyObject* dlgpy_error_base = NULL;    /* dlgemm.Error: unknown statuses */
+static PyObject* dlgpy_not_a_tensor = NULL;  /* dlgemm.NotATensorError (TypeError too) */
+
+/* Raises cls(message) with exc.status = status. */
+static void dlgpy_raise_class(PyObject* cls, int status, const char* message) {
+  PyObject* exc = PyObject_CallFunction(cls, "s", message);
+  if (!exc) return; /* the constructor's own exception stands */
+  PyObject* code = PyLong_FromLong(status);
+  if (!code || PyObject_SetAttrString(exc, "status", code) != 0) PyErr_Clear();
+  Py_XDECREF(code);
+  PyErr_SetObject((PyObject*)Py_TYPE(exc), exc);
+  Py_DECREF(exc);
+}
+
+static void dlgpy_raise(int status, const char* message) {
+  PyObject* cls = NULL;
+  if (dlgpy_error_table) {
+    PyObject* key = PyLong_FromLong(status);
+    if (key) {
+      cls = PyDict_GetItemWithError(dlgpy_error_table, key); /* borrowed */
+      Py_DECREF(key);
+    }
+    if (PyErr_Occurred()) return;
+  }
+  if (!cls) cls = dlgpy_error_base ? dlgpy_error_base : PyExc_RuntimeError;
+  dlgpy_raise_class(cls, status, message && message[0] ? message
+                                                       : dlg_status_string((dlg_status_t)status));
+}
+
+/* Raises for a failed C call: the thread's last message names the argument and the reason. */
+static void dlgpy_raise_status(dlg_status_t status) {
+  dlgpy_raise((int)status, dlg_last_error());
+}
+
+static void dlgpy_raisef(int status, const char* fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  dlgpy_raise(status, msg);
+}
+
+/* Replaces the pending exception by InvalidArgumentError("<what>: <old message>"), chained. */
+static void dlgpy_rethrow_as_argument_error(const char* what) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (tb && value) PyException_SetTraceback(value, tb);
+  PyObject* text = value ? PyObject_Str(value) : NULL;
+  const char* cause = text ? PyUnicode_AsUTF8(text) : NULL;
+  if (!cause) { PyErr_Clear(); cause = "?"; }
+  dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: %s: %s", what,
+               type ? ((PyTypeObject*)type)->tp_name : "error", cause);
+  if (value) {
+    PyObject *t2, *v2, *tb2;
+    PyErr_Fetch(&t2, &v2, &tb2);
+    PyErr_NormalizeException(&t2, &v2, &tb2);
+    if (v2) PyException_SetCause(v2, value); /* steals value */
+    else Py_DECREF(value);
+    PyErr_Restore(t2, v2, tb2);
+  }
+  Py_XDECREF(text);
+  Py_XDECREF(type);
+  Py_XDECREF(tb);
+}
+
+/* The one output of a status-returning call replaces the None the status typemap left. */
+static void dlgpy_set_output(PyObject** result, PyObject* value) {
+  if (!value) return;
+  if (*result == NULL || *result == Py_None) {
+    Py_XDECREF(*result);
+    *result = value;
+  } else {
+    *result = SWIG_Python_AppendOutput(*result, value, 0);
+  }
+}
+%}
+
+%typemap(out) dlg_status_t {
+  if ($1 != DLG_OK) {
+    dlgpy_raise_status($1);
+    SWIG_fail;
+  }
+  $result = SWIG_Py_Void();
+}
+
+%rename(_register_errors) dlgpy_register_errors;
+%nothread dlgpy_register_errors;
+%inline %{
+/* Called once by dlgemm/errors.py: table maps status ints to classes. */
+static PyObject* dlgpy_register_errors(PyObject* table, PyObject* base, PyObject* not_a_tensor) {
+  if (!PyDict_Check(table) || !PyType_Check(base) || !PyType_Check(not_a_tensor)) {
+    PyErr_SetString(PyExc_TypeError, "dlgpy_register_errors(dict, type, type)");
+    return NULL;
+  }
+  Py_XDECREF(dlgpy_error_table);
+  Py_XDECREF(dlgpy_error_base);
+  Py_XDECREF(dlgpy_not_a_tensor);
+  Py_INCREF(table);
+  Py_INCREF(base);
+  Py_INCREF(not_a_tensor);
+  dlgpy_error_table = table;
+  dlgpy_error_base = base;
+  dlgpy_not_a_tensor = not_a_tensor;
+  Py_RETURN_NONE;
+}
+%}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Raw pointers (streams, device addresses): int or None.                                     */
+%{
+static int dlgpy_parse_pointer(PyObject* o, const char* name, void** out) {
+  *out = NULL;
+  if (o == NULL || o == Py_None) return 0;
+  if (PyBool_Check(o) || !PyIndex_Check(o)) {
+    PyErr_Format(PyExc_TypeError, "%s: expected an int address or None, got %s", name,
+                 Py_TYPE(o)->tp_name);
+    return -1;
+  }
+  PyObject* i = PyNumber_Index(o);
+  if (!i) return -1;
+  void* p = PyLong_AsVoidPtr(i);
+  Py_DECREF(i);
+  if (PyErr_Occurred()) return -1;
+  *out = p;
+  return 0;
+}
+
+/* The stream of the call being converted: tensors are converted after every argument has
+ * been read (check typemaps), and the stream argument records itself here first. Thread-local
+ * because a producer's __dlpack__ may release the GIL. */
+static _Thread_local int dlgpy_stream_known = 0;
+static _Thread_local void* dlgpy_stream_value = NULL;
+%}
+
+%typemap(in) void* stream {
+  if (dlgpy_parse_pointer($input, "$1_name", &$1) != 0) SWIG_fail;
+  dlgpy_stream_known = 1;
+  dlgpy_stream_value = $1;
+}
+%typemap(freearg) void* stream "dlgpy_stream_known = 0; dlgpy_stream_value = NULL;"
+
+%typemap(in) void* ptr, void* dst, const void* src {
+  if (dlgpy_parse_pointer($input, "$1_name", (void**)&$1) != 0) SWIG_fail;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Tensors.                                                                                   */
+%{
+#define DLGPY_MAX_NDIM 16
+
+typedef struct dlgpy_tensor {
+  PyObject* obj;            /* borrowed: the caller's argument */
+  const char* name;         /* the C parameter name, for messages */
+  int writable;             /* an output: read-only data is refused */
+  DLTensor* t;              /* what the C function receives (NULL for None) */
+  PyObject* capsule;        /* owned: the capsule we asked for, if any */
+  DLManagedTensor* legacy;  /* consumed: deleter called on release */
+  DLManagedTensorVersioned* versioned;
+  PyObject* keep;           /* owned: array-interface path keeps the array alive */
+  DLTensor local;           /* array-interface path */
+  int64_t shape[DLGPY_MAX_NDIM];
+  int64_t strides[DLGPY_MAX_NDIM];
+} dlgpy_tensor_t;
+
+static void dlgpy_tensor_init(dlgpy_tensor_t* h) { memset(h, 0, sizeof *h); }
+
+static void dlgpy_tensor_release(dlgpy_tensor_t* h) {
+  /* Per the DLPack protocol the consumer that renamed the capsule calls the deleter. */
+  if (h->versioned && h->versioned->deleter) h->versioned->deleter(h->versioned);
+  if (h->legacy && h->legacy->deleter) h->legacy->deleter(h->legacy);
+  h->versioned = NULL;
+  h->legacy = NULL;
+  Py_CLEAR(h->capsule);
+  Py_CLEAR(h->keep);
+  h->t = NULL;
+}
+
+/* dtype names of NumPy extension types (ml_dtypes) -> DLPack (code, bits). NumPy's own
+ * __dlpack__ refuses these, so such arrays are read through __array_interface__. */
+static const struct { const char* name; int code, bits; } dlgpy_ext_dtypes[] = {
+  {"bfloat16", kDLBfloat, 16},
+  {"float8_e4m3fn", kDLFloat8_e4m3fn, 8},
+  {"float8_e5m2", kDLFloat8_e5m2, 8},
+  {"float8_e4m3fnuz", kDLFloat8_e4m3fnuz, 8},
+  {"float8_e5m2fnuz", kDLFloat8_e5m2fnuz, 8},
+  {"float8_e4m3b11fnuz", kDLFloat8_e4m3b11fnuz, 8},
+  {"float8_e4m3", kDLFloat8_e4m3, 8},
+  {"float8_e3m4", kDLFloat8_e3m4, 8},
+  {"float8_e8m0fnu", kDLFloat8_e8m0fnu, 8},
+};
+
+/* numpy.ndarray, looked up once NumPy is imported (an ndarray argument implies it is). */
+static PyTypeObject* dlgpy_ndarray_type(void) {
+  static PyObject* cached = NULL;
+  if (cached) return (PyTypeObject*)cached;
+  PyObject* modules = PyImport_GetModuleDict(); /* borrowed */
+  PyObject* numpy = modules ? PyDict_GetItemString(modules, "numpy") : NULL; /* borrowed */
+  if (!numpy) return NULL;
+  PyObject* t = PyObject_GetAttrString(numpy, "ndarray");
+  if (!t) {
+    PyErr_Clear();
+    return NULL;
+  }
+  if (!PyType_Check(t)) {
+    Py_DECREF(t);
+    return NULL;
+  }
+  cached = t; /* kept for the life of the process */
+  return (PyTypeObject*)cached;
+}
+
+static int dlgpy_get_int64(PyObject* seq, Py_ssize_t i, int64_t* out) {
+  PyObject* v = PySequence_GetItem(seq, i);
+  if (!v) return -1;
+  long long x = PyLong_AsLongLong(v);
+  Py_DECREF(v);
+  if (x == -1 && PyErr_Occurred()) return -1;
+  *out = (int64_t)x;
+  return 0;
+}
+
+/* A NumPy array of an extension dtype: a DLTensor over its memory, from __array_interface__. */
+static int dlgpy_from_array_interface(dlgpy_tensor_t* h, PyObject* obj, const char* dtype_name,
+                                      Py_ssize_t itemsize) {
+  int code = -1, bits = 0;
+  for (size_t i = 0; i < sizeof dlgpy_ext_dtypes / sizeof dlgpy_ext_dtypes[0]; ++i)
+    if (strcmp(dtype_name, dlgpy_ext_dtypes[i].name) == 0) {
+      code = dlgpy_ext_dtypes[i].code;
+      bits = dlgpy_ext_dtypes[i].bits;
+    }
+  if (code < 0 || itemsize * 8 != bits) {
+    dlgpy_raisef(DLG_ERR_DTYPE, "%s: NumPy dtype '%s' has no DLPack equivalent", h->name,
+                 dtype_name);
+    return -1;
+  }
+  PyObject* ai = PyObject_GetAttrString(obj, "__array_interface__");
+  if (!ai) return -1;
+  int rc = -1;
+  PyObject* data = PyDict_Check(ai) ? PyDict_GetItemString(ai, "data") : NULL;
+  PyObject* shape = PyDict_Check(ai) ? PyDict_GetItemString(ai, "shape") : NULL;
+  PyObject* strides = PyDict_Check(ai) ? PyDict_GetItemString(ai, "strides") : NULL;
+  if (!data || !PyTuple_Check(data) || PyTuple_GET_SIZE(data) != 2 || !shape ||
+      !PyTuple_Check(shape)) {
+    dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: malformed __array_interface__", h->name);
+    goto done;
+  }
+  Py_ssize_t ndim = PyTuple_GET_SIZE(shape);
+  if (ndim > DLGPY_MAX_NDIM) {
+    dlgpy_raisef(DLG_ERR_SHAPE, "%s: %zd dimensions, at most 8 are supported", h->name, ndim);
+    goto done;
+  }
+  int readonly = PyObject_IsTrue(PyTuple_GET_ITEM(data, 1));
+  if (readonly < 0) goto done;
+  if (readonly && h->writable) {
+    dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: output array is read-only", h->name);
+    goto done;
+  }
+  void* ptr = PyLong_AsVoidPtr(PyTuple_GET_ITEM(data, 0));
+  if (PyErr_Occurred()) goto done;
+  int has_strides = strides && strides != Py_None;
+  for (Py_ssize_t i = 0; i < ndim; ++i) {
+    if (dlgpy_get_int64(shape, i, &h->shape[i]) != 0) goto done;
+    if (has_strides) {
+      int64_t bytes;
+      if (dlgpy_get_int64(strides, i, &bytes) != 0) goto done;
+      if (bytes % itemsize != 0) {
+        dlgpy_raisef(DLG_ERR_LAYOUT, "%s: stride %lld bytes of dim %zd is not a multiple of "
+                     "the element size %zd", h->name, (long long)bytes, i, itemsize);
+        goto done;
+      }
+      h->strides[i] = bytes / itemsize;
+    }
+  }
+  memset(&h->local, 0, sizeof h->local);
+  h->local.data = ptr;
+  h->local.device.device_type = kDLCPU;
+  h->local.device.device_id = 0;
+  h->local.ndim = (int32_t)ndim;
+  h->local.dtype.code = (uint8_t)code;
+  h->local.dtype.bits = (uint8_t)bits;
+  h->local.dtype.lanes = 1;
+  h->local.shape = h->shape;
+  h->local.strides = has_strides ? h->strides : NULL;
+  h->local.byte_offset = 0;
+  Py_INCREF(obj);
+  h->keep = obj;
+  h->t = &h->local;
+  rc = 0;
+done:
+  Py_DECREF(ai);
+  return rc;
+}
+
+/* Takes ownership of a fresh DLPack capsule (renaming it, as the protocol asks). */
+static int dlgpy_from_capsule(dlgpy_tensor_t* h, PyObject* cap) {
+  if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+    DLManagedTensorVersioned* m = (DLManagedTensorVersioned*)PyCapsule_GetPointer(cap, "dltensor_versioned");
+    if (!m || PyCapsule_SetName(cap, "used_dltensor_versioned") != 0) return -1;
+    h->versioned = m; /* ours now: the deleter runs on release, whatever happens next */
+    if (m->version.major != DLPACK_MAJOR_VERSION) {
+      dlgpy_raisef(DLG_ERR_UNSUPPORTED, "%s: DLPack major version %u, expected %d", h->name,
+                   (unsigned)m->version.major, DLPACK_MAJOR_VERSION);
+      return -1;
+    }
+    if (h->writable && (m->flags & DLPACK_FLAG_BITMASK_READ_ONLY)) {
+      dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: output tensor is read-only (DLPack flag)",
+                   h->name);
+      return -1;
+    }
+    h->t = &m->dl_tensor;
+    return 0;
+  }
+  if (PyCapsule_IsValid(cap, "dltensor")) {
+    DLManagedTensor* m = (DLManagedTensor*)PyCapsule_GetPointer(cap, "dltensor");
+    if (!m || PyCapsule_SetName(cap, "used_dltensor") != 0) return -1;
+    h->legacy = m;
+    h->t = &m->dl_tensor;
+    return 0;
+  }
+  const char* name = PyCapsule_GetName(cap);
+  PyErr_Clear();
+  dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: capsule \"%s\" is not an unconsumed DLPack "
+               "tensor", h->name, name ? name : "");
+  return -1;
+}
+
+/* Calls obj.__dlpack__(**kwargs), first asking for a versioned (1.x) capsule. */
+static PyObject* dlgpy_call_dlpack(PyObject* obj, PyObject* method, PyObject* stream) {
+  PyObject* args = PyTuple_New(0);
+  PyObject* kw = PyDict_New();
+  PyObject* cap = NULL;
+  if (!args || !kw) goto done;
+  if (stream && PyDict_SetItemString(kw, "stream", stream) != 0) goto done;
+  PyObject* version = Py_BuildValue("(ii)", 1, 0);
+  if (!version) goto done;
+  int rc = PyDict_SetItemString(kw, "max_version", version);
+  Py_DECREF(version);
+  if (rc != 0) goto done;
+  cap = PyObject_Call(method, args, kw);
+  if (!cap && PyErr_ExceptionMatches(PyExc_TypeError)) {
+    /* A pre-1.0 producer: no max_version keyword. Ask for a legacy capsule. */
+    PyErr_Clear();
+    PyDict_DelItemString(kw, "max_version");
+    cap = PyObject_Call(method, args, PyDict_Size(kw) ? kw : NULL);
+  }
+done:
+  Py_XDECREF(args);
+  Py_XDECREF(kw);
+  (void)obj;
+  return cap;
+}
+
+/* Converts h->obj into h->t. Returns 0, or -1 with a Python exception set. */
+static int dlgpy_tensor_acquire(dlgpy_tensor_t* h) {
+  PyObject* obj = h->obj;
+  h->t = NULL;
+  if (obj == NULL || obj == Py_None) return 0; /* the C function reports a missing tensor */
+  if (PyCapsule_CheckExact(obj)) return dlgpy_from_capsule(h, obj);
+
+  PyTypeObject* ndarray = dlgpy_ndarray_type();
+  if (ndarray && PyObject_TypeCheck(obj, ndarray)) {
+    /* Extension dtypes (kind 'V': ml_dtypes) bypass NumPy's __dlpack__, which rejects them. */
+    PyObject* dtype = PyObject_GetAttrString(obj, "dtype");
+    if (!dtype) return -1;
+    PyObject* kind = PyObject_GetAttrString(dtype, "kind");
+    const char* k = kind ? PyUnicode_AsUTF8(kind) : NULL;
+    int is_ext = k && strcmp(k, "V") == 0;
+    int rc = 0;
+    if (is_ext) {
+      PyObject* name = PyObject_GetAttrString(dtype, "name");
+      PyObject* isz = PyObject_GetAttrString(dtype, "itemsize");
+      const char* n = name ? PyUnicode_AsUTF8(name) : NULL;
+      Py_ssize_t itemsize = isz ? PyLong_AsSsize_t(isz) : -1;
+      rc = (n && itemsize > 0) ? dlgpy_from_array_interface(h, obj, n, itemsize) : -1;
+      Py_XDECREF(name);
+      Py_XDECREF(isz);
+    }
+    Py_XDECREF(kind);
+    Py_DECREF(dtype);
+    if (!k) return -1;
+    if (is_ext) return rc;
+    /* A read-only NumPy array exports through the versioned path with the READ_ONLY flag. */
+  }
+
+  PyObject* dlpack = PyObject_GetAttrString(obj, "__dlpack__");
+  PyObject* device_fn = dlpack ? PyObject_GetAttrString(obj, "__dlpack_device__") : NULL;
+  if (!dlpack || !device_fn) {
+    PyErr_Clear();
+    Py_XDECREF(dlpack);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: expected a DLPack tensor (__dlpack__ and __dlpack_device__) "
+             "or a NumPy array, got %s", h->name, Py_TYPE(obj)->tp_name);
+    dlgpy_raise_class(dlgpy_not_a_tensor ? dlgpy_not_a_tensor : PyExc_TypeError,
+                      DLG_ERR_INVALID_ARGUMENT, msg);
+    return -1;
+  }
+  int rc = -1;
+  PyObject* stream = NULL;
+  PyObject* cap = NULL;
+  PyObject* dev = PyObject_CallNoArgs(device_fn);
+  if (!dev) {
+    char what[96];
+    snprintf(what, sizeof what, "%s: __dlpack_device__() failed", h->name);
+    dlgpy_rethrow_as_argument_error(what);
+    goto done;
+  }
+  long device_type = -1;
+  if (PyTuple_Check(dev) && PyTuple_GET_SIZE(dev) == 2)
+    device_type = PyLong_AsLong(PyTuple_GET_ITEM(dev, 0));
+  if (device_type < 0) {
+    PyErr_Clear();
+    dlgpy_raisef(DLG_ERR_DEVICE, "%s: __dlpack_device__() did not return (type, id)", h->name);
+    goto done;
+  }
+  if (device_type == kDLCUDA || device_type == kDLCUDAManaged || device_type == kDLROCM) {
+    /* The consumer's stream: 1 is the protocol's name for the legacy default stream. */
+    if (dlgpy_stream_known && dlgpy_stream_value)
+      stream = PyLong_FromVoidPtr(dlgpy_stream_value);
+    else
+      stream = PyLong_FromLong(1);
+    if (!stream) goto done;
+  }
+  cap = dlgpy_call_dlpack(obj, dlpack, stream);
+  if (!cap) {
+    char what[96];
+    snprintf(what, sizeof what, "%s: __dlpack__() failed", h->name);
+    dlgpy_rethrow_as_argument_error(what);
+    goto done;
+  }
+  if (!PyCapsule_CheckExact(cap)) {
+    dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: __dlpack__() returned %s, not a capsule",
+                 h->name, Py_TYPE(cap)->tp_name);
+    goto done;
+  }
+  h->capsule = cap;
+  cap = NULL;
+  rc = dlgpy_from_capsule(h, h->capsule);
+done:
+  Py_XDECREF(cap);
+  Py_XDECREF(stream);
+  Py_XDECREF(dev);
+  Py_DECREF(device_fn);
+  Py_DECREF(dlpack);
+  return rc;
+}
+%}
+
+/* Conversion waits for the check phase, which SWIG emits after every argument has been read:
+ * by then the stream argument (always last in this ABI) is known. */
+%typemap(arginit) const DLTensor*, DLTensor* "dlgpy_tensor_init(&tensor$argnum);"
+%typemap(in) const DLTensor* (dlgpy_tensor_t tensor) {
+  tensor.obj = $input; /* locals of an in-typemap are suffixed with $argnum by SWIG */
+  tensor.name = "$1_name";
+  tensor.writable = 0;
+}
+%typemap(in) DLTensor* (dlgpy_tensor_t tensor) {
+  tensor.obj = $input;
+  tensor.name = "$1_name";
+  tensor.writable = 1;
+}
+%typemap(check) const DLTensor*, DLTensor* {
+  if (dlgpy_tensor_acquire(&tensor$argnum) != 0) SWIG_fail;
+  $1 = tensor$argnum.t;
+}
+%typemap(freearg) const DLTensor*, DLTensor* "dlgpy_tensor_release(&tensor$argnum);"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Out-parameters: returned instead of taken.                                                 */
+%typemap(in, numinputs=0) dlg_context_t** out (dlg_context_t* ctx_out = NULL) { $1 = &ctx_out; }
+%typemap(argout) dlg_context_t** out {
+  dlgpy_set_output(&$result, SWIG_NewPointerObj(ctx_out$argnum, $descriptor(dlg_context_t*), 0));
+}
+
+%typemap(in, numinputs=0) void** out_ptr (void* ptr_out = NULL) { $1 = &ptr_out; }
+%typemap(argout) void** out_ptr { dlgpy_set_output(&$result, PyLong_FromVoidPtr(ptr_out$argnum)); }
+
+%typemap(in, numinputs=0) double* out (double double_out = 0) { $1 = &double_out; }
+%typemap(argout) double* out { dlgpy_set_output(&$result, PyFloat_FromDouble(double_out$argnum)); }
+
+%typemap(in, numinputs=0) int64_t* out (int64_t int_out = 0) { $1 = &int_out; }
+%typemap(argout) int64_t* out {
+  dlgpy_set_output(&$result, PyLong_FromLongLong((long long)int_out$argnum));
+}
+
+%typemap(in, numinputs=0) (char* buf, size_t cap) (char text[4096]) {
+  text[0] = '\0';
+  $1 = text;
+  $2 = sizeof text;
+}
+%typemap(argout) (char* buf, size_t cap) {
+  dlgpy_set_output(&$result, PyUnicode_DecodeFSDefault($1));
+}
+
+%typemap(in, numinputs=0) dlg_device_info_t* out (dlg_device_info_t info) {
+  memset(&info, 0, sizeof info);
+  $1 = &info;
+}
+%typemap(argout) dlg_device_info_t* out {
+  dlgpy_set_output(&$result, Py_BuildValue(
+      "{s:i,s:i,s:i,s:i,s:K,s:K,s:K,s:s}", "ordinal", $1->ordinal, "sm_major", $1->sm_major,
+      "sm_minor", $1->sm_minor, "num_sms", $1->num_sms,
+      "total_memory", (unsigned long long)$1->total_memory,
+      "l2_bytes", (unsigned long long)$1->l2_bytes,
+      "max_smem_per_block", (unsigned long long)$1->max_smem_per_block, "name", $1->name));
+}
+
+%typemap(in, numinputs=0) dlg_runtime_info_t* out (dlg_runtime_info_t rinfo) {
+  memset(&rinfo, 0, sizeof rinfo);
+  $1 = &rinfo;
+}
+%typemap(argout) dlg_runtime_info_t* out {
+  dlgpy_set_output(&$result, Py_BuildValue(
+      "{s:O,s:i,s:i,s:O,s:i,s:i,s:s,s:s,s:s}", "driver_found",
+      $1->driver_found ? Py_True : Py_False, "driver_version", $1->driver_version,
+      "device_count", $1->device_count, "nvrtc_found", $1->nvrtc_found ? Py_True : Py_False,
+      "nvrtc_major", $1->nvrtc_major, "nvrtc_minor", $1->nvrtc_minor,
+      "driver_path", $1->driver_path, "nvrtc_path", $1->nvrtc_path, "why", $1->why));
+}
+
+/* The info structs come back as dicts; Python needs no accessors for them. Tensor
+ * construction is for bindings without DLPack producers (Python has them). */
+%ignore dlg_device_info;
+%rename("$ignore", %$isclass) dlg_runtime_info;
+%ignore dlg_tensor_create;
+%ignore dlg_tensor_destroy;
+
+%include "dlgemm.i"

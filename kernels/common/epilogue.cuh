@@ -1,0 +1,158 @@
+// Epilogue of the SM90 GEMMs: one math warpgroup's m64 x kBlockN f32 accumulators
+// (+ optional C) -> swizzled shared memory -> TMA store of D (bf16 or f32).
+//
+// NOTES — shared-memory layout of the D tile (kBlockM x kBlockN of OutT):
+// - TMA stores with a swizzle need the box's inner extent to be at most the swizzle span,
+//   so the tile is cut into column slabs of kSwizzle bytes (kSlabCols elements): slab s holds
+//   columns [s*kSlabCols, (s+1)*kSlabCols) of every row, row r at byte r*kSwizzle. kSwizzle is
+//   the largest of 128/64/32 that divides a row (kBlockN*sizeof(OutT)), so the slabs tile
+//   the row exactly (e.g. bf16: BLOCK_N 128/192/256 -> 128B, 160 -> 64B, 112/144 -> 32B).
+// - Swizzle (all three TMA modes, CUTLASS's Swizzle<b,4,3>): the 16-byte chunk bits [4:4+b)
+//   of a byte offset are XORed with bits [7:7+b), b = log2(kSwizzle/16):
+//       swizzled(off) = off ^ (((off >> 7) & (kSwizzle/16 - 1)) << 4)
+//   Offsets are relative to a 1024-byte aligned base, so they equal the address bits TMA
+//   swizzles on. Writes from the accumulator layout hit distinct banks under this pattern.
+// - Math warpgroup w owns rows [64w, 64w+64) of every slab and stores them itself with one
+//   TMA box {kSlabCols, 64} per slab; its 128 threads synchronise on named barrier 1 + w.
+// - bf16 pairs go through stmatrix .x4 (four 8x8 blocks = 16 columns x 16 rows of a warp
+//   per instruction); f32 pairs are written with 8-byte st.shared.
+// - C (optional) is read from global memory with the accumulator layout, bounds-checked, and
+//   added before the conversion. C may alias D: each CTA reads exactly the elements it later
+//   writes, so there is no race.
+#pragma once
+
+#include "ptx/base.cuh"
+#include "ptx/stmatrix.cuh"
+#include "ptx/tma.cuh"
+
+namespace dlg {
+
+template <typename OutT>
+struct OutputTraits;
+template <>
+struct OutputTraits<dlg_bf16> {
+  static constexpr uint32_t kBytes = 2;
+};
+template <>
+struct OutputTraits<float> {
+  static constexpr uint32_t kBytes = 4;
+};
+
+// Largest TMA swizzle span (bytes) that divides a row of `row_bytes`.
+constexpr uint32_t epilogue_swizzle_bytes(uint32_t row_bytes) {
+  return row_bytes % 128 == 0 ? 128 : (row_bytes % 64 == 0 ? 64 : 32);
+}
+
+// C operand description (kCMode: 0 none, 1 bf16, 2 f32), row-major with row stride ldc.
+struct EpilogueC {
+  const void* ptr;
+  int64_t ldc;
+};
+
+template <uint32_t kBlockM, uint32_t kBlockN, typename OutT, uint32_t kCMode>
+struct WarpgroupEpilogue {
+  static constexpr uint32_t kOutBytes = OutputTraits<OutT>::kBytes;
+  static constexpr uint32_t kSwizzle = epilogue_swizzle_bytes(kBlockN * kOutBytes);
+  static constexpr uint32_t kSlabCols = kSwizzle / kOutBytes;
+  static constexpr uint32_t kNumSlabs = kBlockN / kSlabCols;
+  static constexpr uint32_t kSlabBytes = kBlockM * kSwizzle;
+  static constexpr uint32_t kTileBytes = kBlockM * kBlockN * kOutBytes;
+  static constexpr uint32_t kNumAcc = kBlockN / 2;
+  static_assert((kBlockN * kOutBytes) % 32 == 0, "a D row must be a multiple of 32 bytes");
+  static_assert(kSlabCols % 16 == 0 || kOutBytes == 4, "bf16 slabs hold whole 16-col pairs");
+
+  DLG_DEVICE static uint32_t swizzle(uint32_t off) {
+    return off ^ (((off >> 7) & (kSwizzle / 16 - 1)) << 4);
+  }
+
+  // Adds C (bounds-checked) to the accumulators of this thread. row0/col0: the tile's first
+  // global row of this warpgroup and first global column.
+  DLG_DEVICE static void add_c(float (&acc)[kNumAcc], const EpilogueC& c, uint32_t m,
+                               uint32_t n, uint32_t row0, uint32_t col0) {
+    if constexpr (kCMode != 0) {
+      const uint32_t t = threadIdx.x % 128, w = t / 32, l = t % 32;
+#pragma unroll
+      for (uint32_t i = 0; i < kNumAcc; i += 2) {
+        const uint32_t row = row0 + 16 * w + l / 4 + 8 * ((i / 2) % 2);
+        const uint32_t col = col0 + 8 * (i / 4) + 2 * (l % 4);
+        if (row < m && col < n) {  // n is even (TMA row alignment), so col + 1 < n too
+          const int64_t off = static_cast<int64_t>(row) * c.ldc + col;
+          if constexpr (kCMode == 1) {
+            const uint32_t v = __ldg(reinterpret_cast<const unsigned int*>(
+                static_cast<const dlg_bf16*>(c.ptr) + off));
+            acc[i] += dlg_bf16_bits_to_float(static_cast<uint16_t>(v & 0xFFFFu));
+            acc[i + 1] += dlg_bf16_bits_to_float(static_cast<uint16_t>(v >> 16));
+          } else {
+            const float2 v = __ldg(reinterpret_cast<const float2*>(
+                static_cast<const float*>(c.ptr) + off));
+            acc[i] += v.x;
+            acc[i + 1] += v.y;
+          }
+        }
+      }
+    }
+  }
+
+  // Writes this warpgroup's rows of the tile into shared memory. smem_d: the tile base
+  // (1024-byte aligned); wg: math warpgroup index.
+  DLG_DEVICE static void write_smem(const float (&acc)[kNumAcc], uint8_t* smem_d, uint32_t wg) {
+    const uint32_t t = threadIdx.x % 128, w = t / 32, l = t % 32;
+    const uint32_t base = ptx::smem_addr(smem_d);
+    if constexpr (kOutBytes == 2) {
+      // stmatrix .x4 per 16 columns: matrix q = (row half q%2, column half q/2).
+      const uint32_t q = l / 8;
+      const uint32_t row = 64 * wg + 16 * w + (q % 2) * 8 + l % 8;
+#pragma unroll
+      for (uint32_t p = 0; p < kBlockN / 16; ++p) {
+        const uint32_t col = 16 * p + (q / 2) * 8;
+        const uint32_t slab = col / kSlabCols;
+        const uint32_t off = row * kSwizzle + (col % kSlabCols) * 2;
+        ptx::stmatrix_x4(base + slab * kSlabBytes + swizzle(off),
+                         ptx::pack_bf16x2(acc[8 * p + 0], acc[8 * p + 1]),
+                         ptx::pack_bf16x2(acc[8 * p + 2], acc[8 * p + 3]),
+                         ptx::pack_bf16x2(acc[8 * p + 4], acc[8 * p + 5]),
+                         ptx::pack_bf16x2(acc[8 * p + 6], acc[8 * p + 7]));
+      }
+    } else {
+#pragma unroll
+      for (uint32_t i = 0; i < kNumAcc; i += 2) {
+        const uint32_t row = 64 * wg + 16 * w + l / 4 + 8 * ((i / 2) % 2);
+        const uint32_t col = 8 * (i / 4) + 2 * (l % 4);
+        const uint32_t slab = col / kSlabCols;
+        const uint32_t off = row * kSwizzle + (col % kSlabCols) * 4;
+        const uint32_t addr = base + slab * kSlabBytes + swizzle(off);
+        asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(addr), "f"(acc[i]),
+                     "f"(acc[i + 1])
+                     : "memory");
+      }
+    }
+  }
+
+  // Issues the TMA stores of this warpgroup's 64 rows (call from one thread).
+  DLG_DEVICE static void store(const ptx::TensorMap* map_d, uint8_t* smem_d, uint32_t wg,
+                               uint32_t row0_tile, uint32_t col0) {
+#pragma unroll
+    for (uint32_t s = 0; s < kNumSlabs; ++s)
+      ptx::tma_store_2d(map_d, smem_d + s * kSlabBytes + 64 * wg * kSwizzle,
+                        static_cast<int32_t>(col0 + s * kSlabCols),
+                        static_cast<int32_t>(row0_tile + 64 * wg));
+    ptx::tma_store_commit();
+  }
+
+  // The whole epilogue of one warpgroup: wait until the previous tile's stores have read
+  // shared memory, write, make the writes visible to TMA, store.
+  DLG_DEVICE static void run(float (&acc)[kNumAcc], const EpilogueC& c, uint32_t m, uint32_t n,
+                             uint32_t m0, uint32_t n0, uint8_t* smem_d, uint32_t wg,
+                             const ptx::TensorMap* map_d) {
+    const bool leader = threadIdx.x % 128 == 0;
+    add_c(acc, c, m, n, m0 + 64 * wg, n0);
+    if (leader) ptx::tma_store_wait_read<0>();
+    ptx::named_barrier_sync(1 + wg, 128);
+    write_smem(acc, smem_d, wg);
+    ptx::fence_proxy_async_smem();
+    ptx::named_barrier_sync(1 + wg, 128);
+    if (leader) store(map_d, smem_d, wg, m0, n0);
+  }
+};
+
+}  // namespace dlg

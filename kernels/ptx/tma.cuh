@@ -1,0 +1,67 @@
+// TMA (cp.async.bulk.tensor) wrappers: 2D tiled loads (optionally multicast over the
+// cluster), 2D tiled stores, bulk-group commit/wait, tensor-map prefetch.
+//
+// NOTES:
+// - Coordinates are in elements, innermost dimension first: {c0 = column (contiguous dim),
+//   c1 = row}. Boxes that reach past the tensor's extent are zero-filled on load (and still
+//   count their full size in bytes towards the mbarrier's transaction count) and clipped on
+//   store, which is how every M/N/K tail is handled.
+// - Loads signal `bar` in the destination CTA(s) with complete_tx. A multicast load writes
+//   the same box at the same shared-memory offset in every CTA named by `cta_mask` and
+//   signals the barrier at the same offset in each of them.
+// - Stores read shared memory asynchronously: the source must not be overwritten before
+//   store_wait_read<0>() (issued by the same thread that committed the stores).
+#pragma once
+
+#include "ptx/base.cuh"
+
+namespace dlg {
+namespace ptx {
+
+DLG_DEVICE void tma_prefetch_map(const TensorMap* map) {
+  asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<uint64_t>(map)) : "memory");
+}
+
+DLG_DEVICE void tma_load_2d(const TensorMap* map, uint64_t* bar, void* smem_dst, int32_t c0,
+                            int32_t c1) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%3, %4}], [%2];" ::"r"(smem_addr(smem_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1)
+      : "memory");
+}
+
+DLG_DEVICE void tma_load_2d_multicast(const TensorMap* map, uint64_t* bar, void* smem_dst,
+                                      int32_t c0, int32_t c1, uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".multicast::cluster [%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_addr(smem_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1),
+      "h"(cta_mask)
+      : "memory");
+}
+
+DLG_DEVICE void tma_store_2d(const TensorMap* map, const void* smem_src, int32_t c0,
+                             int32_t c1) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];" ::"l"(
+          reinterpret_cast<uint64_t>(map)),
+      "r"(smem_addr(smem_src)), "r"(c0), "r"(c1)
+      : "memory");
+}
+
+DLG_DEVICE void tma_store_commit() { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
+
+// Waits until at most kPending committed store groups still READ shared memory.
+template <int kPending>
+DLG_DEVICE void tma_store_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read %0;" ::"n"(kPending) : "memory");
+}
+// Waits until at most kPending committed store groups are still in flight (writes done).
+template <int kPending>
+DLG_DEVICE void tma_store_wait_all() {
+  asm volatile("cp.async.bulk.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
+}  // namespace ptx
+}  // namespace dlg

@@ -1,0 +1,188 @@
+// SM90 BF16 GEMM, D = C + A · Bᵀ, FP32 accumulation in the tensor cores.
+//   A bf16 [M, K] K-major, B bf16 [N, K] K-major, D bf16|f32 [M, N] row-major, C optional
+//   (bf16|f32 row-major, may alias D).
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 2, 16, dlg_bf16, 0>
+//
+// NOTES:
+// - Same skeleton as sm90_fp8_gemm_1d2d.cuh (warp specialization, persistent grouped
+//   scheduler, TMA ring of full/empty mbarriers, optional 2-CTA multicast, TMA-store epilogue);
+//   see that file and ptx/*.cuh for the barrier phases, descriptors and fragment layout.
+// - A k-block is 64 bf16 = 128 bytes of K (one 128B swizzle row), computed by 4 chained
+//   wgmma m64nBLOCK_Nk16 advancing the descriptors by 32 bytes each.
+// - No promotion is needed (BF16 products accumulate in full FP32), so the accumulators stay
+//   in the wgmma registers for the whole K and the math warpgroups keep one wgmma group in
+//   flight: after committing k-block i they wait for k-block i-1 (wgmma.wait_group 1) and only
+//   then release i-1's slot. The tensor cores thus never idle between k-blocks.
+// - Registers: 2 math warpgroups at 232 each hold BLOCK_N/2 <= 128 accumulators.
+#pragma once
+
+#include "common/epilogue.cuh"
+#include "common/scheduler.cuh"
+#include "common/types.cuh"
+#include "ptx/base.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/tma.cuh"
+#include "ptx/wgmma.cuh"
+
+namespace dlg {
+
+// Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_bf16_gemm.c.
+struct Sm90Bf16GemmParams {
+  uint32_t m, n, k;
+  EpilogueC c;  // C: NULL unless kCMode != 0
+};
+static_assert(sizeof(Sm90Bf16GemmParams) == 32, "host mirror expects 32 bytes");
+
+}  // namespace dlg
+
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
+          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode>
+__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+    sm90_bf16_gemm(const dlg::Sm90Bf16GemmParams p,
+                   const __grid_constant__ dlg::ptx::TensorMap tmap_a,
+                   const __grid_constant__ dlg::ptx::TensorMap tmap_b,
+                   const __grid_constant__ dlg::ptx::TensorMap tmap_d) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  using namespace dlg;
+  using namespace dlg::ptx;
+
+  // ---- static checks ----------------------------------------------------------------------
+  static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
+  static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
+  static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+  static_assert(kClusterM * kClusterN <= 2, "clusters of at most 2 CTAs");
+  static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
+                "a multicast half must be whole 8-row swizzle atoms");
+
+  // ---- configs ----------------------------------------------------------------------------
+  constexpr uint32_t kBlockK = 64;         // bf16 elements per k-block
+  constexpr uint32_t kRowBytes = 128;      // = kBlockK * 2: one 128B swizzle row
+  constexpr uint32_t kNumMathWG = kBlockM / 64;
+  constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
+  constexpr uint32_t kClusterSize = kClusterM * kClusterN;
+  constexpr uint32_t kNumAcc = kBlockN / 2;
+  using Mma = WgmmaBF16<kBlockN>;
+  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
+  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN>;
+  static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
+
+  // ---- shared memory (must match the launcher's size formula) -----------------------------
+  constexpr uint32_t kABytes = kBlockM * kRowBytes;
+  constexpr uint32_t kBBytes = kBlockN * kRowBytes;
+  constexpr uint32_t kDBytes = (Epilogue::kTileBytes + 1023) / 1024 * 1024;
+  constexpr uint32_t kStageTx = kABytes + kBBytes;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+  uint8_t* smem_d = smem;
+  uint8_t* smem_a = smem_d + kDBytes;
+  uint8_t* smem_b = smem_a + kNumStages * kABytes;
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem_b + kNumStages * kBBytes);
+  uint64_t* empty = full + kNumStages;
+
+  const uint32_t warp = warp_idx_uniform();
+  const uint32_t lane = lane_idx();
+  const uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+
+  // ---- barriers ---------------------------------------------------------------------------
+  if (threadIdx.x == kNumMathThreads) {  // first producer thread
+    tma_prefetch_map(&tmap_a);
+    tma_prefetch_map(&tmap_b);
+    tma_prefetch_map(&tmap_d);
+#pragma unroll
+    for (uint32_t s = 0; s < kNumStages; ++s) {
+      mbarrier_init(&full[s], 1);
+      mbarrier_init(&empty[s], kClusterSize * kNumMathThreads / 32);
+    }
+    fence_barrier_init();
+  }
+  if constexpr (kClusterSize > 1) cluster_sync();
+  else __syncthreads();
+  grid_dependency_wait();  // PDL: first global read comes after this
+
+  if (threadIdx.x >= kNumMathThreads) {
+    // ---- producer warpgroup (TMA) ---------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_dec<40>();
+    if (warp == kNumMathThreads / 32 && elect_one()) {
+      const uint32_t rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
+      Scheduler sched(p.m, p.n);
+      uint32_t m_block, n_block, stage = 0, phase = 0;
+      while (sched.next(m_block, n_block)) {
+        const int32_t m0 = static_cast<int32_t>(m_block * kBlockM);
+        const int32_t n0 = static_cast<int32_t>(n_block * kBlockN);
+        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+          const int32_t k0 = static_cast<int32_t>(kb * kBlockK);
+          mbarrier_wait(&empty[stage], phase ^ 1);
+          mbarrier_arrive_expect_tx(&full[stage], kStageTx);
+          uint8_t* a_dst = smem_a + stage * kABytes;
+          uint8_t* b_dst = smem_b + stage * kBBytes;
+          if constexpr (kClusterN == 2) {
+            constexpr uint32_t kHalf = kBlockM / 2;
+            tma_load_2d_multicast(&tmap_a, &full[stage], a_dst + rank * kHalf * kRowBytes, k0,
+                                  m0 + static_cast<int32_t>(rank * kHalf), 0x3);
+          } else {
+            tma_load_2d(&tmap_a, &full[stage], a_dst, k0, m0);
+          }
+          if constexpr (kClusterM == 2) {
+            constexpr uint32_t kHalf = kBlockN / 2;
+            tma_load_2d_multicast(&tmap_b, &full[stage], b_dst + rank * kHalf * kRowBytes, k0,
+                                  n0 + static_cast<int32_t>(rank * kHalf), 0x3);
+          } else {
+            tma_load_2d(&tmap_b, &full[stage], b_dst, k0, n0);
+          }
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
+    }
+    __syncwarp();
+  } else {
+    // ---- math warpgroups (wgmma) ----------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
+    const uint32_t wg = threadIdx.x / 128;
+    // Releases slot s in every CTA of the cluster (lane r arrives on CTA r's barrier).
+    auto release = [&](uint32_t s) {
+      if constexpr (kClusterSize > 1) {
+        if (lane < kClusterSize) mbarrier_arrive_cluster(&empty[s], lane);
+      } else {
+        if (lane == 0) mbarrier_arrive(&empty[s]);
+      }
+    };
+    Scheduler sched(p.m, p.n);
+    uint32_t m_block, n_block, stage = 0, phase = 0;
+    float acc[kNumAcc];
+#pragma unroll
+    for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
+    while (sched.next(m_block, n_block)) {
+      const uint32_t m0 = m_block * kBlockM, n0 = n_block * kBlockN;
+      uint32_t prev_stage = 0;
+      for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+        mbarrier_wait(&full[stage], phase);
+        const uint64_t desc_a =
+            wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+        fence_operands(acc);
+        wgmma_fence();
+#pragma unroll
+        for (uint32_t k = 0; k < kBlockK / 16; ++k)
+          Mma::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),
+                                  wgmma_desc_advance(desc_b, k * 32), acc, kb != 0 || k != 0);
+        wgmma_commit();
+        wgmma_wait<1>();  // k-block kb-1 is done reading its slot
+        fence_operands(acc);
+        if (kb != 0) release(prev_stage);
+        prev_stage = stage;
+        if (++stage == kNumStages) stage = 0, phase ^= 1;
+      }
+      wgmma_wait<0>();
+      fence_operands(acc);
+      if (num_k_blocks != 0) release(prev_stage);
+      Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
+    }
+    if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
+  }
+
+  grid_launch_dependents();
+  // No CTA of a cluster may leave while its peer can still multicast into it or arrive on
+  // its barriers.
+  if constexpr (kClusterSize > 1) cluster_sync();
+#endif
+}

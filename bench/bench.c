@@ -56,9 +56,7 @@ static void usage(FILE* f) {
       "Environment: DLG_COMMIT (recorded as the commit; else `git rev-parse`),\n"
       "DLG_JIT_CACHE_DIR (the library's kernel cache).\n",
       f);
-  fprintf(f, "cuBLASLt baseline: %s\n",
-          bench_lt_built() ? "built (libcublasLt.so.13/.12 opened at run time)"
-                           : "not built (cublasLt.h was not found at compile time)");
+  fprintf(f, "cuBLASLt baseline: %s\n", bench_lt_build_note());
 }
 
 static int parse_int(const char* flag, const char* v, long long lo, long long* out) {
@@ -247,7 +245,7 @@ static void run_shape(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* tim
     if (bench_problem_check(env, p, dl_launch, &dc, &r->dl.check, why, sizeof why) == 0) {
       r->dl.checked = 1;
     } else {
-      snprintf(r->dl.status, sizeof r->dl.status, "%s", why);
+      snprintf(r->dl.status, sizeof r->dl.status, "%.300s", why);
       dl_ok = 0;
     }
   }
@@ -258,7 +256,7 @@ static void run_shape(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* tim
                                    p->s.accumulate, p->a.dev.ptr, p->b.dev.ptr,
                                    bench_problem_lt_sfa(p), bench_problem_lt_sfb(p)};
     if (bench_lt_plan_create(lt, &lp, &plan, why, sizeof why) != 0) {
-      snprintf(r->lt.status, sizeof r->lt.status, "%s", why);
+      snprintf(r->lt.status, sizeof r->lt.status, "%.300s", why);
       plan = NULL;
     }
   }
@@ -267,7 +265,7 @@ static void run_shape(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* tim
     if (bench_problem_check(env, p, lt_launch, &lc, &r->lt.check, why, sizeof why) == 0)
       r->lt.checked = 1;
     else
-      snprintf(r->lt.status, sizeof r->lt.status, "%s", why);
+      snprintf(r->lt.status, sizeof r->lt.status, "%.300s", why);
   }
   /* Timing: C aliases D for accumulating GEMMs, as in a weight-gradient update. */
   dc.separate_c = 0;
@@ -276,7 +274,7 @@ static void run_shape(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* tim
       r->dl.ran = 1;
       set_rates(&r->dl, &p->s, r->bytes);
     } else {
-      snprintf(r->dl.status, sizeof r->dl.status, "%s", why);
+      snprintf(r->dl.status, sizeof r->dl.status, "%.300s", why);
     }
   }
   if (plan) {
@@ -285,7 +283,7 @@ static void run_shape(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* tim
       r->lt.ran = 1;
       set_rates(&r->lt, &p->s, r->bytes);
     } else {
-      snprintf(r->lt.status, sizeof r->lt.status, "%s", why);
+      snprintf(r->lt.status, sizeof r->lt.status, "%.300s", why);
     }
     bench_lt_plan_destroy(plan);
   }
@@ -306,6 +304,21 @@ static void read_commit(char* buf, size_t cap) {
     if (line[0]) snprintf(buf, cap, "%s", line);
   }
   pclose(f);
+}
+
+/* The kernel module's release ("580.159.04"), which cuDriverGetVersion does not give. */
+static void read_driver_release(char* buf, size_t cap) {
+  buf[0] = '\0';
+  FILE* f = fopen("/proc/driver/nvidia/version", "r");
+  if (!f) return;
+  char line[256];
+  if (fgets(line, sizeof line, f)) {
+    const char* p = strstr(line, "Kernel Module");
+    char release[32];
+    if (p && sscanf(p + strlen("Kernel Module"), "%31s", release) == 1)
+      snprintf(buf, cap, "%s", release);
+  }
+  fclose(f);
 }
 
 static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
@@ -335,6 +348,7 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
     return 2;
   }
   rep.driver_version = env.cu.driver_version;
+  read_driver_release(rep.driver_release, sizeof rep.driver_release);
   dlg_status_t st = dlg_context_create(o->device, &env.ctx);
   if (st == DLG_OK) st = dlg_context_create(-1, &env.cpu);
   dlg_device_info_t info;
@@ -372,9 +386,9 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
     snprintf(rep.cublaslt_status, sizeof rep.cublaslt_status, "%.250s", why);
   rep.cublaslt_version = bench_lt_version(lt);
 
-  printf("dlgemm %s bench on %s (sm_%d%d, %d SMs), driver %d, commit %s\n",
+  printf("dlgemm %s bench on %s (sm_%d%d, %d SMs), driver %s (CUDA %d), commit %s\n",
          dlg_version_string(), info.name, info.sm_major, info.sm_minor, info.num_sms,
-         rep.driver_version, rep.commit);
+         rep.driver_release[0] ? rep.driver_release : "?", rep.driver_version, rep.commit);
   if (lt) printf("baseline: %s, cublasLt version %ld\n", bench_lt_library(lt), rep.cublaslt_version);
   else printf("baseline: none (%s)\n", rep.cublaslt_status);
   bench_stats_t floor_stats;
@@ -409,9 +423,12 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
     for (int ri = 0; ri < o->n_recipes && rep.n_overheads < 8; ++ri) {
       bench_overhead_t* ov = &rep.overheads[rep.n_overheads++];
       bench_measure_overhead(&env, lt, o->recipes[ri], 1000, ov);
-      printf("host time per cached call, %-14s %lldx%lldx%lld: dlgemm %.2f us, cuBLASLt %.2f us%s%s\n",
+      char dl[32] = "-", lt_us[32] = "-";
+      if (ov->dl_us >= 0.0) snprintf(dl, sizeof dl, "%.2f us", ov->dl_us);
+      if (ov->lt_us >= 0.0) snprintf(lt_us, sizeof lt_us, "%.2f us", ov->lt_us);
+      printf("host time per cached call, %-14s %lldx%lldx%lld: dlgemm %s, cuBLASLt %s%s%s\n",
              bench_recipe_key(ov->recipe), (long long)ov->m, (long long)ov->n, (long long)ov->k,
-             ov->dl_us, ov->lt_us, ov->status[0] ? "  -- " : "", ov->status);
+             dl, lt_us, ov->status[0] ? "  -- " : "", ov->status);
     }
   }
   if (o->compile) {
@@ -423,10 +440,13 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
       for (int j = 0; j < 2 && rep.n_compiles < 16; ++j) {
         bench_compile_t* c = &rep.compiles[rep.n_compiles++];
         bench_measure_compile(&env, rc, mnk[j][0], mnk[j][1], mnk[j][2], f32, c);
-        printf("compile %-14s %lldx%lldx%lld: cold %.0f ms, disk-cache hit %.1f ms, memory hit "
-               "%.1f us%s%s\n", bench_recipe_key(rc), (long long)c->m, (long long)c->n,
-               (long long)c->k, c->cold_ms, c->disk_hit_ms, c->memory_hit_us,
-               c->status[0] ? "  -- " : "", c->status);
+        printf("compile %-14s %lldx%lldx%lld: ", bench_recipe_key(rc), (long long)c->m,
+               (long long)c->n, (long long)c->k);
+        if (c->ok)
+          printf("cold %.0f ms, disk-cache hit %.1f ms, memory hit %.1f us\n", c->cold_ms,
+                 c->disk_hit_ms, c->memory_hit_us);
+        else
+          printf("failed: %s\n", c->status);
       }
     }
   }

@@ -17,21 +17,30 @@ const char* bench_lt_baseline_name(dlg_recipe_t recipe) {
   return "cublaslt";
 }
 
+/* cublasLt.h includes cuda_fp16.h, which includes CCCL's <nv/target> (under include/cccl
+ * since CUDA 13: CMakeLists.txt adds that directory when it exists). */
+#define BENCH_LT_MISSING "cublasLt.h was not on the include path"
 #if defined(__has_include)
 #if __has_include(<cublasLt.h>)
+#if __has_include(<nv/target>)
 #define BENCH_HAVE_CUBLASLT 1
+#else
+#undef BENCH_LT_MISSING
+#define BENCH_LT_MISSING "cublasLt.h was found but CCCL's <nv/target> was not (add <cuda>/include/cccl)"
+#endif
 #endif
 #endif
 
 #ifndef BENCH_HAVE_CUBLASLT
 
 int bench_lt_built(void) { return 0; }
+const char* bench_lt_build_note(void) { return "not built: " BENCH_LT_MISSING; }
 int bench_lt_open(bench_cuda_t* cu, size_t workspace_bytes, bench_lt_t** out, char* why,
                   size_t cap) {
   (void)cu;
   (void)workspace_bytes;
   *out = NULL;
-  snprintf(why, cap, "cuBLASLt: not built (cublasLt.h was not on the include path)");
+  snprintf(why, cap, "cuBLASLt: not built (%s)", BENCH_LT_MISSING);
   return -1;
 }
 void bench_lt_close(bench_lt_t* lt) { (void)lt; }
@@ -91,7 +100,7 @@ typedef struct lt_api {
 
 struct bench_lt {
   void* dl;
-  char path[64];
+  char path[200];
   lt_api_t api;
   cublasLtHandle_t handle;
   bench_cuda_t* cu;
@@ -109,6 +118,10 @@ struct bench_lt_plan {
 };
 
 int bench_lt_built(void) { return 1; }
+const char* bench_lt_build_note(void) {
+  return "built (libcublasLt.so.13, else .so.12, opened at run time; $DLG_CUBLASLT_PATH "
+         "overrides)";
+}
 
 static const char* lt_status(const bench_lt_t* lt, cublasStatus_t s) {
   static _Thread_local char buf[48];
@@ -135,13 +148,26 @@ int bench_lt_open(bench_cuda_t* cu, size_t workspace_bytes, bench_lt_t** out, ch
     snprintf(why, cap, "cuBLASLt: out of host memory");
     return -1;
   }
-  static const char* const names[] = {"libcublasLt.so.13", "libcublasLt.so.12"};
-  for (size_t i = 0; i < 2 && !lt->dl; ++i) {
-    lt->dl = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (lt->dl) snprintf(lt->path, sizeof lt->path, "%s", names[i]);
+  /* $DLG_CUBLASLT_PATH, the loader's path, then the toolkit's usual places (its lib64 is
+   * not always registered with the loader). */
+  char candidates[8][200];
+  int n = 0;
+  const char* env = getenv("DLG_CUBLASLT_PATH");
+  const char* home = getenv("CUDA_HOME");
+  if (env && *env) snprintf(candidates[n++], sizeof candidates[0], "%s", env);
+  for (int major = 13; major >= 12; --major) {
+    snprintf(candidates[n++], sizeof candidates[0], "libcublasLt.so.%d", major);
+    if (home && *home)
+      snprintf(candidates[n++], sizeof candidates[0], "%.160s/lib64/libcublasLt.so.%d", home, major);
+    snprintf(candidates[n++], sizeof candidates[0], "/usr/local/cuda/lib64/libcublasLt.so.%d", major);
+  }
+  for (int i = 0; i < n && !lt->dl; ++i) {
+    lt->dl = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    if (lt->dl) snprintf(lt->path, sizeof lt->path, "%.199s", candidates[i]);
   }
   if (!lt->dl) {
-    snprintf(why, cap, "cuBLASLt: libcublasLt.so.13/.12 not found (%s)", dlerror());
+    snprintf(why, cap, "cuBLASLt: libcublasLt.so.13/.12 not found (tried $DLG_CUBLASLT_PATH, the "
+                       "loader path, $CUDA_HOME/lib64, /usr/local/cuda/lib64)");
     free(lt);
     return -1;
   }
@@ -166,7 +192,7 @@ int bench_lt_open(bench_cuda_t* cu, size_t workspace_bytes, bench_lt_t** out, ch
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) {
     if (!load(lt->dl, table[i].slot, table[i].name)) {
-      snprintf(why, cap, "cuBLASLt: %s lacks %s", lt->path, table[i].name);
+      snprintf(why, cap, "cuBLASLt: %.150s lacks %s", lt->path, table[i].name);
       bench_lt_close(lt);
       return -1;
     }

@@ -28,8 +28,9 @@ typedef struct bench_lt_problem {
   CUdeviceptr a, b, sfa, sfb;
 } bench_lt_problem_t;
 
-/* 1 when the cuBLASLt part was compiled in. */
+/* 1 when the cuBLASLt part was compiled in; the note says how (or why not). */
 int bench_lt_built(void);
+const char* bench_lt_build_note(void);
 /* Opens libcublasLt.so.13 (then .so.12), creates a handle and a workspace. 0 / -1 + why. */
 int bench_lt_open(bench_cuda_t* cu, size_t workspace_bytes, bench_lt_t** out, char* why,
                   size_t cap);

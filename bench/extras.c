@@ -44,14 +44,14 @@ void bench_measure_overhead(bench_env_t* env, bench_lt_t* lt, dlg_recipe_t recip
   char why[256] = "";
   bench_problem_t* p = NULL;
   if (bench_problem_create(env, &s, 7, NULL, &p, why, sizeof why) != 0) {
-    snprintf(out->status, sizeof out->status, "%s", why);
+    snprintf(out->status, sizeof out->status, "%.240s", why);
     return;
   }
   const bench_timer_t timer = {&env->cu, env->stream, {0, 0}, 0, 0};
   dl_call_t dc = {env, p};
   if (bench_time_host(&timer, dl_launch, &dc, 100, calls, &out->dl_us, why, sizeof why) != 0) {
     out->dl_us = -1.0;
-    snprintf(out->status, sizeof out->status, "dlgemm: %s", why);
+    snprintf(out->status, sizeof out->status, "dlgemm: %.240s", why);
   }
   if (lt) {
     const bench_lt_problem_t lp = {recipe, s.m, s.n, s.k, s.d_f32, s.accumulate, p->a.dev.ptr,
@@ -130,7 +130,7 @@ void bench_measure_compile(bench_env_t* env, dlg_recipe_t recipe, int64_t m, int
   dlg_context_destroy(warm);
   remove_tree(dir);
   if (mem_s < 0) {
-    snprintf(out->status, sizeof out->status, "dlg_warmup_gemm: %s", why);
+    snprintf(out->status, sizeof out->status, "dlg_warmup_gemm: %.230s", why);
     return;
   }
   out->ok = 1;

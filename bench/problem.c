@@ -1,8 +1,11 @@
+#define _POSIX_C_SOURCE 200809L
 #include "problem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KBLOCK 128
 
@@ -87,6 +90,57 @@ static int upload_repacked(bench_env_t* env, const bench_tensor_t* src, int64_t 
   return rc;
 }
 
+/* dlg_testing_fill runs on one core and a normal draw costs ~50 ns: the 8192² and
+ * 7168×16384 operands would take seconds each. Chunks of rows are filled in parallel, each
+ * with its own seed (the values differ from one whole-tensor fill; any random data will do). */
+typedef struct fill_job {
+  DLTensor view;
+  int64_t shape[2], strides[2];
+  uint64_t seed;
+  dlg_status_t st;
+} fill_job_t;
+
+static void* fill_worker(void* arg) {
+  fill_job_t* j = arg;
+  j->view.shape = j->shape;
+  j->view.strides = j->strides;
+  j->st = dlg_testing_fill(&j->view, j->seed, DLG_FILL_NORMAL, 0.0, 1.0);
+  return NULL;
+}
+
+/* Fills a row-major 2-D host tensor with normal(0, 1) values. */
+static int fill_normal(bench_tensor_t* x, uint64_t seed, char* why, size_t cap) {
+  enum { MAX_THREADS = 32 };
+  const int64_t rows = x->shape[0], cols = x->shape[1];
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+  if (rows * cols < ((int64_t)1 << 20) || rows < threads) threads = 1;
+  const int64_t chunk = ceil_div(rows, threads);
+  fill_job_t jobs[MAX_THREADS];
+  pthread_t ids[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  const size_t elem = (size_t)x->t.dtype.bits / 8;
+  int n = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk, ++n) {
+    fill_job_t* j = &jobs[n];
+    j->view = x->t;
+    j->view.data = (char*)x->t.data + (size_t)(r0 * x->strides[0]) * elem;
+    j->shape[0] = rows - r0 < chunk ? rows - r0 : chunk;
+    j->shape[1] = cols;
+    j->strides[0] = x->strides[0];
+    j->strides[1] = x->strides[1];
+    j->seed = seed * 0x9E3779B97F4A7C15ull + (uint64_t)n;
+    started[n] = threads > 1 && pthread_create(&ids[n], NULL, fill_worker, j) == 0;
+    if (!started[n]) fill_worker(j);
+  }
+  dlg_status_t st = DLG_OK;
+  for (int i = 0; i < n; ++i) {
+    if (started[i]) pthread_join(ids[i], NULL);
+    if (st == DLG_OK) st = jobs[i].st;
+  }
+  return st == DLG_OK ? 0 : lib_fail("dlg_testing_fill", st, why, cap);
+}
+
 typedef enum sf_kind { SF_NONE, SF_TOKEN, SF_BLOCK, SF_TENSOR } sf_kind_t;
 
 static sf_kind_t a_scales(dlg_recipe_t r) {
@@ -115,12 +169,10 @@ static int operand_make(bench_env_t* env, dlg_recipe_t recipe, sf_kind_t kind, i
   op->k = k;
   const int64_t shape[2] = {rows, k};
   const int64_t kb = ceil_div(k, KBLOCK);
-  dlg_status_t st;
   if (recipe == DLG_RECIPE_BF16) {
     describe(&op->host, NULL, kDLCPU, kDLBfloat, 16, 2, shape, NULL);
     if (host_alloc(&op->host, why, cap) != 0) return -1;
-    if ((st = dlg_testing_fill(&op->host.t, seed, DLG_FILL_NORMAL, 0.0, 1.0)) != DLG_OK)
-      return lib_fail("dlg_testing_fill", st, why, cap);
+    if (fill_normal(&op->host, seed, why, cap) != 0) return -1;
   } else {
     bench_tensor_t x;
     describe(&x, NULL, kDLCPU, kDLFloat, 32, 2, shape, NULL);
@@ -140,19 +192,17 @@ static int operand_make(bench_env_t* env, dlg_recipe_t recipe, sf_kind_t kind, i
     } else {
       describe(&op->host_sf, NULL, kDLCPU, kDLFloat, 32, 0, NULL, NULL);
     }
-    st = dlg_testing_fill(&x.t, seed, DLG_FILL_NORMAL, 0.0, 1.0);
-    if (st == DLG_OK && host_alloc(&op->host_sf, why, cap) != 0) {
+    if (fill_normal(&x, seed, why, cap) != 0 || host_alloc(&op->host_sf, why, cap) != 0) {
       free(x.t.data);
       return -1;
     }
-    if (st == DLG_OK) {
-      if (kind == SF_TOKEN)
-        st = dlg_cast_fp8_per_token(env->cpu, &x.t, 0, &op->host.t, &op->host_sf.t, NULL);
-      else if (kind == SF_BLOCK)
-        st = dlg_cast_fp8_per_block(env->cpu, &x.t, 0, &op->host.t, &op->host_sf.t, NULL);
-      else
-        st = dlg_cast_fp8_per_tensor(env->cpu, &x.t, &op->host.t, &op->host_sf.t, NULL);
-    }
+    dlg_status_t st;
+    if (kind == SF_TOKEN)
+      st = dlg_cast_fp8_per_token(env->cpu, &x.t, 0, &op->host.t, &op->host_sf.t, NULL);
+    else if (kind == SF_BLOCK)
+      st = dlg_cast_fp8_per_block(env->cpu, &x.t, 0, &op->host.t, &op->host_sf.t, NULL);
+    else
+      st = dlg_cast_fp8_per_tensor(env->cpu, &x.t, &op->host.t, &op->host_sf.t, NULL);
     free(x.t.data);
     if (st != DLG_OK) return lib_fail("FP8 cast (CPU)", st, why, cap);
   }
@@ -214,10 +264,7 @@ int bench_problem_create(bench_env_t* env, const bench_shape_t* s, uint64_t seed
   if (rc == 0 && s->accumulate) {
     describe(&p->hc, NULL, kDLCPU, kDLFloat, 32, 2, dshape, NULL);
     rc = host_alloc(&p->hc, why, cap);
-    dlg_status_t st = rc == 0 ? dlg_testing_fill(&p->hc.t, seed * 16 + 3, DLG_FILL_NORMAL, 0.0,
-                                                 1.0)
-                              : DLG_OK;
-    if (st != DLG_OK) rc = lib_fail("dlg_testing_fill", st, why, cap);
+    if (rc == 0) rc = fill_normal(&p->hc, seed * 16 + 3, why, cap);
     if (rc == 0) rc = upload(env, &p->hc, &p->dc_buf, &p->dc, why, cap);
   }
   if (rc == 0 && bench_dev_upload(&env->cu, &p->dd_buf, NULL, d_bytes, why, cap) != 0) rc = -1;

@@ -100,7 +100,7 @@ static void json_record(bench_json_t* j, const bench_record_t* r) {
   bench_json_number(j, "baseline_tflops", r->lt.tflops, r->lt.ran);
   json_side_check(j, "baseline_", &r->lt);
   bench_json_string(j, "baseline_status", r->lt.status[0] ? r->lt.status : NULL);
-  bench_json_number(j, "bytes", r->bytes, 1);
+  bench_json_int(j, "bytes", (int64_t)r->bytes);
   bench_json_int(j, "samples", r->dl.ran ? r->dl.t.samples : 0);
   bench_json_object_end(j);
 }
@@ -116,6 +116,7 @@ int bench_write_json(const char* path, const bench_report_t* rep) {
   bench_json_object_begin(&j, NULL);
   bench_json_string(&j, "device", rep->device);
   bench_json_int(&j, "driver", rep->driver_version);
+  bench_json_string(&j, "driver_release", rep->driver_release[0] ? rep->driver_release : NULL);
   bench_json_string(&j, "commit", rep->commit);
   bench_json_string(&j, "date", rep->date);
   bench_json_string(&j, "dlgemm_version", dlg_version_string());

@@ -46,7 +46,8 @@ typedef struct bench_overhead {
 typedef struct bench_report {
   char device[96];
   int sm_major, sm_minor, num_sms;
-  int driver_version;
+  int driver_version;        /* cuDriverGetVersion: the CUDA version of the driver API */
+  char driver_release[32];   /* e.g. "580.159.04" from /proc/driver/nvidia/version, or "" */
   long cublaslt_version;
   char cublaslt_status[256]; /* why there is no baseline; empty if there is one */
   char commit[64], date[32];

@@ -2,6 +2,7 @@
 //   A bf16 [M, K] K-major, B bf16 [N, K] K-major, D bf16|f32 [M, N] row-major, C optional
 //   (bf16|f32 row-major, may alias D).
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 2, 16, dlg_bf16, 0>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 112, 6, 2, 1, 16, float, 1>
 //
 // NOTES:
 // - Same skeleton as sm90_fp8_gemm_1d2d.cuh (warp specialization, persistent grouped
@@ -32,6 +33,11 @@ struct Sm90Bf16GemmParams {
   EpilogueC c;  // C: NULL unless kCMode != 0
 };
 static_assert(sizeof(Sm90Bf16GemmParams) == 32, "host mirror expects 32 bytes");
+
+// The kernel's parameter list, for explicit instantiations: grid-constant tensor maps A, B, D.
+#define DLG_SM90_BF16_GEMM_SIGNATURE                                          \
+  const dlg::Sm90Bf16GemmParams, const __grid_constant__ dlg::ptx::TensorMap, \
+      const __grid_constant__ dlg::ptx::TensorMap, const __grid_constant__ dlg::ptx::TensorMap
 
 }  // namespace dlg
 
@@ -182,7 +188,10 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
 
   grid_launch_dependents();
   // No CTA of a cluster may leave while its peer can still multicast into it or arrive on
-  // its barriers.
-  if constexpr (kClusterSize > 1) cluster_sync();
+  // its barriers. (barrier.cluster is .aligned: reconverge each warp first.)
+  if constexpr (kClusterSize > 1) {
+    __syncwarp();
+    cluster_sync();
+  }
 #endif
 }

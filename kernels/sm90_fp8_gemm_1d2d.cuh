@@ -4,7 +4,8 @@
 //               (any strides, read from global), result[m,n] = Σ_kb sfa[m,kb]·sfb[n/128,kb]·
 //               Σ_{k in kb} a·b.
 //   PER_TENSOR: result = scale_a · scale_b · Σ a·b (scales are device scalars, NULL = 1).
-// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 4, 1, 2, 16, 0, dlg_bf16, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 160, 5, 1, 2, 16, 0, dlg_bf16, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<64, 112, 8, 2, 1, 16, 1, float, 2>
 //
 // NOTES:
 // - Warp specialization: warpgroups 0..kNumMathWG-1 compute (math warpgroup w owns rows
@@ -58,6 +59,13 @@ struct Sm90Fp8GemmParams {
   EpilogueC c;            // C: NULL unless kCMode != 0
 };
 static_assert(sizeof(Sm90Fp8GemmParams) == 80, "host mirror expects 80 bytes");
+
+// The kernel's parameter list, for explicit instantiations (`template __global__ void
+// sm90_fp8_gemm_1d2d<...>(DLG_SM90_FP8_GEMM_SIGNATURE);`): grid-constant tensor maps A, B, sfa, D.
+#define DLG_SM90_FP8_GEMM_SIGNATURE                                                     \
+  const dlg::Sm90Fp8GemmParams, const __grid_constant__ dlg::ptx::TensorMap,             \
+      const __grid_constant__ dlg::ptx::TensorMap, const __grid_constant__ dlg::ptx::TensorMap, \
+      const __grid_constant__ dlg::ptx::TensorMap
 
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
@@ -282,7 +290,10 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
 
   grid_launch_dependents();
   // No CTA of a cluster may leave while its peer can still multicast into it or arrive on
-  // its barriers.
-  if constexpr (kClusterSize > 1) cluster_sync();
+  // its barriers. (barrier.cluster is .aligned: reconverge each warp first.)
+  if constexpr (kClusterSize > 1) {
+    __syncwarp();
+    cluster_sync();
+  }
 #endif
 }

@@ -205,6 +205,10 @@ typedef struct dlgpy_tensor {
 static void dlgpy_tensor_init(dlgpy_tensor_t* h) { memset(h, 0, sizeof *h); }
 
 static void dlgpy_tensor_release(dlgpy_tensor_t* h) {
+  if (!h->versioned && !h->legacy && !h->capsule && !h->keep) return;
+  /* Deleters and destructors may run Python code: not with the call's exception pending. */
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
   /* Per the DLPack protocol the consumer that renamed the capsule calls the deleter. */
   if (h->versioned && h->versioned->deleter) h->versioned->deleter(h->versioned);
   if (h->legacy && h->legacy->deleter) h->legacy->deleter(h->legacy);
@@ -213,6 +217,8 @@ static void dlgpy_tensor_release(dlgpy_tensor_t* h) {
   Py_CLEAR(h->capsule);
   Py_CLEAR(h->keep);
   h->t = NULL;
+  if (PyErr_Occurred()) PyErr_WriteUnraisable(NULL); /* a failing deleter cannot fail the call */
+  PyErr_Restore(type, value, tb);
 }
 
 /* dtype names of NumPy extension types (ml_dtypes) -> DLPack (code, bits). NumPy's own

@@ -50,8 +50,9 @@ static int try_open(search_t* s, const char* path) {
   }
   /* A file that exists but does not load (wrong arch, missing deps) is the interesting error. */
   const char* err = dlerror();
-  if (err && (strchr(path, '/') == NULL ? s->last_error[0] == '\0' : access(path, F_OK) == 0))
-    snprintf(s->last_error, sizeof s->last_error, "%s", err);
+  int exists = strchr(path, '/') ? access(path, F_OK) == 0
+                                 : (err && !strstr(err, "No such file or directory"));
+  if (err && exists) snprintf(s->last_error, sizeof s->last_error, "%s", err);
   return 0;
 }
 
@@ -71,7 +72,7 @@ static int try_glob(search_t* s, const char* pattern) {
 static int try_dir(search_t* s, const char* dir) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", dir, s->soname);
-  note_searched(s, path);
+  note_searched(s, dir);
   return try_open(s, path);
 }
 
@@ -87,16 +88,20 @@ static int try_override(search_t* s) {
   return 1;
 }
 
-static const char* const k_std_dirs[] = {
-    "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/aarch64-linux-gnu",
-    "/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
-    "/usr/local/cuda/targets/sbsa-linux/lib", "/usr/lib/wsl/lib", NULL};
+/* Where distributions and the CUDA toolkit put the libraries (never the toolkit's stubs/
+ * directory: a stub libcuda loads but cannot run anything). */
+static const char* const k_driver_dirs[] = {"/usr/lib/x86_64-linux-gnu", "/usr/lib64",
+                                            "/usr/lib/aarch64-linux-gnu", "/usr/lib/wsl/lib", NULL};
+static const char* const k_nvrtc_dirs[] = {"/usr/local/cuda/lib64",
+                                           "/usr/local/cuda/targets/x86_64-linux/lib",
+                                           "/usr/local/cuda/targets/sbsa-linux/lib",
+                                           "/usr/lib/x86_64-linux-gnu", "/usr/lib64", NULL};
 
-static void search_standard(search_t* s) {
-  note_searched(s, s->soname);
+static void search_standard(search_t* s, const char* const* dirs) {
+  note_searched(s, "the loader path");
   if (try_open(s, s->soname)) return;
-  for (int i = 0; k_std_dirs[i]; ++i)
-    if (try_dir(s, k_std_dirs[i])) return;
+  for (int i = 0; dirs[i]; ++i)
+    if (try_dir(s, dirs[i])) return;
 }
 
 /* NVIDIA's pip wheels put libnvrtc in site-packages/nvidia/cu13/lib. */
@@ -152,7 +157,7 @@ static void cuda_open_once(void) {
   memset(&s, 0, sizeof s);
   s.env_name = "DLG_CUDA_DRIVER_PATH";
   s.soname = DLG_DRIVER_SONAME;
-  if (!try_override(&s)) search_standard(&s);
+  if (!try_override(&s)) search_standard(&s, k_driver_dirs);
   if (!s.handle) {
     snprintf(g_cuda_error, sizeof g_cuda_error,
              "CUDA driver: " DLG_DRIVER_SONAME " not found (searched: %s)%s%s%s", s.searched,
@@ -247,7 +252,7 @@ static void nvrtc_open_once(void) {
   s.env_name = "DLG_NVRTC_PATH";
   s.soname = DLG_NVRTC_SONAME;
   if (!try_override(&s)) {
-    search_standard(&s);
+    search_standard(&s, k_nvrtc_dirs);
     if (!s.handle) search_wheels(&s);
   }
   if (!s.handle) {

@@ -6,19 +6,6 @@
 #include "jit/jit.h"
 #include "launch/launch.h"
 
-/* Stand-ins until core/launch/sm90_*.c define the real launchers (a strong definition
- * anywhere in the library replaces them). */
-__attribute__((weak)) dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx,
-                                                            const dlg_gemm_problem_t* p,
-                                                            void* stream, int warmup_only) {
-  return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: not built");
-}
-__attribute__((weak)) dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx,
-                                                             const dlg_gemm_problem_t* p,
-                                                             void* stream, int warmup_only) {
-  return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 bf16 gemm: not built");
-}
-
 dlg_status_t dlg_launch_gemm(dlg_context_t* ctx, const dlg_gemm_problem_t* p, void* stream,
                              int warmup_only) {
   int arch = 0;

@@ -98,8 +98,6 @@ dlg_status_t dlg_launch_generic_gemm(dlg_context_t* ctx, const dlg_gemm_problem_
   int arch = 0;
   dlg_status_t s = dlg_gpu_arch(ctx, &arch);
   if (s != DLG_OK) return s;
-  if (p->recipe != DLG_RECIPE_BF16 && arch < 89)
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "generic gemm: FP8 recipes need sm_89 or newer, device is sm_%d", arch);
   dlg_kernel_spec_t spec = {k_source, "portable_generic_gemm", arch, 0};
   dlg_kernel_t kernel;
   if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;

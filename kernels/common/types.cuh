@@ -1,8 +1,8 @@
 // Scalar types and exact conversions shared by every kernel. NVRTC 13 ships no <stdint.h>,
 // <cuda_bf16.h>, <cuda_fp8.h> or <cuda/std/...> headers, so the kernels are self-contained:
-// bf16 and e4m3fn are plain bit containers and the conversions are PTX (sm_89+) with a
-// bit-exact software fallback. Rounding matches core/ref/numeric.h: RNE; f32 -> e4m3
-// saturates to ±448 (satfinite), NaN stays NaN.
+// bf16 and e4m3fn are plain bit containers; the conversions are PTX (sm_89+) with a bit-exact
+// integer fallback (older archs, host-side emulation of a kernel). Rounding matches
+// core/ref/numeric.h: RNE; f32 -> e4m3 saturates to ±448 (satfinite), NaN stays NaN.
 //
 // Include convention: every kernel file includes others by their path under kernels/
 // ("common/types.cuh", "ptx/wgmma.cuh"), never relative to its own directory.
@@ -30,11 +30,17 @@ __device__ __forceinline__ float dlg_bf16_to_float(dlg_bf16 v) {
   return dlg_bf16_bits_to_float(v.bits);
 }
 
-// Round to nearest even (cvt.rn.bf16.f32, sm_80+).
+// Round to nearest even (cvt.rn.bf16.f32, sm_80+; the integer form elsewhere).
 __device__ __forceinline__ uint16_t dlg_float_to_bf16_bits(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   uint16_t r;
   asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
   return r;
+#else
+  uint32_t u = __float_as_uint(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+#endif
 }
 __device__ __forceinline__ dlg_bf16 dlg_float_to_bf16(float f) {
   dlg_bf16 v;
@@ -78,12 +84,42 @@ __device__ __forceinline__ float dlg_e4m3_to_float(dlg_e4m3 v) {
   return dlg_e4m3_bits_to_float(v.bits);
 }
 
-// Two floats -> two e4m3fn (lo in the low byte), RNE, saturating to ±448 (sm_89+).
+// f32 -> e4m3fn in integer arithmetic: RNE, saturating to ±448, NaN -> 0x7F (what
+// cvt.rn.satfinite does; used below sm_89 and by host-side emulation).
+__device__ __forceinline__ uint8_t dlg_float_to_e4m3_bits_soft(float f) {
+  const uint32_t u = __float_as_uint(f), au = u & 0x7FFFFFFFu;
+  const uint8_t sign = (uint8_t)((u >> 24) & 0x80u);
+  if (au > 0x7F800000u) return 0x7F;
+  if (au >= 0x43E00000u) return sign | 0x7E; // >= 448 (and inf)
+  const int e = (int)(au >> 23) - 127;
+  if (e < -6) {
+    // Subnormal range: units of 2^-9, rounded to nearest even (the 1.5·2^23 trick rounds
+    // in the default mode); 8 units is the smallest normal, whose encoding is also 8.
+    const float q = __uint_as_float(au) * 512.0f;
+    const uint32_t mi = (uint32_t)((q + 12582912.0f) - 12582912.0f);
+    return sign | (uint8_t)mi;
+  }
+  uint32_t keep = (au >> 20) & 7u, exp = (uint32_t)(e + 7);
+  const uint32_t rest = au & 0xFFFFFu;
+  if (rest > 0x80000u || (rest == 0x80000u && (keep & 1u))) ++keep;
+  if (keep == 8u) {
+    keep = 0;
+    ++exp;
+  }
+  if (exp > 15u || (exp == 15u && keep == 7u)) return sign | 0x7E;
+  return sign | (uint8_t)((exp << 3) | keep);
+}
+
+// Two floats -> two e4m3fn (lo in the low byte), RNE, saturating to ±448.
 __device__ __forceinline__ uint16_t dlg_float2_to_e4m3x2_bits(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
   uint16_t r;
   // The first source lands in the upper byte.
   asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
   return r;
+#else
+  return (uint16_t)(dlg_float_to_e4m3_bits_soft(lo) | (dlg_float_to_e4m3_bits_soft(hi) << 8));
+#endif
 }
 __device__ __forceinline__ uint8_t dlg_float_to_e4m3_bits(float f) {
   return (uint8_t)(dlg_float2_to_e4m3x2_bits(f, 0.0f) & 0xFF);

@@ -15,7 +15,12 @@ The raw SWIG functions (one per C function, same names) are in ``dlgemm._cabi``.
 
 from __future__ import annotations
 
-from . import _cabi
+import warnings
+
+with warnings.catch_warnings():
+    # SWIG's runtime types have no __module__; Python warns about that at import. Not ours.
+    warnings.filterwarnings("ignore", r"builtin type [Ss]wig", DeprecationWarning)
+    from . import _cabi
 from .errors import (CacheIOError, CompileError, CudaError, DeviceError, DriverError, DTypeError,
                      Error, InternalError, InvalidArgumentError, LayoutError, NotATensorError,
                      NvrtcError, OutOfMemoryError, ShapeError, UnsupportedError, error_class)

@@ -93,7 +93,13 @@ def _layout(layout: Union[GroupLayout, int, str]) -> int:
 
 def _out_dtype(dtype: Any) -> str:
     """'bfloat16' / 'float32' from a name, a NumPy/ml_dtypes dtype or a torch dtype."""
-    name = str(dtype).rsplit(".", 1)[-1].lower()
+    if isinstance(dtype, type):  # np.float32, ml_dtypes.bfloat16
+        name = dtype.__name__
+    elif isinstance(getattr(dtype, "name", None), str):  # np.dtype
+        name = dtype.name
+    else:  # "float32", torch.bfloat16 ("torch.bfloat16")
+        name = str(dtype).rsplit(".", 1)[-1]
+    name = name.lower()
     name = _DTYPE_ALIASES.get(name, name)
     if name not in _OUT_DTYPES:
         raise InvalidArgumentError(f"d_dtype: expected bfloat16 or float32, got {dtype!r}")

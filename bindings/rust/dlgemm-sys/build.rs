@@ -39,10 +39,6 @@ fn main() {
             println!("cargo:rustc-link-lib=dylib=dlgemm");
         }
     } else if !probe_pkg_config() {
-        // The kernel-embedding step writes build/generated/ without creating it (Ninja makes
-        // output directories, Make does not): create it up front.
-        let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
-        std::fs::create_dir_all(out.join("build/generated")).expect("create build/generated");
         let dst = cmake::Config::new(&root)
             .define("DLG_BUILD_TESTS", "OFF")
             .define("DLG_BUILD_TOOLS", "OFF")

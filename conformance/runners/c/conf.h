@@ -25,6 +25,7 @@ typedef struct {
   void* host;                /* storage, at least 64 bytes, 64-byte aligned */
   DLTensor h;                /* host view */
   void* dev;                 /* device storage (cuda runs) */
+  int dev_on_host;           /* --mirror: `dev` is host memory standing in for the device */
   DLTensor d;                /* device view */
   int on_device;             /* the op gets `d` instead of `h` */
 } conf_tensor_t;
@@ -42,8 +43,10 @@ int conf_dtype_from_name(const char* name, DLDataType* out);
  * to free. */
 int conf_set_build(dlg_context_t* cpu, const json_value_t* kase, conf_set_t* set, char* why,
                    size_t cap);
-/* Mirrors every tensor into device memory of `ctx` (device `ordinal`) and copies it there. */
-int conf_set_to_device(dlg_context_t* ctx, int ordinal, conf_set_t* set, char* why, size_t cap);
+/* Mirrors every tensor into device memory of `ctx` (device `ordinal`) and copies it there.
+ * host_mirror: use fresh host memory instead (tests the runner's device path without a GPU). */
+int conf_set_to_device(dlg_context_t* ctx, int ordinal, int host_mirror, conf_set_t* set,
+                       char* why, size_t cap);
 /* Copies outputs and inouts back into the host storage. */
 int conf_set_from_device(dlg_context_t* ctx, conf_set_t* set, char* why, size_t cap);
 /* Frees host and device storage (ctx may be NULL when nothing is on a device). */

@@ -6,7 +6,9 @@
 
 #include <stddef.h>
 
-typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_type_t;
+typedef enum {
+  JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT
+} json_type_t;
 
 typedef struct json_value {
   json_type_t type;

@@ -40,21 +40,38 @@ static int read_dims(const json_value_t* v, int64_t* out) {
   return v->count;
 }
 
+/* Storage span in elements, or -1 when a stride is negative or the span overflows / exceeds
+ * CONF_MAX_STORAGE_ELEMS (malformed cases must not bring the runner down). */
+#define CONF_MAX_STORAGE_ELEMS ((int64_t)1 << 31)
 static int64_t span_elems(int ndim, const int64_t* shape, const int64_t* strides) {
   int64_t span = 1;
-  for (int i = 0; i < ndim; ++i) {
+  for (int i = 0; i < ndim; ++i)
     if (shape[i] == 0) return 0;
-    span += (shape[i] - 1) * strides[i];
+  for (int i = 0; i < ndim; ++i) {
+    int64_t reach;
+    if (shape[i] < 0 || strides[i] < 0) return -1;
+    if (__builtin_mul_overflow(shape[i] - 1, strides[i], &reach) ||
+        __builtin_add_overflow(span, reach, &span) || span > CONF_MAX_STORAGE_ELEMS)
+      return -1;
   }
   return span;
 }
 
+/* Row-major strides; saturates on overflow so that span_elems() rejects the shape. */
 static void compact_strides(int ndim, const int64_t* shape, int64_t* strides) {
   int64_t s = 1;
   for (int i = ndim - 1; i >= 0; --i) {
     strides[i] = s;
-    s *= shape[i] > 0 ? shape[i] : 1;
+    if (__builtin_mul_overflow(s, shape[i] > 0 ? shape[i] : 1, &s)) s = INT64_MAX;
   }
+}
+
+/* Element count, or -1 above CONF_MAX_STORAGE_ELEMS (zero strides could make it huge). */
+static int64_t checked_numel(int ndim, const int64_t* shape) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; ++i)
+    if (__builtin_mul_overflow(n, shape[i], &n) || n > CONF_MAX_STORAGE_ELEMS) return -1;
+  return n;
 }
 
 static int fill_view(DLTensor* view, const json_value_t* fill, const char* what, char* why,
@@ -79,12 +96,14 @@ static int set_values(conf_tensor_t* t, const json_value_t* values, char* why, s
   int64_t n = conf_numel(t);
   if (values->type != JSON_ARRAY || values->count != n)
     return fail(why, cap, "tensor %s: \"values\" needs %lld entries", t->name, (long long)n);
-  if (t->has_strides) return fail(why, cap, "tensor %s: \"values\" needs a compact tensor", t->name);
+  if (t->has_strides)
+    return fail(why, cap, "tensor %s: \"values\" needs a compact tensor", t->name);
   for (int64_t i = 0; i < n; ++i) {
     double v = values->items[i].number;
-    if (t->h.dtype.code == kDLInt && t->h.dtype.bits == 32) ((int32_t*)t->host)[i] = (int32_t)v;
-    else if (t->h.dtype.code == kDLUInt && t->h.dtype.bits == 8) ((uint8_t*)t->host)[i] = (uint8_t)v;
-    else if (t->h.dtype.code == kDLFloat && t->h.dtype.bits == 32) ((float*)t->host)[i] = (float)v;
+    DLDataType dt = t->h.dtype;
+    if (dt.code == kDLInt && dt.bits == 32) ((int32_t*)t->host)[i] = (int32_t)v;
+    else if (dt.code == kDLUInt && dt.bits == 8) ((uint8_t*)t->host)[i] = (uint8_t)v;
+    else if (dt.code == kDLFloat && dt.bits == 32) ((float*)t->host)[i] = (float)v;
     else return fail(why, cap, "tensor %s: \"values\" only for int32, uint8, float32", t->name);
   }
   return 0;
@@ -92,7 +111,8 @@ static int set_values(conf_tensor_t* t, const json_value_t* values, char* why, s
 
 /* Typed views into the storage, each filled on its own (paged KV cache, packed words). */
 static int fill_parts(conf_tensor_t* t, const json_value_t* parts, char* why, size_t cap) {
-  if (parts->type != JSON_ARRAY) return fail(why, cap, "tensor %s: \"parts\" must be a list", t->name);
+  if (parts->type != JSON_ARRAY)
+    return fail(why, cap, "tensor %s: \"parts\" must be a list", t->name);
   for (int i = 0; i < parts->count; ++i) {
     const json_value_t* p = &parts->items[i];
     int64_t shape[8], strides[8];
@@ -108,8 +128,9 @@ static int fill_parts(conf_tensor_t* t, const json_value_t* parts, char* why, si
       compact_strides(ndim, shape, strides);
     }
     int64_t offset = (int64_t)json_get_number(p, "byte_offset", 0);
-    int64_t end = offset + span_elems(ndim, shape, strides) * (view.dtype.bits / 8);
-    if (offset < 0 || end > (int64_t)t->bytes)
+    int64_t span = checked_numel(ndim, shape) < 0 ? -1 : span_elems(ndim, shape, strides);
+    int64_t end = offset + span * (view.dtype.bits / 8);
+    if (span < 0 || offset < 0 || offset > (int64_t)t->bytes || end > (int64_t)t->bytes)
       return fail(why, cap, "tensor %s part %d: outside the storage", t->name, i);
     view.data = (char*)t->host + offset;
     view.device.device_type = kDLCPU;
@@ -151,10 +172,13 @@ static int build_one(dlg_context_t* cpu, conf_tensor_t* t, const json_value_t* s
   }
   t->elem_size = t->h.dtype.bits / 8;
   t->storage_elems = span_elems(ndim, t->shape, t->strides);
+  if (t->storage_elems < 0 || checked_numel(ndim, t->shape) < 0)
+    return fail(why, cap, "tensor %s: negative strides, or over 2^31 elements", t->name);
   t->bytes = (size_t)t->storage_elems * t->elem_size;
   size_t alloc = (t->bytes + 63) / 64 * 64;
   t->host = aligned_alloc(64, alloc ? alloc : 64);
-  if (!t->host) return fail(why, cap, "tensor %s: out of host memory (%zu bytes)", t->name, t->bytes);
+  if (!t->host)
+    return fail(why, cap, "tensor %s: out of host memory (%zu bytes)", t->name, t->bytes);
   memset(t->host, 0, alloc ? alloc : 64);
   t->h.data = t->host;
   t->h.device.device_type = kDLCPU;
@@ -204,16 +228,24 @@ int conf_set_build(dlg_context_t* cpu, const json_value_t* kase, conf_set_t* set
   return 0;
 }
 
-int conf_set_to_device(dlg_context_t* ctx, int ordinal, conf_set_t* set, char* why, size_t cap) {
+int conf_set_to_device(dlg_context_t* ctx, int ordinal, int host_mirror, conf_set_t* set,
+                       char* why, size_t cap) {
   for (int i = 0; i < set->count; ++i) {
     conf_tensor_t* t = &set->t[i];
     if (t->alias >= 0) continue;
     t->d = t->h;
     t->d.data = NULL;
-    t->d.device.device_type = kDLCUDA;
-    t->d.device.device_id = ordinal;
+    t->d.device.device_type = host_mirror ? kDLCPU : kDLCUDA;
+    t->d.device.device_id = host_mirror ? 0 : ordinal;
+    t->dev_on_host = host_mirror;
     if (t->bytes) {
-      dlg_status_t st = dlg_device_alloc(ctx, t->bytes, &t->dev);
+      dlg_status_t st = DLG_OK;
+      if (host_mirror) {
+        t->dev = malloc(t->bytes);
+        if (!t->dev) st = DLG_ERR_OUT_OF_MEMORY;
+      } else {
+        st = dlg_device_alloc(ctx, t->bytes, &t->dev);
+      }
       if (st != DLG_OK)
         return fail(why, cap, "tensor %s: dlg_device_alloc(%zu) -> %s: %s", t->name, t->bytes,
                     dlg_status_name(st), dlg_last_error());
@@ -243,7 +275,8 @@ int conf_set_from_device(dlg_context_t* ctx, conf_set_t* set, char* why, size_t 
 void conf_set_free(dlg_context_t* ctx, conf_set_t* set) {
   for (int i = 0; i < set->count; ++i) {
     conf_tensor_t* t = &set->t[i];
-    if (t->dev && ctx) dlg_device_free(ctx, t->dev);
+    if (t->dev && t->dev_on_host) free(t->dev);
+    else if (t->dev && ctx) dlg_device_free(ctx, t->dev);
     free(t->host);
     t->dev = t->host = NULL;
   }

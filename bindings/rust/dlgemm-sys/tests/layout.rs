@@ -24,7 +24,10 @@ fn c_table() -> BTreeMap<String, f64> {
     // SAFETY: layout.c defines the array with dlgemm_sys_layout_len entries of static C strings.
     unsafe {
         let entries = std::slice::from_raw_parts(dlgemm_sys_layout.as_ptr(), dlgemm_sys_layout_len);
-        entries.iter().map(|e| (CStr::from_ptr(e.key).to_str().unwrap().to_owned(), e.value)).collect()
+        entries
+            .iter()
+            .map(|e| (CStr::from_ptr(e.key).to_str().unwrap().to_owned(), e.value))
+            .collect()
     }
 }
 
@@ -45,7 +48,14 @@ fn rust_table() -> BTreeMap<String, f64> {
     macro_rules! value {
         ($($c:ident),*) => {$( t.insert(stringify!($c).to_owned(), sys::$c as f64); )*};
     }
-    size!(DLDevice, DLDataType, DLTensor, DLManagedTensor, DLPackVersion, DLManagedTensorVersioned);
+    size!(
+        DLDevice,
+        DLDataType,
+        DLTensor,
+        DLManagedTensor,
+        DLPackVersion,
+        DLManagedTensorVersioned
+    );
     offset!(DLDevice: device_type, device_id);
     offset!(DLDataType: code, bits, lanes);
     offset!(DLTensor: data, device, ndim, dtype, shape, strides, byte_offset);
@@ -53,7 +63,15 @@ fn rust_table() -> BTreeMap<String, f64> {
     offset!(DLPackVersion: major, minor);
     offset!(DLManagedTensorVersioned: version, manager_ctx, deleter, flags, dl_tensor);
     value!(kDLCPU, kDLCUDA, kDLCUDAHost, kDLCUDAManaged);
-    value!(kDLInt, kDLUInt, kDLFloat, kDLBfloat, kDLFloat8_e4m3fn, kDLFloat8_e5m2, kDLFloat8_e8m0fnu);
+    value!(
+        kDLInt,
+        kDLUInt,
+        kDLFloat,
+        kDLBfloat,
+        kDLFloat8_e4m3fn,
+        kDLFloat8_e5m2,
+        kDLFloat8_e8m0fnu
+    );
     value!(DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION);
     value!(DLPACK_FLAG_BITMASK_READ_ONLY, DLPACK_FLAG_BITMASK_IS_COPIED);
 
@@ -63,14 +81,37 @@ fn rust_table() -> BTreeMap<String, f64> {
     offset!(dlg_runtime_info_t: driver_found, driver_version, device_count, nvrtc_found,
             nvrtc_major, nvrtc_minor, driver_path, nvrtc_path, why);
     size!(dlg_status_t, dlg_recipe_t, dlg_group_layout_t, dlg_fill_t);
-    value!(DLG_OK, DLG_ERR_INVALID_ARGUMENT, DLG_ERR_DTYPE, DLG_ERR_SHAPE, DLG_ERR_LAYOUT,
-           DLG_ERR_DEVICE, DLG_ERR_UNSUPPORTED, DLG_ERR_NO_DRIVER, DLG_ERR_NO_NVRTC,
-           DLG_ERR_COMPILE, DLG_ERR_CUDA, DLG_ERR_OUT_OF_MEMORY, DLG_ERR_IO, DLG_ERR_INTERNAL);
-    value!(DLG_RECIPE_FP8_1D2D, DLG_RECIPE_FP8_1D1D, DLG_RECIPE_FP8_PER_TENSOR, DLG_RECIPE_BF16);
+    value!(
+        DLG_OK,
+        DLG_ERR_INVALID_ARGUMENT,
+        DLG_ERR_DTYPE,
+        DLG_ERR_SHAPE,
+        DLG_ERR_LAYOUT,
+        DLG_ERR_DEVICE,
+        DLG_ERR_UNSUPPORTED,
+        DLG_ERR_NO_DRIVER,
+        DLG_ERR_NO_NVRTC,
+        DLG_ERR_COMPILE,
+        DLG_ERR_CUDA,
+        DLG_ERR_OUT_OF_MEMORY,
+        DLG_ERR_IO,
+        DLG_ERR_INTERNAL
+    );
+    value!(
+        DLG_RECIPE_FP8_1D2D,
+        DLG_RECIPE_FP8_1D1D,
+        DLG_RECIPE_FP8_PER_TENSOR,
+        DLG_RECIPE_BF16
+    );
     value!(DLG_GROUP_LAYOUT_ROW_IDS, DLG_GROUP_LAYOUT_OFFSETS);
     value!(DLG_FILL_UNIFORM, DLG_FILL_NORMAL, DLG_FILL_INT);
-    value!(DLG_VERSION_MAJOR, DLG_VERSION_MINOR, DLG_VERSION_PATCH, DLG_VERSION_NUMBER,
-           DLG_FP8_E4M3_MAX);
+    value!(
+        DLG_VERSION_MAJOR,
+        DLG_VERSION_MINOR,
+        DLG_VERSION_PATCH,
+        DLG_VERSION_NUMBER,
+        DLG_FP8_E4M3_MAX
+    );
     t
 }
 
@@ -85,7 +126,11 @@ fn layout_matches_c() {
             None => problems.push(format!("{key}: checked in C but not in Rust")),
         }
     }
-    problems.extend(rust.keys().filter(|k| !c.contains_key(*k)).map(|k| format!("{k}: checked in Rust but not in C")));
+    problems.extend(
+        rust.keys()
+            .filter(|k| !c.contains_key(*k))
+            .map(|k| format!("{k}: checked in Rust but not in C")),
+    );
     assert!(problems.is_empty(), "layout mismatches:\n{}", problems.join("\n"));
     assert!(c.len() > 100, "the C table is suspiciously short ({} entries)", c.len());
 }

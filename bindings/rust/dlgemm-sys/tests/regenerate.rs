@@ -30,7 +30,10 @@ fn builder() -> bindgen::Builder {
 
 #[test]
 fn bindings_match_headers() {
-    let generated = builder().generate().expect("bindgen failed on include/dlgemm.h").to_string();
+    let generated = builder()
+        .generate()
+        .expect("bindgen failed on include/dlgemm.h")
+        .to_string();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bindings.rs");
     if std::env::var_os("DLGEMM_SYS_BLESS").is_some() {
         std::fs::write(&path, &generated).expect("write src/bindings.rs");
@@ -39,7 +42,11 @@ fn bindings_match_headers() {
     let checked_in = std::fs::read_to_string(&path).expect("read src/bindings.rs");
     if generated != checked_in {
         let (old, new): (Vec<_>, Vec<_>) = (checked_in.lines().collect(), generated.lines().collect());
-        let first = old.iter().zip(&new).position(|(a, b)| a != b).unwrap_or(old.len().min(new.len()));
+        let first = old
+            .iter()
+            .zip(&new)
+            .position(|(a, b)| a != b)
+            .unwrap_or(old.len().min(new.len()));
         let context = |lines: &[&str]| lines.iter().skip(first).take(8).copied().collect::<Vec<_>>().join("\n");
         panic!(
             "src/bindings.rs is stale (first difference at line {}):\n--- checked in\n{}\n+++ generated\n{}\n\

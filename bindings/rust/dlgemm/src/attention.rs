@@ -22,9 +22,9 @@ pub fn paged_mqa_logits_metadata_rows(num_sms: i32) -> i64 {
 }
 
 impl Context {
-    /// Non-paged MQA logits, prefill (`dlg_mqa_logits`). q [S, H, D] and kv [S_kv, D] e4m3,
-    /// kv_scale [S_kv] f32, weights [S, H] f32, ks/ke int32 [S] (row i valid on
-    /// [ks\[i\], ke\[i\]) ∩ [0, S_kv)), logits [S, S_kv] f32 or bf16 (row stride may exceed S_kv).
+    /// Non-paged MQA logits, prefill (`dlg_mqa_logits`). q `[S, H, D]` and kv `[S_kv, D]` e4m3,
+    /// kv_scale `[S_kv]` f32, weights `[S, H]` f32, ks/ke int32 `[S]` (row i valid on
+    /// [ks\[i\], ke\[i\]) ∩ [0, S_kv)), logits `[S, S_kv]` f32 or bf16 (row stride may exceed S_kv).
     #[allow(clippy::too_many_arguments)]
     pub fn mqa_logits(
         &self,
@@ -42,13 +42,24 @@ impl Context {
         let mut out = logits.dl();
         // SAFETY: every descriptor describes memory its view borrows for this call.
         call(|| unsafe {
-            sys::dlg_mqa_logits(self.as_raw(), &q, &kv, &kvs, &w, &ks, &ke, clean_logits as i32, &mut out, stream.as_raw())
+            sys::dlg_mqa_logits(
+                self.as_raw(),
+                &q,
+                &kv,
+                &kvs,
+                &w,
+                &ks,
+                &ke,
+                clean_logits as i32,
+                &mut out,
+                stream.as_raw(),
+            )
         })
     }
 
     /// Schedule metadata for the paged kernel (`dlg_paged_mqa_logits_metadata`): splits the
     /// KV blocks of all rows evenly over `num_sms` SMs (0 = the context's SM count).
-    /// context_lens int32 [B] or [B, next_n]; schedule_meta int32
+    /// context_lens int32 `[B]` or `[B, next_n]`; schedule_meta int32
     /// [[`paged_mqa_logits_metadata_rows`], 2] receives where each SM starts (row, block).
     pub fn paged_mqa_logits_metadata(
         &self,
@@ -66,12 +77,12 @@ impl Context {
         })
     }
 
-    /// Paged MQA logits, decode (`dlg_paged_mqa_logits`). q [B, next_n, H, D] e4m3; kv_cache
-    /// uint8 [num_blocks, block_kv, 1, D + 4] (per block: block_kv·D FP8 bytes, then block_kv
-    /// f32 scales); weights [B·next_n, H] f32; context_lens int32 [B, next_n] or [B];
-    /// block_table int32 [B, max_blocks]; schedule_meta from
+    /// Paged MQA logits, decode (`dlg_paged_mqa_logits`). q `[B, next_n, H, D]` e4m3; kv_cache
+    /// uint8 `[num_blocks, block_kv, 1, D + 4]` (per block: block_kv·D FP8 bytes, then block_kv
+    /// f32 scales); weights `[B·next_n, H]` f32; context_lens int32 `[B, next_n]` or `[B]`;
+    /// block_table int32 `[B, max_blocks]`; schedule_meta from
     /// [`Context::paged_mqa_logits_metadata`] (may be `None` on the CPU); logits
-    /// [B·next_n, max_context_len] f32 or bf16.
+    /// `[B·next_n, max_context_len]` f32 or bf16.
     #[allow(clippy::too_many_arguments)]
     pub fn paged_mqa_logits(
         &self,
@@ -91,14 +102,22 @@ impl Context {
         // SAFETY: as above.
         call(|| unsafe {
             sys::dlg_paged_mqa_logits(
-                self.as_raw(), &q, &kc, &w, &lens, &bt, opt_ptr(&meta), clean_logits as i32, &mut out,
+                self.as_raw(),
+                &q,
+                &kc,
+                &w,
+                &lens,
+                &bt,
+                opt_ptr(&meta),
+                clean_logits as i32,
+                &mut out,
                 stream.as_raw(),
             )
         })
     }
 
-    /// Writes -inf outside each row's valid range (`dlg_clean_logits`): logits [R, L] f32 or
-    /// bf16; ks int32 [R] or `None` (= 0); ke int32 [R]: row r valid on [ks\[r\], ke\[r\]).
+    /// Writes -inf outside each row's valid range (`dlg_clean_logits`): logits `[R, L]` f32 or
+    /// bf16; ks int32 `[R]` or `None` (= 0); ke int32 `[R]`: row r valid on [ks\[r\], ke\[r\]).
     pub fn clean_logits(
         &self,
         ks: Option<&TensorView<'_>>,

@@ -95,7 +95,10 @@ impl<'ctx> DeviceBuffer<'ctx> {
 
     fn fits(&self, what: &str, n: usize) -> Result<()> {
         if n > self.bytes {
-            return Err(Error::new(Status::Shape, format!("{what}: {n} bytes do not fit in a buffer of {}", self.bytes)));
+            return Err(Error::new(
+                Status::Shape,
+                format!("{what}: {n} bytes do not fit in a buffer of {}", self.bytes),
+            ));
         }
         Ok(())
     }

@@ -40,7 +40,11 @@ impl DType {
             DType::U8 => (sys::kDLUInt, 8, 1),
             DType::Other { code, bits, lanes } => (code as u32, bits, lanes),
         };
-        sys::DLDataType { code: code as u8, bits, lanes }
+        sys::DLDataType {
+            code: code as u8,
+            bits,
+            lanes,
+        }
     }
 
     /// The type a DLPack descriptor names.
@@ -51,7 +55,11 @@ impl DType {
             (sys::kDLFloat8_e4m3fn, 8, 1) => DType::F8E4M3,
             (sys::kDLInt, 32, 1) => DType::I32,
             (sys::kDLUInt, 8, 1) => DType::U8,
-            _ => DType::Other { code: dt.code, bits: dt.bits, lanes: dt.lanes },
+            _ => DType::Other {
+                code: dt.code,
+                bits: dt.bits,
+                lanes: dt.lanes,
+            },
         }
     }
 

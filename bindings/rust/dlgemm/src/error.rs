@@ -133,7 +133,10 @@ impl Error {
     /// An error raised on the Rust side (e.g. a slice too short for its shape), worded as the
     /// C library words its own.
     pub fn new(status: Status, message: impl Into<String>) -> Error {
-        Error { status, message: message.into() }
+        Error {
+            status,
+            message: message.into(),
+        }
     }
 
     /// The kind of failure.
@@ -149,7 +152,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.status.description(), self.status.name(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status.description(),
+            self.status.name(),
+            self.message
+        )
     }
 }
 
@@ -171,8 +180,14 @@ pub(crate) fn call(f: impl FnOnce() -> sys::dlg_status_t) -> Result<()> {
     let status = Status::from_raw(code);
     // SAFETY: dlg_last_error returns a NUL-terminated thread-local string, valid until the
     // next dlgemm call on this thread; it is copied before any other call.
-    let message = unsafe { CStr::from_ptr(sys::dlg_last_error()) }.to_string_lossy().into_owned();
-    let message = if message.is_empty() { status.description().to_owned() } else { message };
+    let message = unsafe { CStr::from_ptr(sys::dlg_last_error()) }
+        .to_string_lossy()
+        .into_owned();
+    let message = if message.is_empty() {
+        status.description().to_owned()
+    } else {
+        message
+    };
     Err(Error { status, message })
 }
 

@@ -7,14 +7,14 @@ use crate::tensor::{opt_dl, opt_ptr, TensorView, TensorViewMut};
 use dlgemm_sys as sys;
 
 /// How A and B are stored and scaled (`dlg_recipe_t`). Shapes are those of [`Context::gemm`]:
-/// A [M, K], B [N, K], Kb = ceil(K/128).
+/// A `[M, K]`, B `[N, K]`, Kb = ceil(K/128).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
 pub enum Recipe {
-    /// FP8 e4m3 A and B; sfa [M, Kb] f32 per token and 128-wide K block, sfb [ceil(N/128), Kb]
+    /// FP8 e4m3 A and B; sfa `[M, Kb]` f32 per token and 128-wide K block, sfb `[ceil(N/128), Kb]`
     /// f32 per 128×128 block (or both packed UE8M0, see `dlg_pack_ue8m0`). D bf16 or f32.
     Fp8_1d2d,
-    /// FP8 e4m3 A and B; sfa [M, Kb] and sfb [N, Kb], both per token (weight gradients).
+    /// FP8 e4m3 A and B; sfa `[M, Kb]` and sfb `[N, Kb]`, both per token (weight gradients).
     /// D f32 or bf16.
     Fp8_1d1d,
     /// FP8 e4m3 A and B with one f32 scale each (or none, meaning 1). D bf16 or f32.
@@ -42,8 +42,8 @@ impl Recipe {
 }
 
 impl Context {
-    /// `D = C + A·Bᵀ` (`dlg_gemm`). A [M, K], B [N, K], C (optional, `None` = zero) and D
-    /// [M, N]; layouts come from the strides (K-major, or M-/N-major via
+    /// `D = C + A·Bᵀ` (`dlg_gemm`). A `[M, K]`, B `[N, K]`, C (optional, `None` = zero) and D
+    /// `[M, N]`; layouts come from the strides (K-major, or M-/N-major via
     /// [`TensorView::transpose`]). Scales as the [`Recipe`] says. All tensors on one device:
     /// CPU (reference) or the context's GPU (enqueued on `stream`).
     #[allow(clippy::too_many_arguments)]
@@ -62,7 +62,17 @@ impl Context {
         let mut d = d.dl();
         // SAFETY: every descriptor describes memory its view borrows for this call.
         call(|| unsafe {
-            sys::dlg_gemm(self.as_raw(), recipe.to_raw(), &a, opt_ptr(&sfa), &b, opt_ptr(&sfb), opt_ptr(&c), &mut d, stream.as_raw())
+            sys::dlg_gemm(
+                self.as_raw(),
+                recipe.to_raw(),
+                &a,
+                opt_ptr(&sfa),
+                &b,
+                opt_ptr(&sfb),
+                opt_ptr(&c),
+                &mut d,
+                stream.as_raw(),
+            )
         })
     }
 
@@ -83,7 +93,17 @@ impl Context {
         let d: *mut sys::DLTensor = &mut d;
         // SAFETY: as in `gemm`; C and D are the same view, which the ABI allows.
         call(|| unsafe {
-            sys::dlg_gemm(self.as_raw(), recipe.to_raw(), &a, opt_ptr(&sfa), &b, opt_ptr(&sfb), d, d, stream.as_raw())
+            sys::dlg_gemm(
+                self.as_raw(),
+                recipe.to_raw(),
+                &a,
+                opt_ptr(&sfa),
+                &b,
+                opt_ptr(&sfb),
+                d,
+                d,
+                stream.as_raw(),
+            )
         })
     }
 

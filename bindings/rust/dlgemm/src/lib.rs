@@ -45,8 +45,8 @@ mod error;
 mod gemm;
 mod moe;
 mod quant;
-pub mod testing;
 mod tensor;
+pub mod testing;
 
 pub use attention::{mqa_logits_row_stride, paged_mqa_logits_metadata_rows};
 pub use context::{runtime_info, Context, DeviceInfo, RuntimeInfo, Stream};

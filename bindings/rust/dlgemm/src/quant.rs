@@ -15,8 +15,8 @@ pub fn tma_aligned_size(mn: i64, elem_size: i64) -> i64 {
 }
 
 impl Context {
-    /// Per-token (1×128) cast (`dlg_cast_fp8_per_token`): x [M, K] f32 or bf16 -> out [M, K]
-    /// e4m3, sf [M, ceil(K/128)] f32 (any strides), powers of two when `use_ue8m0`.
+    /// Per-token (1×128) cast (`dlg_cast_fp8_per_token`): x `[M, K]` f32 or bf16 -> out `[M, K]`
+    /// e4m3, sf `[M, ceil(K/128)]` f32 (any strides), powers of two when `use_ue8m0`.
     pub fn cast_fp8_per_token(
         &self,
         x: &TensorView<'_>,
@@ -28,11 +28,13 @@ impl Context {
         let x = x.dl();
         let (mut o, mut s) = (out.dl(), sf.dl());
         // SAFETY: every descriptor describes memory its view borrows for this call.
-        call(|| unsafe { sys::dlg_cast_fp8_per_token(self.as_raw(), &x, use_ue8m0 as i32, &mut o, &mut s, stream.as_raw()) })
+        call(|| unsafe {
+            sys::dlg_cast_fp8_per_token(self.as_raw(), &x, use_ue8m0 as i32, &mut o, &mut s, stream.as_raw())
+        })
     }
 
-    /// Per-block (128×128) cast (`dlg_cast_fp8_per_block`): x [M, K] -> out [M, K] e4m3,
-    /// sf [ceil(M/128), ceil(K/128)] f32.
+    /// Per-block (128×128) cast (`dlg_cast_fp8_per_block`): x `[M, K]` -> out `[M, K]` e4m3,
+    /// sf `[ceil(M/128), ceil(K/128)]` f32.
     pub fn cast_fp8_per_block(
         &self,
         x: &TensorView<'_>,
@@ -44,7 +46,9 @@ impl Context {
         let x = x.dl();
         let (mut o, mut s) = (out.dl(), sf.dl());
         // SAFETY: as above.
-        call(|| unsafe { sys::dlg_cast_fp8_per_block(self.as_raw(), &x, use_ue8m0 as i32, &mut o, &mut s, stream.as_raw()) })
+        call(|| unsafe {
+            sys::dlg_cast_fp8_per_block(self.as_raw(), &x, use_ue8m0 as i32, &mut o, &mut s, stream.as_raw())
+        })
     }
 
     /// Per-tensor cast (`dlg_cast_fp8_per_tensor`): x (any shape) -> out e4m3 of the same
@@ -62,7 +66,7 @@ impl Context {
         call(|| unsafe { sys::dlg_cast_fp8_per_tensor(self.as_raw(), &x, &mut o, &mut s, stream.as_raw()) })
     }
 
-    /// Copies scale factors [.., MN, Kb] f32 into `sf_out` of the same shape and other strides,
+    /// Copies scale factors `[.., MN, Kb]` f32 into `sf_out` of the same shape and other strides,
     /// typically the TMA-aligned MN-major layout the GPU GEMMs take (`dlg_transform_sf`).
     pub fn transform_sf(&self, sf_in: &TensorView<'_>, sf_out: &mut TensorViewMut<'_>, stream: Stream) -> Result<()> {
         let i = sf_in.dl();
@@ -72,7 +76,7 @@ impl Context {
     }
 
     /// Rounds f32 scales up to powers of two and packs their exponents four per int32
-    /// (`dlg_pack_ue8m0`): sf [.., MN, Kb] -> packed [.., MN, ceil(Kb/4)], byte j of word w
+    /// (`dlg_pack_ue8m0`): sf `[.., MN, Kb]` -> packed `[.., MN, ceil(Kb/4)]`, byte j of word w
     /// holding column 4w+j.
     pub fn pack_ue8m0(&self, sf: &TensorView<'_>, packed: &mut TensorViewMut<'_>, stream: Stream) -> Result<()> {
         let s = sf.dl();

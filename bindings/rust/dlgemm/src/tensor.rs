@@ -47,7 +47,10 @@ impl Device {
             sys::kDLCPU => Device::Cpu,
             sys::kDLCUDA => Device::Cuda(d.device_id),
             sys::kDLCUDAHost => Device::CudaHost,
-            other => Device::Other { device_type: other, id: d.device_id },
+            other => Device::Other {
+                device_type: other,
+                id: d.device_id,
+            },
         }
     }
 }
@@ -67,13 +70,7 @@ struct Parts {
 
 impl Parts {
     /// Checks rank and extents and fills in row-major strides when none are given.
-    fn new(
-        data: *mut c_void,
-        device: Device,
-        dtype: DType,
-        shape: &[i64],
-        strides: Option<&[i64]>,
-    ) -> Result<Parts> {
+    fn new(data: *mut c_void, device: Device, dtype: DType, shape: &[i64], strides: Option<&[i64]>) -> Result<Parts> {
         if shape.len() > MAX_NDIM {
             return Err(Error::new(
                 Status::InvalidArgument,
@@ -81,7 +78,10 @@ impl Parts {
             ));
         }
         if let Some(d) = shape.iter().position(|&e| e < 0) {
-            return Err(Error::new(Status::Shape, format!("shape: dim {d} is negative ({})", shape[d])));
+            return Err(Error::new(
+                Status::Shape,
+                format!("shape: dim {d} is negative ({})", shape[d]),
+            ));
         }
         let mut p = Parts {
             data,
@@ -125,10 +125,20 @@ impl Parts {
         }
         let n = t.ndim as usize;
         // SAFETY: the caller guarantees `n` extents (and strides when non-null).
-        let shape = if n == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(t.shape, n) } };
+        let shape = if n == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(t.shape, n) }
+        };
         // SAFETY: as above.
         let strides = (!t.strides.is_null() && n > 0).then(|| unsafe { std::slice::from_raw_parts(t.strides, n) });
-        let mut p = Parts::new(t.data, Device::from_dl(t.device), DType::from_dl(t.dtype), shape, strides)?;
+        let mut p = Parts::new(
+            t.data,
+            Device::from_dl(t.device),
+            DType::from_dl(t.dtype),
+            shape,
+            strides,
+        )?;
         p.byte_offset = t.byte_offset;
         Ok(p)
     }
@@ -178,12 +188,19 @@ fn check_span(what: &str, len: usize, shape: &[i64], strides: Option<&[i64]>) ->
     }
     let strides = strides.unwrap_or_default();
     if strides.iter().any(|&s| s < 0) {
-        return Err(Error::new(Status::Layout, format!("{what}: negative strides {strides:?} are not supported")));
+        return Err(Error::new(
+            Status::Layout,
+            format!("{what}: negative strides {strides:?} are not supported"),
+        ));
     }
     if numel == 0 {
         return Ok(());
     }
-    let last: i128 = shape.iter().zip(strides).map(|(&e, &s)| (e as i128 - 1) * s as i128).sum();
+    let last: i128 = shape
+        .iter()
+        .zip(strides)
+        .map(|(&e, &s)| (e as i128 - 1) * s as i128)
+        .sum();
     if last >= len as i128 {
         return Err(Error::new(
             Status::Shape,
@@ -201,9 +218,9 @@ pub(crate) fn check_byte_span(
     shape: &[i64],
     strides: Option<&[i64]>,
 ) -> Result<()> {
-    let size = dtype.size_bytes().ok_or_else(|| {
-        Error::new(Status::Dtype, format!("{what}: cannot size elements of {dtype}"))
-    })?;
+    let size = dtype
+        .size_bytes()
+        .ok_or_else(|| Error::new(Status::Dtype, format!("{what}: cannot size elements of {dtype}")))?;
     let elems = bytes / size;
     match strides {
         // Row-major: the buffer may be larger than the view.
@@ -303,7 +320,10 @@ impl<'a> TensorView<'a> {
     }
 
     fn host(data: *mut c_void, dtype: DType, shape: &[i64], strides: Option<&[i64]>) -> Result<Self> {
-        Ok(TensorView { parts: Parts::new(data, Device::Cpu, dtype, shape, strides)?, _borrow: PhantomData })
+        Ok(TensorView {
+            parts: Parts::new(data, Device::Cpu, dtype, shape, strides)?,
+            _borrow: PhantomData,
+        })
     }
 
     /// A tensor over raw memory on any device (e.g. CUDA memory from another framework);
@@ -319,7 +339,10 @@ impl<'a> TensorView<'a> {
         shape: &[i64],
         strides: Option<&[i64]>,
     ) -> Result<Self> {
-        Ok(TensorView { parts: Parts::new(data.cast_mut(), device, dtype, shape, strides)?, _borrow: PhantomData })
+        Ok(TensorView {
+            parts: Parts::new(data.cast_mut(), device, dtype, shape, strides)?,
+            _borrow: PhantomData,
+        })
     }
 
     /// A view of a DLPack `DLTensor` (its descriptor is copied; the data is borrowed).
@@ -328,7 +351,10 @@ impl<'a> TensorView<'a> {
     /// `t` must be a valid DLPack tensor whose data stays valid and unwritten for `'a`.
     pub unsafe fn from_dltensor(t: &'a sys::DLTensor) -> Result<Self> {
         // SAFETY: a valid DLPack tensor (the caller's contract).
-        Ok(TensorView { parts: unsafe { Parts::from_dl(t)? }, _borrow: PhantomData })
+        Ok(TensorView {
+            parts: unsafe { Parts::from_dl(t)? },
+            _borrow: PhantomData,
+        })
     }
 
     /// A view of a legacy DLPack managed tensor (the producer keeps ownership: call its
@@ -352,9 +378,12 @@ impl<'a> TensorView<'a> {
     }
 
     /// The same memory with dimensions `d0` and `d1` swapped (a transposed view: e.g. an
-    /// "M-major" A of a GEMM is the transpose of a row-major [K, M] tensor).
+    /// "M-major" A of a GEMM is the transpose of a row-major `[K, M]` tensor).
     pub fn transpose(self, d0: usize, d1: usize) -> Result<Self> {
-        Ok(TensorView { parts: self.parts.transpose(d0, d1)?, _borrow: PhantomData })
+        Ok(TensorView {
+            parts: self.parts.transpose(d0, d1)?,
+            _borrow: PhantomData,
+        })
     }
 
     view_accessors!();
@@ -398,7 +427,10 @@ impl<'a> TensorViewMut<'a> {
     }
 
     fn host(data: *mut c_void, dtype: DType, shape: &[i64], strides: Option<&[i64]>) -> Result<Self> {
-        Ok(TensorViewMut { parts: Parts::new(data, Device::Cpu, dtype, shape, strides)?, _borrow: PhantomData })
+        Ok(TensorViewMut {
+            parts: Parts::new(data, Device::Cpu, dtype, shape, strides)?,
+            _borrow: PhantomData,
+        })
     }
 
     /// A writable tensor over raw memory on any device; `strides` in elements, `None` for
@@ -414,7 +446,10 @@ impl<'a> TensorViewMut<'a> {
         shape: &[i64],
         strides: Option<&[i64]>,
     ) -> Result<Self> {
-        Ok(TensorViewMut { parts: Parts::new(data, device, dtype, shape, strides)?, _borrow: PhantomData })
+        Ok(TensorViewMut {
+            parts: Parts::new(data, device, dtype, shape, strides)?,
+            _borrow: PhantomData,
+        })
     }
 
     /// A writable view of a DLPack `DLTensor`.
@@ -424,7 +459,10 @@ impl<'a> TensorViewMut<'a> {
     /// for `'a`.
     pub unsafe fn from_dltensor(t: &'a mut sys::DLTensor) -> Result<Self> {
         // SAFETY: a valid DLPack tensor (the caller's contract).
-        Ok(TensorViewMut { parts: unsafe { Parts::from_dl(t)? }, _borrow: PhantomData })
+        Ok(TensorViewMut {
+            parts: unsafe { Parts::from_dl(t)? },
+            _borrow: PhantomData,
+        })
     }
 
     /// A writable view of a legacy DLPack managed tensor.
@@ -444,7 +482,10 @@ impl<'a> TensorViewMut<'a> {
     pub unsafe fn from_dlpack_versioned(t: &'a mut sys::DLManagedTensorVersioned) -> Result<Self> {
         check_dlpack_major(t)?;
         if t.flags & sys::DLPACK_FLAG_BITMASK_READ_ONLY as u64 != 0 {
-            return Err(Error::new(Status::InvalidArgument, "tensor: DLPack tensor is marked read-only"));
+            return Err(Error::new(
+                Status::InvalidArgument,
+                "tensor: DLPack tensor is marked read-only",
+            ));
         }
         // SAFETY: the caller's contract covers the embedded tensor.
         unsafe { Self::from_dltensor(&mut t.dl_tensor) }
@@ -452,17 +493,26 @@ impl<'a> TensorViewMut<'a> {
 
     /// A read-only view of the same memory, for as long as this one is borrowed.
     pub fn as_view(&self) -> TensorView<'_> {
-        TensorView { parts: self.parts, _borrow: PhantomData }
+        TensorView {
+            parts: self.parts,
+            _borrow: PhantomData,
+        }
     }
 
     /// A shorter-lived writable view of the same memory (to pass it on and keep this one).
     pub fn reborrow(&mut self) -> TensorViewMut<'_> {
-        TensorViewMut { parts: self.parts, _borrow: PhantomData }
+        TensorViewMut {
+            parts: self.parts,
+            _borrow: PhantomData,
+        }
     }
 
     /// The same memory with dimensions `d0` and `d1` swapped.
     pub fn transpose(self, d0: usize, d1: usize) -> Result<Self> {
-        Ok(TensorViewMut { parts: self.parts.transpose(d0, d1)?, _borrow: PhantomData })
+        Ok(TensorViewMut {
+            parts: self.parts.transpose(d0, d1)?,
+            _borrow: PhantomData,
+        })
     }
 
     view_accessors!();
@@ -479,7 +529,10 @@ impl<'a> TensorViewMut<'a> {
 
 impl<'a> From<TensorViewMut<'a>> for TensorView<'a> {
     fn from(v: TensorViewMut<'a>) -> TensorView<'a> {
-        TensorView { parts: v.parts, _borrow: PhantomData }
+        TensorView {
+            parts: v.parts,
+            _borrow: PhantomData,
+        }
     }
 }
 
@@ -487,7 +540,11 @@ fn check_dlpack_major(t: &sys::DLManagedTensorVersioned) -> Result<()> {
     if t.version.major != sys::DLPACK_MAJOR_VERSION {
         return Err(Error::new(
             Status::InvalidArgument,
-            format!("tensor: DLPack major version {} (this crate reads {})", t.version.major, sys::DLPACK_MAJOR_VERSION),
+            format!(
+                "tensor: DLPack major version {} (this crate reads {})",
+                t.version.major,
+                sys::DLPACK_MAJOR_VERSION
+            ),
         ));
     }
     Ok(())

@@ -25,7 +25,7 @@ pub enum Fill {
         /// Standard deviation.
         std: f64,
     },
-    /// Integers uniform in [lo, hi] (int32 and uint8 tensors).
+    /// Integers uniform in `[lo, hi]` (int32 and uint8 tensors).
     Int {
         /// Lower bound (inclusive).
         lo: f64,

@@ -46,7 +46,11 @@ pub fn e4m3(v: u8) -> f32 {
     if exp == 0xF && man == 7 {
         return f32::NAN;
     }
-    let mag = if exp == 0 { man as f32 / 512.0 } else { f32::from_bits(((exp + 120) << 23) | (man << 20)) };
+    let mag = if exp == 0 {
+        man as f32 / 512.0
+    } else {
+        f32::from_bits(((exp + 120) << 23) | (man << 20))
+    };
     f32::from_bits(sign | mag.to_bits())
 }
 
@@ -146,7 +150,11 @@ pub fn pow2_ceil(x: f32) -> f32 {
 pub fn assert_close(what: &str, got: &[f32], want: &[f64], rtol: f64, atol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let ok = if w.is_infinite() { g as f64 == w } else { (g as f64 - w).abs() <= atol + rtol * w.abs() };
+        let ok = if w.is_infinite() {
+            g as f64 == w
+        } else {
+            (g as f64 - w).abs() <= atol + rtol * w.abs()
+        };
         assert!(ok, "{what}[{i}]: got {g}, want {w}");
     }
 }

@@ -79,7 +79,10 @@ pub fn check_d(what: &str, d: &DOut, want: &[f64]) {
     let scale = want.iter().fold(0f64, |a, &b| a.max(b.abs())).max(1e-30);
     assert_close(what, &got, want, d.rtol(), 1e-5 * scale);
     let diff = calc_diff(&f64s(&got), want);
-    assert!(diff < if matches!(d, DOut::F32(_)) { 1e-9 } else { 1e-4 }, "{what}: calc_diff {diff}");
+    assert!(
+        diff < if matches!(d, DOut::F32(_)) { 1e-9 } else { 1e-4 },
+        "{what}: calc_diff {diff}"
+    );
 }
 
 /// Random FP8 operand [rows, cols] with per-row 128-column scales.
@@ -111,25 +114,65 @@ fn test_gemm_bf16() {
         let a = to_bf16(&rng.vec((m * k) as usize, -1.0, 1.0));
         let b = to_bf16(&rng.vec((n * k) as usize, -1.0, 1.0));
         let cin = rng.vec((m * n) as usize, -1.0, 1.0);
-        let (av, bv) = (TensorView::from_slice(&a, &[m, k]).unwrap(), TensorView::from_slice(&b, &[n, k]).unwrap());
+        let (av, bv) = (
+            TensorView::from_slice(&a, &[m, k]).unwrap(),
+            TensorView::from_slice(&b, &[n, k]).unwrap(),
+        );
         let fa = |i: i64, kk: i64| bf16(a[(i * k + kk) as usize]) as f64;
         let fb = |j: i64, kk: i64| bf16(b[(j * k + kk) as usize]) as f64;
         for dt in [DType::BF16, DType::F32] {
             // Without C.
             let mut d = DOut::new(dt, (m * n) as usize);
-            c.gemm(Recipe::Bf16, &av, None, &bv, None, None, &mut d.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
-            check_d(&format!("bf16 {m}x{n}x{k} -> {dt}"), &d, &reference((m, n, k), fa, fb, |_, _, _| 1.0, None));
+            c.gemm(
+                Recipe::Bf16,
+                &av,
+                None,
+                &bv,
+                None,
+                None,
+                &mut d.view_mut(&[m, n]),
+                Stream::DEFAULT,
+            )
+            .unwrap();
+            check_d(
+                &format!("bf16 {m}x{n}x{k} -> {dt}"),
+                &d,
+                &reference((m, n, k), fa, fb, |_, _, _| 1.0, None),
+            );
             // With C of D's dtype.
             let cbuf = DOut::from_f32(dt, &cin);
             let cvals = f64s(&d_values(&cbuf));
             let mut d = DOut::new(dt, (m * n) as usize);
-            c.gemm(Recipe::Bf16, &av, None, &bv, None, Some(&cbuf.view(&[m, n])), &mut d.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
-            check_d(&format!("bf16 + C {m}x{n}x{k} -> {dt}"), &d, &reference((m, n, k), fa, fb, |_, _, _| 1.0, Some(&cvals)));
+            c.gemm(
+                Recipe::Bf16,
+                &av,
+                None,
+                &bv,
+                None,
+                Some(&cbuf.view(&[m, n])),
+                &mut d.view_mut(&[m, n]),
+                Stream::DEFAULT,
+            )
+            .unwrap();
+            check_d(
+                &format!("bf16 + C {m}x{n}x{k} -> {dt}"),
+                &d,
+                &reference((m, n, k), fa, fb, |_, _, _| 1.0, Some(&cvals)),
+            );
         }
         // In place: D += A·Bᵀ twice.
         let mut d = cin.clone();
         for _ in 0..2 {
-            c.gemm_accumulate(Recipe::Bf16, &av, None, &bv, None, &mut TensorViewMut::from_slice(&mut d, &[m, n]).unwrap(), Stream::DEFAULT).unwrap();
+            c.gemm_accumulate(
+                Recipe::Bf16,
+                &av,
+                None,
+                &bv,
+                None,
+                &mut TensorViewMut::from_slice(&mut d, &[m, n]).unwrap(),
+                Stream::DEFAULT,
+            )
+            .unwrap();
         }
         let once = reference((m, n, k), fa, fb, |_, _, _| 2.0, Some(&f64s(&cin)));
         assert_close("bf16 accumulate", &d, &once, 1e-5, 1e-5);
@@ -141,8 +184,16 @@ fn test_gemm_fp8_per_tensor() {
     let c = ctx();
     let mut rng = Rng::new(2);
     let (m, n, k) = (24i64, 40i64, 192i64);
-    let a: Vec<F8E4M3> = rng.vec((m * k) as usize, -300.0, 300.0).into_iter().map(F8E4M3::from_f32).collect();
-    let b: Vec<F8E4M3> = rng.vec((n * k) as usize, -300.0, 300.0).into_iter().map(F8E4M3::from_f32).collect();
+    let a: Vec<F8E4M3> = rng
+        .vec((m * k) as usize, -300.0, 300.0)
+        .into_iter()
+        .map(F8E4M3::from_f32)
+        .collect();
+    let b: Vec<F8E4M3> = rng
+        .vec((n * k) as usize, -300.0, 300.0)
+        .into_iter()
+        .map(F8E4M3::from_f32)
+        .collect();
     let (sa, sb) = ([0.0125f32], [0.003f32]);
     let av = TensorView::from_slice(&a, &[m, k]).unwrap();
     let bv = TensorView::from_slice(&b, &[n, k]).unwrap();
@@ -153,13 +204,41 @@ fn test_gemm_fp8_per_tensor() {
         // Scalars as 0-d tensors and as [1, 1].
         let sav = TensorView::from_slice(&sa, &[]).unwrap();
         let sbv = TensorView::from_slice(&sb, &[1, 1]).unwrap();
-        c.gemm(Recipe::Fp8PerTensor, &av, Some(&sav), &bv, Some(&sbv), None, &mut d.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
+        c.gemm(
+            Recipe::Fp8PerTensor,
+            &av,
+            Some(&sav),
+            &bv,
+            Some(&sbv),
+            None,
+            &mut d.view_mut(&[m, n]),
+            Stream::DEFAULT,
+        )
+        .unwrap();
         let s = sa[0] as f64 * sb[0] as f64;
-        check_d(&format!("fp8 per-tensor -> {dt}"), &d, &reference((m, n, k), fa, fb, |_, _, _| s, None));
+        check_d(
+            &format!("fp8 per-tensor -> {dt}"),
+            &d,
+            &reference((m, n, k), fa, fb, |_, _, _| s, None),
+        );
         // No scales: both 1.
         let mut d = DOut::new(dt, (m * n) as usize);
-        c.gemm(Recipe::Fp8PerTensor, &av, None, &bv, None, None, &mut d.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
-        check_d(&format!("fp8 unscaled -> {dt}"), &d, &reference((m, n, k), fa, fb, |_, _, _| 1.0, None));
+        c.gemm(
+            Recipe::Fp8PerTensor,
+            &av,
+            None,
+            &bv,
+            None,
+            None,
+            &mut d.view_mut(&[m, n]),
+            Stream::DEFAULT,
+        )
+        .unwrap();
+        check_d(
+            &format!("fp8 unscaled -> {dt}"),
+            &d,
+            &reference((m, n, k), fa, fb, |_, _, _| 1.0, None),
+        );
     }
 }
 
@@ -195,10 +274,30 @@ fn test_gemm_fp8_1d2d() {
             }
             let sfa_mn_v = TensorView::from_slice_strided(&sfa_mn, &[m, kb], &[1, ld]).unwrap();
             let sfbv = TensorView::from_slice(&sfb, &[nb, kb]).unwrap();
-            c.gemm(Recipe::Fp8_1d2d, &av, Some(&sfav), &bv, Some(&sfbv), None, &mut d.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
+            c.gemm(
+                Recipe::Fp8_1d2d,
+                &av,
+                Some(&sfav),
+                &bv,
+                Some(&sfbv),
+                None,
+                &mut d.view_mut(&[m, n]),
+                Stream::DEFAULT,
+            )
+            .unwrap();
             check_d(&format!("1d2d pow2={pow2} -> {dt}"), &d, &want);
             let mut d2 = DOut::new(dt, (m * n) as usize);
-            c.gemm(Recipe::Fp8_1d2d, &av, Some(&sfa_mn_v), &bv, Some(&sfbv), None, &mut d2.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
+            c.gemm(
+                Recipe::Fp8_1d2d,
+                &av,
+                Some(&sfa_mn_v),
+                &bv,
+                Some(&sfbv),
+                None,
+                &mut d2.view_mut(&[m, n]),
+                Stream::DEFAULT,
+            )
+            .unwrap();
             check_d(&format!("1d2d MN-major sfa -> {dt}"), &d2, &want);
             if pow2 {
                 // Packed UE8M0 scales give the same result.
@@ -242,21 +341,57 @@ fn test_gemm_fp8_1d1d() {
         let cin = rng.vec((m * n) as usize, -1.0, 1.0);
         for dt in [DType::F32, DType::BF16] {
             let mut d = DOut::new(dt, (m * n) as usize);
-            c.gemm(Recipe::Fp8_1d1d, &av, Some(&sfav), &bv, Some(&sfbv), None, &mut d.view_mut(&[m, n]), Stream::DEFAULT).unwrap();
-            check_d(&format!("1d1d pow2={pow2} -> {dt}"), &d, &reference((m, n, k), fa, fb, sc, None));
+            c.gemm(
+                Recipe::Fp8_1d1d,
+                &av,
+                Some(&sfav),
+                &bv,
+                Some(&sfbv),
+                None,
+                &mut d.view_mut(&[m, n]),
+                Stream::DEFAULT,
+            )
+            .unwrap();
+            check_d(
+                &format!("1d1d pow2={pow2} -> {dt}"),
+                &d,
+                &reference((m, n, k), fa, fb, sc, None),
+            );
         }
         // With C, and in place (the weight-gradient accumulation).
         let mut d = vec![0f32; (m * n) as usize];
         let cv = TensorView::from_slice(&cin, &[m, n]).unwrap();
-        c.gemm(Recipe::Fp8_1d1d, &av, Some(&sfav), &bv, Some(&sfbv), Some(&cv), &mut TensorViewMut::from_slice(&mut d, &[m, n]).unwrap(), Stream::DEFAULT).unwrap();
+        c.gemm(
+            Recipe::Fp8_1d1d,
+            &av,
+            Some(&sfav),
+            &bv,
+            Some(&sfbv),
+            Some(&cv),
+            &mut TensorViewMut::from_slice(&mut d, &[m, n]).unwrap(),
+            Stream::DEFAULT,
+        )
+        .unwrap();
         let with_c = reference((m, n, k), fa, fb, sc, Some(&f64s(&cin)));
         check_d("1d1d + C", &DOut::F32(d), &with_c);
         let mut acc = cin.clone();
-        c.gemm_accumulate(Recipe::Fp8_1d1d, &av, Some(&sfav), &bv, Some(&sfbv), &mut TensorViewMut::from_slice(&mut acc, &[m, n]).unwrap(), Stream::DEFAULT).unwrap();
+        c.gemm_accumulate(
+            Recipe::Fp8_1d1d,
+            &av,
+            Some(&sfav),
+            &bv,
+            Some(&sfbv),
+            &mut TensorViewMut::from_slice(&mut acc, &[m, n]).unwrap(),
+            Stream::DEFAULT,
+        )
+        .unwrap();
         check_d("1d1d accumulate", &DOut::F32(acc), &with_c);
         if pow2 {
             let w = ceil_div(kb, 4);
-            let (pa, pb) = (pack_by_hand(&sfa, m as usize, kb as usize), pack_by_hand(&sfb, n as usize, kb as usize));
+            let (pa, pb) = (
+                pack_by_hand(&sfa, m as usize, kb as usize),
+                pack_by_hand(&sfb, n as usize, kb as usize),
+            );
             let mut d = DOut::new(DType::F32, (m * n) as usize);
             c.gemm(
                 Recipe::Fp8_1d1d,
@@ -295,20 +430,39 @@ fn test_gemm_layouts() {
     );
     let a_views = [
         ("A K-major", TensorView::from_slice(&ax, &[m, k]).unwrap()),
-        ("A M-major", TensorView::from_slice(&at, &[k, m]).unwrap().transpose(0, 1).unwrap()),
+        (
+            "A M-major",
+            TensorView::from_slice(&at, &[k, m]).unwrap().transpose(0, 1).unwrap(),
+        ),
     ];
     let b_views = [
         ("B K-major", TensorView::from_slice(&bx, &[n, k]).unwrap()),
-        ("B N-major", TensorView::from_slice(&bt, &[k, n]).unwrap().transpose(0, 1).unwrap()),
+        (
+            "B N-major",
+            TensorView::from_slice(&bt, &[k, n]).unwrap().transpose(0, 1).unwrap(),
+        ),
     ];
     for (an, av) in &a_views {
         for (bn, bv) in &b_views {
             let ld = n + 5;
             let mut d = vec![f32::from_bits(0xDEAD_BEEF); (m * ld) as usize];
-            c.gemm(Recipe::Bf16, av, None, bv, None, None, &mut TensorViewMut::from_slice_strided(&mut d, &[m, n], &[ld, 1]).unwrap(), Stream::DEFAULT).unwrap();
+            c.gemm(
+                Recipe::Bf16,
+                av,
+                None,
+                bv,
+                None,
+                None,
+                &mut TensorViewMut::from_slice_strided(&mut d, &[m, n], &[ld, 1]).unwrap(),
+                Stream::DEFAULT,
+            )
+            .unwrap();
             let packed: Vec<f32> = (0..m * n).map(|i| d[((i / n) * ld + i % n) as usize]).collect();
             assert_close(&format!("{an} {bn}"), &packed, &want, 1e-5, 1e-5);
-            assert!((0..m).all(|i| (n..ld).all(|j| d[(i * ld + j) as usize].to_bits() == 0xDEAD_BEEF)), "{an} {bn}: padding written");
+            assert!(
+                (0..m).all(|i| (n..ld).all(|j| d[(i * ld + j) as usize].to_bits() == 0xDEAD_BEEF)),
+                "{an} {bn}: padding written"
+            );
         }
     }
     // FP8 in M-major / N-major storage too (CPU only: the GPU takes K-major FP8).

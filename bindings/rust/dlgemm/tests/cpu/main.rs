@@ -2,6 +2,8 @@
 //! Rust-side math (the decoding of FP8 / BF16 / UE8M0 included, written here independently of
 //! the crate). Test names mirror the Python binding's tests.
 
+#![allow(clippy::needless_range_loop)]
+
 mod attention;
 mod basics;
 mod common;

@@ -79,7 +79,10 @@ fn test_m_grouped_contiguous() {
         })
         .collect();
     let groups_of = |row: &dyn Fn(i64, i64) -> Vec<f64>| -> Vec<Option<Vec<f64>>> {
-        ids.iter().enumerate().map(|(r, &gi)| (gi >= 0).then(|| row(r as i64, gi as i64))).collect()
+        ids.iter()
+            .enumerate()
+            .map(|(r, &gi)| (gi >= 0).then(|| row(r as i64, gi as i64)))
+            .collect()
     };
     let want_1d2d = groups_of(&row_1d2d);
     let want_bf16 = groups_of(&row_bf16);
@@ -87,10 +90,24 @@ fn test_m_grouped_contiguous() {
     let sfav = TensorView::from_slice(&sfa, &[m, kb]).unwrap();
     let bv = TensorView::from_slice(&ex.b, &[g, n, k]).unwrap();
     let sfbv = TensorView::from_slice(&ex.sfb, &[g, nb, kb]).unwrap();
-    for (kind, layout, len) in [(GroupLayout::RowIds, &ids[..], m), (GroupLayout::Offsets, &offsets[..], g + 1)] {
+    for (kind, layout, len) in [
+        (GroupLayout::RowIds, &ids[..], m),
+        (GroupLayout::Offsets, &offsets[..], g + 1),
+    ] {
         let lv = TensorView::from_slice(layout, &[len]).unwrap();
         let mut d = vec![Bf16(POISON); (m * n) as usize];
-        c.m_grouped_gemm_contiguous(Recipe::Fp8_1d2d, &av, Some(&sfav), &bv, Some(&sfbv), &lv, kind, &mut TensorViewMut::from_slice(&mut d, &[m, n]).unwrap(), Stream::DEFAULT).unwrap();
+        c.m_grouped_gemm_contiguous(
+            Recipe::Fp8_1d2d,
+            &av,
+            Some(&sfav),
+            &bv,
+            Some(&sfbv),
+            &lv,
+            kind,
+            &mut TensorViewMut::from_slice(&mut d, &[m, n]).unwrap(),
+            Stream::DEFAULT,
+        )
+        .unwrap();
         check_rows(&format!("contiguous 1d2d {kind:?}"), &d, n, &want_1d2d);
 
         let mut d = vec![Bf16(POISON); (m * n) as usize];
@@ -109,7 +126,11 @@ fn test_m_grouped_contiguous() {
         check_rows(&format!("contiguous bf16 {kind:?}"), &d, n, &want_bf16);
     }
     // Per-tensor: one scale for A, one per group for B.
-    let a_pt: Vec<F8E4M3> = rng.vec((m * k) as usize, -100.0, 100.0).into_iter().map(F8E4M3::from_f32).collect();
+    let a_pt: Vec<F8E4M3> = rng
+        .vec((m * k) as usize, -100.0, 100.0)
+        .into_iter()
+        .map(F8E4M3::from_f32)
+        .collect();
     let (sa, sbg) = ([0.02f32], [0.5f32, 0.25, 0.125]);
     let mut d = vec![Bf16(POISON); (m * n) as usize];
     c.m_grouped_gemm_contiguous(
@@ -173,7 +194,9 @@ fn test_m_grouped_masked() {
                     (1, n, k),
                     |_, kk| fp8(a[(row * k + kk) as usize]) as f64,
                     |j, kk| fp8(ex.b[((gi * n + j) * k + kk) as usize]) as f64,
-                    |_, j, blk| sfa[(row * kb + blk) as usize] as f64 * ex.sfb[((gi * nb + j / 128) * kb + blk) as usize] as f64,
+                    |_, j, blk| {
+                        sfa[(row * kb + blk) as usize] as f64 * ex.sfb[((gi * nb + j / 128) * kb + blk) as usize] as f64
+                    },
                     None,
                 )
             })
@@ -225,7 +248,14 @@ fn test_k_grouped() {
     let (a, sfa) = fp8_operand(&mut rng, m, kt, false);
     let (b, sfb) = fp8_operand(&mut rng, n, kt, false);
     let cin = rng.vec((g * m * n) as usize, -1.0, 1.0);
-    let starts: Vec<i64> = ks.iter().scan(0i64, |s, &x| { let v = *s; *s += x as i64; Some(v) }).collect();
+    let starts: Vec<i64> = ks
+        .iter()
+        .scan(0i64, |s, &x| {
+            let v = *s;
+            *s += x as i64;
+            Some(v)
+        })
+        .collect();
     // D[g] = C[g] + Σ over g's K segment, block by block.
     let want_with = |scale: &dyn Fn(i64, i64, i64, i64) -> f64, with_c: bool| -> Vec<f64> {
         let mut out = Vec::new();
@@ -242,7 +272,8 @@ fn test_k_grouped() {
         }
         out
     };
-    let sc_1d1d = |_: i64, i: i64, j: i64, blk: i64| sfa[(i * kb + blk) as usize] as f64 * sfb[(j * kb + blk) as usize] as f64;
+    let sc_1d1d =
+        |_: i64, i: i64, j: i64, blk: i64| sfa[(i * kb + blk) as usize] as f64 * sfb[(j * kb + blk) as usize] as f64;
     let av = TensorView::from_slice(&a, &[m, kt]).unwrap();
     let bv = TensorView::from_slice(&b, &[n, kt]).unwrap();
     let sfav = TensorView::from_slice(&sfa, &[m, kb]).unwrap();
@@ -251,12 +282,33 @@ fn test_k_grouped() {
 
     // With C.
     let mut d = vec![0f32; (g * m * n) as usize];
-    c.k_grouped_gemm_contiguous(Recipe::Fp8_1d1d, &av, Some(&sfav), &bv, Some(&sfbv), &ksv, Some(&TensorView::from_slice(&cin, &[g, m, n]).unwrap()), &mut TensorViewMut::from_slice(&mut d, &[g, m, n]).unwrap(), Stream::DEFAULT).unwrap();
+    c.k_grouped_gemm_contiguous(
+        Recipe::Fp8_1d1d,
+        &av,
+        Some(&sfav),
+        &bv,
+        Some(&sfbv),
+        &ksv,
+        Some(&TensorView::from_slice(&cin, &[g, m, n]).unwrap()),
+        &mut TensorViewMut::from_slice(&mut d, &[g, m, n]).unwrap(),
+        Stream::DEFAULT,
+    )
+    .unwrap();
     let want = want_with(&sc_1d1d, true);
     assert_close("k-grouped + C", &d, &want, 2e-5, 1e-4);
     // In place.
     let mut acc = cin.clone();
-    c.k_grouped_gemm_contiguous_accumulate(Recipe::Fp8_1d1d, &av, Some(&sfav), &bv, Some(&sfbv), &ksv, &mut TensorViewMut::from_slice(&mut acc, &[g, m, n]).unwrap(), Stream::DEFAULT).unwrap();
+    c.k_grouped_gemm_contiguous_accumulate(
+        Recipe::Fp8_1d1d,
+        &av,
+        Some(&sfav),
+        &bv,
+        Some(&sfbv),
+        &ksv,
+        &mut TensorViewMut::from_slice(&mut acc, &[g, m, n]).unwrap(),
+        Stream::DEFAULT,
+    )
+    .unwrap();
     assert_close("k-grouped accumulate", &acc, &want, 2e-5, 1e-4);
     // Without C; A and B stored MN-major ([K, M] row-major), the wgrad layout.
     let at: Vec<F8E4M3> = (0..kt * m).map(|idx| a[((idx % m) * kt + idx / m) as usize]).collect();

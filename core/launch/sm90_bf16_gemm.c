@@ -1,0 +1,94 @@
+/* Launcher of kernels/sm90_bf16_gemm.cuh: BF16 GEMM on SM90 (wgmma + TMA), D bf16|f32,
+ * optional C. Declines (DLG_ERR_UNSUPPORTED, nothing launched) non-K-major operands and
+ * TMA-misaligned tensors; the portable kernel takes those. */
+#include <stdio.h>
+#include <string.h>
+#include "gpu.h"
+#include "launch/sm90_gemm_common.h"
+#include "validate.h"
+
+/* Byte-for-byte twin of dlg::Sm90Bf16GemmParams in the kernel. */
+typedef struct sm90_bf16_params {
+  uint32_t m, n, k;
+  const void* c;
+  int64_t ldc;
+} sm90_bf16_params_t;
+_Static_assert(sizeof(sm90_bf16_params_t) == 32, "must match dlg::Sm90Bf16GemmParams");
+
+void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
+                               char* name, size_t name_cap, char* source, size_t source_cap) {
+  snprintf(name, name_cap, "sm90_bf16_gemm<%d, %d, %d, %d, %d, %d, %s, %d>", cfg->block_m,
+           cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
+           f32_out ? "float" : "dlg_bf16", c_mode);
+  snprintf(source, source_cap,
+           "#include \"sm90_bf16_gemm.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_BF16_GEMM_SIGNATURE);\n", name);
+}
+
+dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
+                                       void* stream, int warmup_only) {
+  const int check_ptr = !warmup_only;
+  dlg_status_t s;
+  if (p->recipe != DLG_RECIPE_BF16)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "recipe: sm90 bf16 kernel covers bf16 only, not %s",
+                    dlg_recipe_name(p->recipe));
+  if (p->m <= 0 || p->n <= 0 || p->k <= 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "m, n, k: sm90 bf16 kernel needs a non-empty problem");
+  if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "m, n, k: sm90 bf16 kernel takes extents below 2^31");
+  if ((s = dlg_sm90_check_operand("a", p->a, 2, check_ptr)) != DLG_OK) return s;
+  if ((s = dlg_sm90_check_operand("b", p->b, 2, check_ptr)) != DLG_OK) return s;
+  if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
+
+  dlg_sm90_gemm_shape_t shape;
+  if ((s = dlg_sm90_make_shape(ctx, p, 0, 0, &shape)) != DLG_OK) return s;
+  dlg_sm90_gemm_config_t cfg;
+  if (!dlg_sm90_gemm_choose(&shape, &cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 bf16 gemm: no tile config fits %zu bytes of shared memory",
+                    shape.smem_limit);
+
+  char name[160], source[512];
+  dlg_sm90_bf16_gemm_source(&cfg, dlg_dtype_is(p->d, DLG_DT_F32), dlg_sm90_c_mode(p), name,
+                            sizeof name, source, sizeof source);
+  dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
+  dlg_kernel_t kernel;
+  if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;
+  const int pdl = dlg_context_get_pdl(ctx);
+  if (!warmup_only) dlg_sm90_fit_clusters(&kernel, &cfg);
+  dlg_sm90_print_config("sm90_bf16_gemm", p, &cfg, &kernel, pdl);
+  if (warmup_only) return DLG_OK;
+
+  CUtensorMap map_a, map_b, map_d;
+  if ((s = dlg_sm90_map_operand(&map_a, p->a, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                                (uint32_t)(cfg.block_m / cfg.cluster_n), "a")) != DLG_OK)
+    return s;
+  if ((s = dlg_sm90_map_operand(&map_b, p->b, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                                (uint32_t)(cfg.block_n / cfg.cluster_m), "b")) != DLG_OK)
+    return s;
+  if ((s = dlg_sm90_map_output(&map_d, p->d, &cfg)) != DLG_OK) return s;
+
+  sm90_bf16_params_t params;
+  memset(&params, 0, sizeof params);
+  params.m = (uint32_t)p->m;
+  params.n = (uint32_t)p->n;
+  params.k = (uint32_t)p->k;
+  if (p->c) {
+    params.c = dlg_data(p->c);
+    params.ldc = dlg_stride(p->c, 0);
+  }
+  dlg_launch_config_t lc;
+  memset(&lc, 0, sizeof lc);
+  lc.grid[0] = cfg.grid;
+  lc.grid[1] = lc.grid[2] = 1;
+  lc.block[0] = (unsigned)cfg.threads;
+  lc.block[1] = lc.block[2] = 1;
+  lc.cluster[0] = (unsigned)(cfg.cluster_m * cfg.cluster_n);
+  lc.cluster[1] = lc.cluster[2] = 1;
+  lc.smem_bytes = cfg.smem_bytes;
+  lc.pdl = pdl;
+  lc.stream = stream;
+  void* args[] = {&params, &map_a, &map_b, &map_d};
+  s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  if (s != DLG_OK) dlg_error_prefix("sm90 bf16 gemm");
+  return s;
+}

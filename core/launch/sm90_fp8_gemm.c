@@ -1,0 +1,160 @@
+/* Launcher of kernels/sm90_fp8_gemm_1d2d.cuh: FP8 GEMM with DeepSeek 1D2D block scales or
+ * per-tensor scales on SM90 (wgmma + TMA). Declines (DLG_ERR_UNSUPPORTED, nothing launched)
+ * what the kernel does not cover: 1D1D, packed UE8M0 scales, non-K-major operands, TMA
+ * misalignment, scale layouts other than MN-major sfa. */
+#include <stdio.h>
+#include <string.h>
+#include "gpu.h"
+#include "launch/sm90_gemm_common.h"
+#include "validate.h"
+
+/* Byte-for-byte twin of dlg::Sm90Fp8GemmParams in the kernel. */
+typedef struct sm90_fp8_params {
+  uint32_t m, n, k;
+  const float* sfb;
+  int64_t sfb_stride_n, sfb_stride_k;
+  uint32_t sfb_rows;
+  const float* scale_a;
+  const float* scale_b;
+  const void* c;
+  int64_t ldc;
+} sm90_fp8_params_t;
+_Static_assert(sizeof(sm90_fp8_params_t) == 80, "must match dlg::Sm90Fp8GemmParams");
+
+static const float* scalar_or_null(const DLTensor* t) {
+  return t && t->data ? (const float*)dlg_data(t) : NULL;
+}
+
+/* Everything the kernel needs from the scales, or UNSUPPORTED. */
+static dlg_status_t check_scales(const dlg_gemm_problem_t* p, int check_ptr) {
+  if (p->recipe == DLG_RECIPE_FP8_PER_TENSOR) return DLG_OK; /* scalars, validated by the op */
+  if (p->recipe != DLG_RECIPE_FP8_1D2D)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "recipe: sm90 fp8 kernel covers fp8_1d2d and fp8_per_tensor, not %s",
+                    dlg_recipe_name(p->recipe));
+  if (!dlg_dtype_is(p->sfa, DLG_DT_F32) || !dlg_dtype_is(p->sfb, DLG_DT_F32))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa, sfb: sm90 kernel takes float32 scales (packed UE8M0 is SM100's)");
+  /* sfa is loaded by TMA as an [M rows contiguous, K blocks] matrix. */
+  const int64_t kb = dlg_ceil_div64(p->k, 128);
+  if (p->m > 1 && dlg_stride(p->sfa, 0) != 1)
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "sfa: sm90 kernel needs MN-major scales (stride(0) == 1; see dlg_transform_sf)");
+  const int64_t lds = dlg_stride(p->sfa, 1);
+  if (kb > 1 && (lds < p->m || (lds * 4) % 16 != 0))
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "sfa: sm90 kernel needs stride(1) >= M and a multiple of 4 (TMA-aligned), got %lld",
+                    (long long)lds);
+  if (check_ptr && ((uintptr_t)dlg_data(p->sfa)) % 16 != 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa: sm90 kernel needs a 16-byte aligned base address");
+  if (dlg_stride(p->sfb, 0) < 0 || dlg_stride(p->sfb, 1) < 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfb: sm90 kernel needs non-negative strides");
+  return DLG_OK;
+}
+
+static void fill_params(const dlg_gemm_problem_t* p, sm90_fp8_params_t* q) {
+  memset(q, 0, sizeof *q);
+  q->m = (uint32_t)p->m;
+  q->n = (uint32_t)p->n;
+  q->k = (uint32_t)p->k;
+  if (p->recipe == DLG_RECIPE_FP8_1D2D) {
+    q->sfb = (const float*)dlg_data(p->sfb);
+    q->sfb_stride_n = dlg_stride(p->sfb, 0);
+    q->sfb_stride_k = dlg_stride(p->sfb, 1);
+    q->sfb_rows = (uint32_t)p->sfb->shape[0];
+  } else {
+    q->scale_a = scalar_or_null(p->sfa);
+    q->scale_b = scalar_or_null(p->sfb);
+  }
+  if (p->c) {
+    q->c = dlg_data(p->c);
+    q->ldc = dlg_stride(p->c, 0);
+  }
+}
+
+static dlg_status_t encode_sfa(CUtensorMap* map, const dlg_gemm_problem_t* p, int block_m) {
+  dlg_tma_2d_t v;
+  memset(&v, 0, sizeof v);
+  v.base = dlg_data(p->sfa);
+  v.dtype = CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+  v.inner = (uint64_t)p->m;
+  v.outer = (uint64_t)dlg_ceil_div64(p->k, 128);
+  v.row_stride_bytes = (uint64_t)dlg_stride(p->sfa, 1) * 4;
+  v.box_inner = (uint32_t)block_m;
+  v.box_outer = 1;
+  v.swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;
+  v.l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+  return dlg_tma_encode_2d(map, &v, "sfa");
+}
+
+void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor, int f32_out,
+                              int c_mode, char* name, size_t name_cap, char* source,
+                              size_t source_cap) {
+  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d>", cfg->block_m,
+           cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n, per_tensor,
+           f32_out ? "float" : "dlg_bf16", c_mode);
+  snprintf(source, source_cap,
+           "#include \"sm90_fp8_gemm_1d2d.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_FP8_GEMM_SIGNATURE);\n", name);
+}
+
+dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
+                                      void* stream, int warmup_only) {
+  const int check_ptr = !warmup_only;
+  dlg_status_t s;
+  if (p->m <= 0 || p->n <= 0 || p->k <= 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "m, n, k: sm90 fp8 kernel needs a non-empty problem");
+  if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "m, n, k: sm90 fp8 kernel takes extents below 2^31");
+  if ((s = check_scales(p, check_ptr)) != DLG_OK) return s;
+  if ((s = dlg_sm90_check_operand("a", p->a, 1, check_ptr)) != DLG_OK) return s;
+  if ((s = dlg_sm90_check_operand("b", p->b, 1, check_ptr)) != DLG_OK) return s;
+  if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
+
+  const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
+  dlg_sm90_gemm_shape_t shape;
+  if ((s = dlg_sm90_make_shape(ctx, p, 1, !per_tensor, &shape)) != DLG_OK) return s;
+  dlg_sm90_gemm_config_t cfg;
+  if (!dlg_sm90_gemm_choose(&shape, &cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: no tile config fits %zu bytes of shared memory",
+                    shape.smem_limit);
+
+  char name[160], source[512];
+  dlg_sm90_fp8_gemm_source(&cfg, per_tensor, dlg_dtype_is(p->d, DLG_DT_F32), dlg_sm90_c_mode(p),
+                           name, sizeof name, source, sizeof source);
+  dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
+  dlg_kernel_t kernel;
+  if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;
+  const int pdl = dlg_context_get_pdl(ctx);
+  if (!warmup_only) dlg_sm90_fit_clusters(&kernel, &cfg);
+  dlg_sm90_print_config("sm90_fp8_gemm_1d2d", p, &cfg, &kernel, pdl);
+  if (warmup_only) return DLG_OK;
+
+  /* Tensor maps (the multicast operand is loaded in halves by the two CTAs). */
+  CUtensorMap map_a, map_b, map_sfa, map_d;
+  memset(&map_sfa, 0, sizeof map_sfa);
+  if ((s = dlg_sm90_map_operand(&map_a, p->a, CU_TENSOR_MAP_DATA_TYPE_UINT8,
+                                (uint32_t)(cfg.block_m / cfg.cluster_n), "a")) != DLG_OK)
+    return s;
+  if ((s = dlg_sm90_map_operand(&map_b, p->b, CU_TENSOR_MAP_DATA_TYPE_UINT8,
+                                (uint32_t)(cfg.block_n / cfg.cluster_m), "b")) != DLG_OK)
+    return s;
+  if (!per_tensor && (s = encode_sfa(&map_sfa, p, cfg.block_m)) != DLG_OK) return s;
+  if ((s = dlg_sm90_map_output(&map_d, p->d, &cfg)) != DLG_OK) return s;
+
+  sm90_fp8_params_t params;
+  fill_params(p, &params);
+  dlg_launch_config_t lc;
+  memset(&lc, 0, sizeof lc);
+  lc.grid[0] = cfg.grid;
+  lc.grid[1] = lc.grid[2] = 1;
+  lc.block[0] = (unsigned)cfg.threads;
+  lc.block[1] = lc.block[2] = 1;
+  lc.cluster[0] = (unsigned)(cfg.cluster_m * cfg.cluster_n);
+  lc.cluster[1] = lc.cluster[2] = 1;
+  lc.smem_bytes = cfg.smem_bytes;
+  lc.pdl = pdl;
+  lc.stream = stream;
+  void* args[] = {&params, &map_a, &map_b, &map_sfa, &map_d};
+  s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  if (s != DLG_OK) dlg_error_prefix("sm90 fp8 gemm");
+  return s;
+}

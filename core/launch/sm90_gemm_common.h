@@ -1,0 +1,54 @@
+/* Pieces shared by the SM90 GEMM launchers (sm90_fp8_gemm.c, sm90_bf16_gemm.c): what the TMA
+ * kernels can take, the problem -> shape for the heuristics, tensor maps, config printing.
+ * Coverage checks return DLG_OK or DLG_ERR_UNSUPPORTED with a message naming the tensor
+ * (the dispatcher then falls back to the portable kernel). */
+#ifndef DLG_LAUNCH_SM90_GEMM_COMMON_H_
+#define DLG_LAUNCH_SM90_GEMM_COMMON_H_
+
+#include "jit/jit.h"
+#include "launch/launch.h"
+#include "launch/sm90_gemm_config.h"
+#include "launch/tma.h"
+
+/* A or B as [rows, K], K-major, with a TMA-compatible base and row stride. `check_ptr` = 0
+ * skips the base-address test (warm-up has no data). */
+dlg_status_t dlg_sm90_check_operand(const char* name, const DLTensor* t, int elem_bytes,
+                                    int check_ptr);
+
+/* D row-major with a TMA-compatible row stride; C (optional) row-major, pair-aligned. */
+dlg_status_t dlg_sm90_check_output(const dlg_gemm_problem_t* p, int check_ptr);
+
+/* 0: no C, 1: bf16 C, 2: f32 C (the kernels' kCMode). */
+int dlg_sm90_c_mode(const dlg_gemm_problem_t* p);
+
+/* The heuristics' input for p on the context's device. */
+dlg_status_t dlg_sm90_make_shape(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int fp8,
+                                 int sfa_in_smem, dlg_sm90_gemm_shape_t* out);
+
+/* Tensor map of A or B ([rows, K] K-major, 128B swizzle, box {128 bytes of K, box_rows}). */
+dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorMapDataType dtype,
+                                  uint32_t box_rows, const char* what);
+
+/* Tensor map of D for the epilogue's TMA stores (box {swizzle span, 64 rows}). */
+dlg_status_t dlg_sm90_map_output(CUtensorMap* map, const DLTensor* d,
+                                 const dlg_sm90_gemm_config_t* cfg);
+
+/* The kernel instance of a config: `name` is the NVRTC name expression (template arguments =
+ * the whole config), `source` the translation unit that instantiates it. Defined beside each
+ * launcher; also used by core/launch/sm90_kernels_test.c. */
+void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor, int f32_out,
+                              int c_mode, char* name, size_t name_cap, char* source,
+                              size_t source_cap);
+void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
+                               char* name, size_t name_cap, char* source, size_t source_cap);
+
+/* With a 2-CTA cluster, shrinks cfg->grid to what can be co-resident (cuOccupancyMax-
+ * ActiveClusters): a persistent CTA that only starts after others finish would double the
+ * time of its tiles. No-op without a cluster or when the driver lacks the query. */
+void dlg_sm90_fit_clusters(const dlg_kernel_t* k, dlg_sm90_gemm_config_t* cfg);
+
+/* One line on stderr when $DLG_PRINT_CONFIGS is set. */
+void dlg_sm90_print_config(const char* kernel, const dlg_gemm_problem_t* p,
+                           const dlg_sm90_gemm_config_t* c, const dlg_kernel_t* k, int pdl);
+
+#endif /* DLG_LAUNCH_SM90_GEMM_COMMON_H_ */

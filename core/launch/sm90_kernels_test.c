@@ -1,0 +1,437 @@
+/* SM90 GEMM kernels without a GPU: the heuristics' invariants, the TMA view rules, and NVRTC
+ * compilations of representative configs (plus every config the heuristics pick for the
+ * anchor shapes), each checked in SASS when a cuobjdump is available: wgmma (QGMMA / HGMMA),
+ * TMA (UTMALDG / UTMASTG), mbarriers (SYNCS), no local memory (LDL / STL, stack 0). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "dlg_test.h"
+#include "jit/jit_internal.h"
+#include "launch/sm90_gemm_common.h"
+#include "launch/sm90_gemm_config.h"
+#include "launch/tma.h"
+
+#define SMEM_H100 232448
+
+typedef struct shape3 { int64_t m, n, k; } shape3_t;
+
+/* The anchor shapes (shared/anchors-h100.md) and some edges. */
+static const shape3_t k_shapes[] = {
+    {128, 2112, 7168}, {128, 576, 7168},    {128, 24576, 1536}, {128, 32768, 512},
+    {128, 7168, 16384}, {128, 4096, 7168},  {128, 7168, 2048},  {4096, 2112, 7168},
+    {4096, 576, 7168},  {4096, 24576, 1536}, {4096, 32768, 512}, {4096, 7168, 16384},
+    {4096, 4096, 7168}, {4096, 7168, 2048}, {4096, 4096, 4096}, {8192, 8192, 8192},
+    {1, 8, 16},         {65, 136, 48},      {3, 100000, 64},    {20000, 16, 4096},
+};
+#define N_SHAPES (sizeof k_shapes / sizeof k_shapes[0])
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static dlg_sm90_gemm_shape_t make_shape(shape3_t s, int fp8, int sfa, int out_bytes, int sms) {
+  dlg_sm90_gemm_shape_t x;
+  memset(&x, 0, sizeof x);
+  x.m = s.m;
+  x.n = s.n;
+  x.k = s.k;
+  x.fp8 = fp8;
+  x.sfa_in_smem = sfa;
+  x.out_bytes = out_bytes;
+  x.num_sms = sms;
+  x.smem_limit = SMEM_H100;
+  return x;
+}
+
+static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  CHECK(c->block_m == 64 || c->block_m == 128);
+  CHECK(c->block_n >= 16 && c->block_n % 16 == 0 && c->block_n <= (s->fp8 ? 208 : 256));
+  CHECK(c->stages >= 2 && c->stages <= 12);
+  CHECK(c->smem_bytes <= s->smem_limit);
+  CHECK(c->smem_bytes == dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages,
+                                                  s->sfa_in_smem, s->out_bytes));
+  /* One more stage would not have fitted (or the cap was reached). */
+  CHECK(c->stages == 12 || dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages + 1,
+                                                    s->sfa_in_smem, s->out_bytes) > s->smem_limit);
+  CHECK(c->threads == (c->block_m / 64 + 1) * 128);
+  const int cs = c->cluster_m * c->cluster_n;
+  CHECK(cs == 1 || cs == 2);
+  const int64_t mb = cdiv(s->m, c->block_m), nb = cdiv(s->n, c->block_n);
+  CHECK(c->tiles == mb * nb);
+  if (c->cluster_m == 2) CHECK(mb % 2 == 0);
+  if (c->cluster_n == 2) CHECK(nb % 2 == 0);
+  CHECK(c->group_n % c->cluster_n == 0);
+  CHECK(c->grid >= 1 && (int)c->grid <= s->num_sms && c->grid % (unsigned)cs == 0);
+  CHECK((int64_t)c->grid == (c->tiles < c->grid ? c->tiles : (int64_t)c->grid));
+  CHECK(c->waves == cdiv(c->tiles, (cs > 1 ? s->num_sms & ~1 : s->num_sms)));
+  const int row = c->block_n * s->out_bytes;
+  CHECK(c->d_swizzle == 32 || c->d_swizzle == 64 || c->d_swizzle == 128);
+  CHECK(row % c->d_swizzle == 0);
+}
+
+static void heuristics(void) {
+  static const int sms[] = {132, 78, 7, 2, 1};
+  for (size_t i = 0; i < N_SHAPES; ++i) {
+    for (int kind = 0; kind < 4; ++kind) { /* fp8 1d2d, fp8 per-tensor, bf16, bf16 -> f32 */
+      const int fp8 = kind < 2, sfa = kind == 0, out_bytes = kind == 3 ? 4 : 2;
+      for (size_t j = 0; j < sizeof sms / sizeof sms[0]; ++j) {
+        dlg_sm90_gemm_shape_t s = make_shape(k_shapes[i], fp8, sfa, out_bytes, sms[j]);
+        dlg_sm90_gemm_config_t a, b;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        CHECK(dlg_sm90_gemm_choose(&s, &a));
+        CHECK(dlg_sm90_gemm_choose(&s, &b));
+        CHECK(memcmp(&a, &b, sizeof a) == 0); /* deterministic */
+        check_config(&s, &a);
+      }
+    }
+  }
+  /* A tiny shared-memory limit leaves nothing. */
+  dlg_sm90_gemm_shape_t s = make_shape(k_shapes[0], 1, 1, 2, 132);
+  dlg_sm90_gemm_config_t c;
+  s.smem_limit = 16 * 1024;
+  CHECK(!dlg_sm90_gemm_choose(&s, &c));
+}
+
+static void print_choices(void) {
+  printf("  choices on 132 SMs, %d B smem (fp8 1d2d -> bf16 | bf16 -> bf16):\n", SMEM_H100);
+  for (size_t i = 0; i < 16; ++i) {
+    dlg_sm90_gemm_config_t f, b;
+    dlg_sm90_gemm_shape_t sf = make_shape(k_shapes[i], 1, 1, 2, 132);
+    dlg_sm90_gemm_shape_t sb = make_shape(k_shapes[i], 0, 0, 2, 132);
+    if (!dlg_sm90_gemm_choose(&sf, &f) || !dlg_sm90_gemm_choose(&sb, &b)) continue;
+    printf("  %5lld %5lld %5lld | %3dx%3d st%2d cl%dx%d grid %3u waves %2lld | "
+           "%3dx%3d st%2d cl%dx%d grid %3u waves %2lld\n",
+           (long long)k_shapes[i].m, (long long)k_shapes[i].n, (long long)k_shapes[i].k,
+           f.block_m, f.block_n, f.stages, f.cluster_m, f.cluster_n, f.grid, (long long)f.waves,
+           b.block_m, b.block_n, b.stages, b.cluster_m, b.cluster_n, b.grid, (long long)b.waves);
+  }
+}
+
+static void tma_rules(void) {
+  static const unsigned char buf[64] __attribute__((aligned(16))) = {0};
+  dlg_tma_2d_t v;
+  memset(&v, 0, sizeof v);
+  v.base = buf;
+  v.dtype = CU_TENSOR_MAP_DATA_TYPE_UINT8;
+  v.inner = 7168;
+  v.outer = 4096;
+  v.row_stride_bytes = 7168;
+  v.box_inner = 128;
+  v.box_outer = 128;
+  v.swizzle = CU_TENSOR_MAP_SWIZZLE_128B;
+  CHECK(dlg_tma_2d_ok(&v, NULL));
+  dlg_tma_2d_t w = v;
+  w.base = buf + 8;
+  CHECK(!dlg_tma_2d_ok(&w, NULL));
+  w = v;
+  w.row_stride_bytes = 7176;
+  CHECK(!dlg_tma_2d_ok(&w, NULL));
+  w = v;
+  w.row_stride_bytes = 7152; /* smaller than a row */
+  CHECK(!dlg_tma_2d_ok(&w, NULL));
+  w = v;
+  w.outer = 1;
+  w.row_stride_bytes = 8; /* one row: its stride is never used */
+  CHECK(dlg_tma_2d_ok(&w, NULL));
+  w = v;
+  w.box_outer = 512;
+  CHECK(!dlg_tma_2d_ok(&w, NULL));
+  w = v;
+  w.dtype = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16; /* 128 bf16 = 256 B > 128B swizzle */
+  CHECK(!dlg_tma_2d_ok(&w, NULL));
+  w.box_inner = 64;
+  w.row_stride_bytes = 7168 * 2;
+  CHECK(dlg_tma_2d_ok(&w, NULL));
+  w = v;
+  w.dtype = CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+  w.swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;
+  w.box_inner = 3; /* 12 bytes: not a multiple of 16 */
+  w.row_stride_bytes = 7168 * 4;
+  CHECK(!dlg_tma_2d_ok(&w, NULL));
+}
+
+/* ---- coverage: what the launchers decline (before any GPU work) ----------------------- */
+
+typedef struct gemm_case {
+  test_tensor_t *a, *sfa, *b, *sfb, *d, *c;
+  dlg_gemm_problem_t p;
+} gemm_case_t;
+
+/* A compact K-major problem; sfa MN-major [M, kb] with stride (1, aligned M). */
+static void make_case(gemm_case_t* g, dlg_recipe_t recipe, int64_t m, int64_t n, int64_t k) {
+  memset(g, 0, sizeof *g);
+  const int fp8 = recipe != DLG_RECIPE_BF16;
+  const int64_t kb = cdiv(k, 128), am = (m + 3) / 4 * 4;
+  g->a = fp8 ? tt_new(kDLFloat8_e4m3fn, 8, 2, m, k) : tt_new(kDLBfloat, 16, 2, m, k);
+  g->b = fp8 ? tt_new(kDLFloat8_e4m3fn, 8, 2, n, k) : tt_new(kDLBfloat, 16, 2, n, k);
+  g->d = tt_new(kDLBfloat, 16, 2, m, n);
+  if (recipe == DLG_RECIPE_FP8_1D2D) {
+    const int64_t sh[2] = {m, kb}, st[2] = {1, am};
+    g->sfa = tt_new_strided(kDLFloat, 32, 2, sh, st);
+    g->sfb = tt_new(kDLFloat, 32, 2, cdiv(n, 128), kb);
+  }
+  g->p.recipe = recipe;
+  g->p.m = m;
+  g->p.n = n;
+  g->p.k = k;
+  g->p.a = &g->a->t;
+  g->p.b = &g->b->t;
+  g->p.d = &g->d->t;
+  g->p.sfa = g->sfa ? &g->sfa->t : NULL;
+  g->p.sfb = g->sfb ? &g->sfb->t : NULL;
+  g->p.a_k_major = g->p.b_k_major = 1;
+}
+
+static void free_case(gemm_case_t* g) {
+  tt_free(g->a);
+  tt_free(g->sfa);
+  tt_free(g->b);
+  tt_free(g->sfb);
+  tt_free(g->d);
+  tt_free(g->c);
+}
+
+static dlg_status_t launch(dlg_context_t* ctx, const gemm_case_t* g, int warmup) {
+  return g->p.recipe == DLG_RECIPE_BF16 ? dlg_launch_sm90_bf16_gemm(ctx, &g->p, NULL, warmup)
+                                        : dlg_launch_sm90_fp8_gemm(ctx, &g->p, NULL, warmup);
+}
+
+static void declines(void) {
+  dlg_context_t* ctx = NULL;
+  CHECK_OK(dlg_context_create(0, &ctx)); /* no CUDA call is made until GPU work */
+  gemm_case_t g;
+
+  make_case(&g, DLG_RECIPE_FP8_1D2D, 256, 512, 256);
+  g.p.recipe = DLG_RECIPE_FP8_1D1D;
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.p.recipe = DLG_RECIPE_FP8_1D2D;
+  g.p.k = 0;
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.p.k = 256;
+  g.a->strides[0] = 1; /* M-major A */
+  g.a->strides[1] = 256;
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.a->strides[0] = 256;
+  g.a->strides[1] = 1;
+  g.sfa->strides[0] = 2; /* K-major sfa */
+  g.sfa->strides[1] = 1;
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.sfa->strides[0] = 1;
+  g.sfa->strides[1] = 256;
+  g.sfa->t.dtype.code = kDLInt; /* packed UE8M0 */
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.sfa->t.dtype.code = kDLFloat;
+  g.d->t.byte_offset = 2; /* misaligned D */
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.d->t.byte_offset = 0;
+  g.d->strides[1] = 2; /* D not row-major */
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.d->strides[1] = 1;
+  /* Covered: gets past every check (warm-up: compile only; here NO_DRIVER/NO_NVRTC/OK). */
+  dlg_clear_error();
+  CHECK(launch(ctx, &g, 1) != DLG_ERR_UNSUPPORTED);
+  free_case(&g);
+
+  make_case(&g, DLG_RECIPE_FP8_PER_TENSOR, 100, 64, 24); /* K = 24: 24-byte rows */
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  free_case(&g);
+
+  make_case(&g, DLG_RECIPE_BF16, 128, 66, 64);
+  g.c = tt_new(kDLFloat, 32, 2, (int64_t)128, (int64_t)66);
+  g.p.c = &g.c->t;
+  CHECK(launch(ctx, &g, 1) != DLG_ERR_UNSUPPORTED);
+  g.p.n = 65; /* C is read in column pairs */
+  g.c->shape[1] = g.d->shape[1] = 65;
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.p.n = 66;
+  g.c->shape[1] = g.d->shape[1] = 66;
+  g.b->strides[0] = 1; /* N-major B */
+  g.b->strides[1] = 66;
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  g.p.recipe = DLG_RECIPE_FP8_1D2D;
+  CHECK_STATUS(dlg_launch_sm90_bf16_gemm(ctx, &g.p, NULL, 0), DLG_ERR_UNSUPPORTED);
+  free_case(&g);
+  dlg_context_destroy(ctx);
+}
+
+/* ---- compilation + SASS -------------------------------------------------------------- */
+
+static char* read_all(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char* s = malloc((size_t)n + 1);
+  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
+  if (s) s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+static int count_of(const char* hay, const char* needle) {
+  int n = 0;
+  for (const char* p = strstr(hay, needle); p; p = strstr(p + 1, needle)) ++n;
+  return n;
+}
+
+/* `cuobjdump -res-usage`: "REG:168 STACK:0 SHARED:0 LOCAL:0 ..." of the (only) function. */
+static int res_usage(const char* cubin_path, int* regs, int* stack, int* local) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' -res-usage '%s' 2>/dev/null", dlg_jit_cuobjdump_path(), cubin_path);
+  FILE* p = popen(cmd, "r");
+  if (!p) return 0;
+  char line[1024];
+  int found = 0;
+  while (fgets(line, sizeof line, p)) {
+    const char* r = strstr(line, "REG:");
+    if (!r) continue;
+    found = sscanf(r, "REG:%d STACK:%d", regs, stack) == 2;
+    const char* l = strstr(line, "LOCAL:");
+    if (found && l) found = sscanf(l, "LOCAL:%d", local) == 1;
+  }
+  pclose(p);
+  return found;
+}
+
+static int g_sass_checked;
+
+static void compile_and_check(const char* name, const char* source, int fp8, int threads) {
+  void* cubin = NULL;
+  size_t size = 0;
+  char* log = NULL;
+  dlg_status_t s = dlg_jit_compile_only(source, name, 90, NULL, &cubin, &size, &log);
+  CHECK(s == DLG_OK);
+  if (s != DLG_OK) {
+    fprintf(stderr, "  %s: %s\n%s\n", name, dlg_last_error(), log ? log : "");
+    free(log);
+    return;
+  }
+  free(log);
+  if (!dlg_jit_cuobjdump_path()) {
+    printf("  compiled %s (no cuobjdump: SASS not checked)\n", name);
+    free(cubin);
+    return;
+  }
+  char dir[] = "/tmp/dlg_sm90_test.XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char cubin_path[128], sass_path[128];
+  snprintf(cubin_path, sizeof cubin_path, "%s/k.cubin", dir);
+  snprintf(sass_path, sizeof sass_path, "%s/k.sass", dir);
+  FILE* f = fopen(cubin_path, "wb");
+  CHECK(f && fwrite(cubin, 1, size, f) == size);
+  if (f) fclose(f);
+  free(cubin);
+  int ok = dlg_jit_run_cuobjdump(cubin_path, sass_path) == 0;
+  CHECK(ok);
+  char* sass = ok ? read_all(sass_path) : NULL;
+  int regs = -1, stack = -1, local = -1;
+  CHECK(res_usage(cubin_path, &regs, &stack, &local));
+  if (sass) {
+    const int mma = count_of(sass, fp8 ? "QGMMA." : "HGMMA.");
+    const int ldl = count_of(sass, " LDL"), stl = count_of(sass, " STL");
+    const int tma_ld = count_of(sass, "UTMALDG"), tma_st = count_of(sass, "UTMASTG");
+    const int syncs = count_of(sass, "SYNCS.");
+    const int maxreg = count_of(sass, "USETMAXREG");
+    CHECK(mma > 0);
+    CHECK(ldl == 0 && stl == 0);
+    CHECK(tma_ld > 0 && tma_st > 0 && syncs > 0);
+    CHECK(stack == 0 && local == 0);
+    CHECK(regs > 0 && regs * threads <= 65536);
+    CHECK(threads == 256 || maxreg == 2); /* two math WGs: dec (producer) + inc (math) */
+    printf("  %-62s regs %3d stack %d local %d | %s %d, UTMALDG %d, UTMASTG %d, SYNCS %d, "
+           "USETMAXREG %d, LDL/STL %d\n",
+           name, regs, stack, local, fp8 ? "QGMMA" : "HGMMA", mma, tma_ld, tma_st, syncs, maxreg,
+           ldl + stl);
+    ++g_sass_checked;
+  }
+  free(sass);
+  if (dlg_test_failures == 0) {
+    unlink(cubin_path);
+    unlink(sass_path);
+    rmdir(dir);
+  }
+}
+
+typedef struct kcase {
+  int fp8, per_tensor, f32_out, c_mode;
+  int bm, bn, stages, cm, cn;
+} kcase_t;
+
+static void compile_case(const kcase_t* k) {
+  dlg_sm90_gemm_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.block_m = k->bm;
+  cfg.block_n = k->bn;
+  cfg.stages = k->stages;
+  cfg.cluster_m = k->cm;
+  cfg.cluster_n = k->cn;
+  cfg.group_n = 16;
+  char name[160], source[512];
+  if (k->fp8)
+    dlg_sm90_fp8_gemm_source(&cfg, k->per_tensor, k->f32_out, k->c_mode, name, sizeof name, source,
+                             sizeof source);
+  else
+    dlg_sm90_bf16_gemm_source(&cfg, k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
+  compile_and_check(name, source, k->fp8, (k->bm / 64 + 1) * 128);
+}
+
+static void representative_kernels(void) {
+  static const kcase_t cases[] = {
+      /* fp8 1d2d, bf16 out: the BLOCK_N family incl. non-powers of two, both BLOCK_M */
+      {1, 0, 0, 0, 128, 112, 6, 1, 1}, {1, 0, 0, 0, 128, 128, 5, 1, 2},
+      {1, 0, 0, 0, 128, 160, 5, 1, 2}, {1, 0, 0, 0, 128, 192, 4, 2, 1},
+      {1, 0, 0, 0, 128, 208, 3, 1, 1}, {1, 0, 0, 0, 64, 128, 8, 2, 1},
+      {1, 0, 0, 0, 64, 176, 8, 1, 1},
+      /* fp8 per-tensor; f32 out; C */
+      {1, 1, 0, 0, 128, 160, 5, 1, 1}, {1, 1, 0, 0, 128, 192, 4, 1, 2},
+      {1, 0, 1, 2, 128, 128, 5, 1, 1}, {1, 0, 0, 1, 64, 96, 8, 1, 1},
+      /* bf16 */
+      {0, 0, 0, 0, 128, 128, 6, 1, 1}, {0, 0, 0, 0, 128, 256, 4, 1, 2},
+      {0, 0, 0, 0, 128, 192, 4, 2, 1}, {0, 0, 0, 0, 64, 256, 4, 1, 1},
+      {0, 0, 1, 2, 128, 160, 4, 1, 1}, {0, 0, 0, 1, 128, 112, 5, 1, 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) compile_case(&cases[i]);
+}
+
+/* Every distinct config the heuristics pick for the anchor shapes (bf16 out, 132 SMs; the
+ * per-tensor picks differ from 1D2D's only by the sfa bytes per stage). */
+static void chosen_kernels(void) {
+  char seen[64][160];
+  int n_seen = 0;
+  for (int kind = 0; kind < 2; ++kind) { /* fp8 1d2d, bf16 */
+    for (size_t i = 0; i < 16; ++i) {
+      const int fp8 = kind == 0, per_tensor = 0;
+      dlg_sm90_gemm_shape_t s = make_shape(k_shapes[i], fp8, fp8, 2, 132);
+      dlg_sm90_gemm_config_t cfg;
+      if (!dlg_sm90_gemm_choose(&s, &cfg)) continue;
+      char name[160], source[512];
+      if (fp8)
+        dlg_sm90_fp8_gemm_source(&cfg, per_tensor, 0, 0, name, sizeof name, source, sizeof source);
+      else
+        dlg_sm90_bf16_gemm_source(&cfg, 0, 0, name, sizeof name, source, sizeof source);
+      int dup = 0;
+      for (int j = 0; j < n_seen; ++j) dup |= strcmp(seen[j], name) == 0;
+      if (dup || n_seen == 64) continue;
+      snprintf(seen[n_seen++], sizeof seen[0], "%s", name);
+      compile_and_check(name, source, fp8, cfg.threads);
+    }
+  }
+}
+
+int main(void) {
+  heuristics();
+  print_choices();
+  tma_rules();
+  declines();
+  dlg_runtime_info_t info;
+  dlg_runtime_info(&info);
+  if (!info.nvrtc_found) {
+    printf("  NVRTC not found (%s): compilations skipped\n", info.why);
+  } else {
+    representative_kernels();
+    chosen_kernels();
+    if (!dlg_jit_cuobjdump_path()) printf("  no cuobjdump ($DLG_CUOBJDUMP): SASS checks skipped\n");
+  }
+  return dlg_test_finish("sm90_kernels_test");
+}

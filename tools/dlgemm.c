@@ -163,7 +163,10 @@ static int demo_on_gpu(const demo_t* o, host_tensor_t* a8, host_tensor_t* sfa, h
   printf("device: cuda:%lld %s (sm_%d%d, %d SMs)\n", o->device, di.name, di.sm_major,
          di.sm_minor, di.num_sms);
   host_tensor_t d_host;
-  if (!host_new(&d_host, kDLBfloat, 16, o->m, o->n, 0)) return fail("allocation", DLG_ERR_OUT_OF_MEMORY);
+  if (!host_new(&d_host, kDLBfloat, 16, o->m, o->n, 0)) {
+    dlg_context_destroy(ctx);
+    return fail("allocation", DLG_ERR_OUT_OF_MEMORY);
+  }
   dev_tensor_t ga, gsfa, gb, gsfb, gd;
   memset(&ga, 0, sizeof ga);
   memset(&gsfa, 0, sizeof gsfa);

@@ -236,17 +236,17 @@ static void declines(void) {
   CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
   free_case(&g);
 
-  make_case(&g, DLG_RECIPE_BF16, 128, 66, 64);
-  g.c = tt_new(kDLFloat, 32, 2, (int64_t)128, (int64_t)66);
+  make_case(&g, DLG_RECIPE_BF16, 128, 72, 64);
+  g.c = tt_new(kDLFloat, 32, 2, (int64_t)128, (int64_t)72);
   g.p.c = &g.c->t;
   CHECK(launch(ctx, &g, 1) != DLG_ERR_UNSUPPORTED);
-  g.p.n = 65; /* C is read in column pairs */
-  g.c->shape[1] = g.d->shape[1] = 65;
+  g.p.n = 71; /* C is read in column pairs (D keeps its 144-byte rows) */
+  g.c->shape[1] = g.d->shape[1] = 71;
   CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
-  g.p.n = 66;
-  g.c->shape[1] = g.d->shape[1] = 66;
+  g.p.n = 72;
+  g.c->shape[1] = g.d->shape[1] = 72;
   g.b->strides[0] = 1; /* N-major B */
-  g.b->strides[1] = 66;
+  g.b->strides[1] = 72;
   CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
   g.p.recipe = DLG_RECIPE_FP8_1D2D;
   CHECK_STATUS(dlg_launch_sm90_bf16_gemm(ctx, &g.p, NULL, 0), DLG_ERR_UNSUPPORTED);

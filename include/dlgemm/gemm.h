@@ -3,9 +3,10 @@
  * Shapes are logical: A [M, K], B [N, K], C and D [M, N]. Memory layout is read from the
  * strides: A is "K-major" when stride(A,1) == 1 and "M-major" when stride(A,0) == 1 (the
  * transposed storage of a [K, M] row-major tensor); likewise B is K-major or N-major. So
- * NT/NN/TN/TT are just strides. The GPU kernels take the layouts the SM90 tensor cores take:
- * K-major A and B for FP8, any of the four for BF16; others are rejected with
- * DLG_ERR_LAYOUT and a message. The CPU reference takes every layout.
+ * NT/NN/TN/TT are just strides. The fast SM90 kernels take the layouts the tensor cores take
+ * (K-major A and B for FP8; K- or MN-major for BF16) with 16-byte aligned rows; any other
+ * layout runs on the portable kernel: correct, several times slower (DLG_PRINT_CONFIGS=1
+ * shows which kernel a call picked). The CPU reference takes every layout.
  *
  * All tensors of one call live on one device: kDLCPU (reference path) or kDLCUDA (kernels).
  * Outputs are allocated by the caller and never read unless they alias C. `stream` is a

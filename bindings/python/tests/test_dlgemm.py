@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import time
 
 import ml_dtypes
 import numpy as np
@@ -686,6 +687,29 @@ def test_concurrency(ctx, rng):
     for t in threads:
         t.join()
     assert not errors, errors
+
+    # The GIL is released during the C call: this thread keeps running while a long GEMM
+    # runs in another (if the GIL were held, it would stall for the whole call).
+    a = random_matrix(rng, (768, 1024)).astype(BF16)
+    b = random_matrix(rng, (768, 1024)).astype(BF16)
+    span = {}
+
+    def long_call():
+        span["start"] = time.perf_counter()
+        dlgemm.gemm(a, b, recipe="bf16", ctx=ctx)
+        span["end"] = time.perf_counter()
+
+    t = threading.Thread(target=long_call)
+    ticks = []
+    t.start()
+    while t.is_alive():
+        ticks.append(time.perf_counter())
+    t.join()
+    inside = [x for x in ticks if span["start"] <= x <= span["end"]]
+    duration = span["end"] - span["start"]
+    edges = [span["start"]] + inside + [span["end"]]
+    longest_stall = max(y - x for x, y in zip(edges, edges[1:]))
+    assert longest_stall < 0.5 * duration, (longest_stall, duration)
 
 
 # -- documentation ----------------------------------------------------------------------------

@@ -36,7 +36,8 @@ want info && run_step info ./build-gpu/dlgemm info
 want demo && run_step demo env DLG_PRINT_CONFIGS=1 DLG_JIT_DEBUG=1 ./build-gpu/dlgemm demo
 want ctest && run_step ctest ctest --test-dir build-gpu --output-on-failure -j 8
 if want conformance && [ -f conformance/run_all.sh ]; then
-  run_step conformance bash conformance/run_all.sh --device cuda --build build-gpu --results "$OUT"
+  run_step conformance env DLG_BUILD_DIR="$root/build-gpu" DLG_NO_BUILD=1 \
+    bash conformance/run_all.sh --device all --runners "${RUNNERS:-c}" --results-dir "$OUT"
 fi
 if want sanitizer; then
   run_step sanitizer compute-sanitizer --tool memcheck --error-exitcode 9 \

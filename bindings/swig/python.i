@@ -103,15 +103,17 @@ static void dlgpy_rethrow_as_argument_error(const char* what) {
   Py_XDECREF(tb);
 }
 
-/* The one output of a status-returning call replaces the None the status typemap left. */
-static void dlgpy_set_output(PyObject** result, PyObject* value) {
-  if (!value) return;
+/* The one output of a status-returning call replaces the None the status typemap left.
+ * Returns -1 when building the value failed (exception set). */
+static int dlgpy_set_output(PyObject** result, PyObject* value) {
+  if (!value) return -1;
   if (*result == NULL || *result == Py_None) {
     Py_XDECREF(*result);
     *result = value;
   } else {
     *result = SWIG_Python_AppendOutput(*result, value, 0);
   }
+  return 0;
 }
 %}
 
@@ -166,18 +168,17 @@ static int dlgpy_parse_pointer(PyObject* o, const char* name, void** out) {
 }
 
 /* The stream of the call being converted: tensors are converted after every argument has
- * been read (check typemaps), and the stream argument records itself here first. Thread-local
- * because a producer's __dlpack__ may release the GIL. */
-static _Thread_local int dlgpy_stream_known = 0;
+ * been read (check typemaps), and the stream argument records itself here first; calls
+ * without one leave it NULL (the legacy default stream). Thread-local because a producer's
+ * __dlpack__ may release the GIL. */
 static _Thread_local void* dlgpy_stream_value = NULL;
 %}
 
 %typemap(in) void* stream {
   if (dlgpy_parse_pointer($input, "$1_name", &$1) != 0) SWIG_fail;
-  dlgpy_stream_known = 1;
   dlgpy_stream_value = $1;
 }
-%typemap(freearg) void* stream "dlgpy_stream_known = 0; dlgpy_stream_value = NULL;"
+%typemap(freearg) void* stream "dlgpy_stream_value = NULL;"
 
 %typemap(in) void* ptr, void* dst, const void* src {
   if (dlgpy_parse_pointer($input, "$1_name", (void**)&$1) != 0) SWIG_fail;
@@ -221,8 +222,42 @@ static void dlgpy_tensor_release(dlgpy_tensor_t* h) {
   PyErr_Restore(type, value, tb);
 }
 
-/* dtype names of NumPy extension types (ml_dtypes) -> DLPack (code, bits). NumPy's own
- * __dlpack__ refuses these, so such arrays are read through __array_interface__. */
+/* Attribute names, interned once (faster lookups than building strings per call). */
+static PyObject *dlgpy_s_dtype, *dlgpy_s_kind, *dlgpy_s_name, *dlgpy_s_itemsize,
+    *dlgpy_s_array_interface, *dlgpy_s_dlpack, *dlgpy_s_dlpack_device, *dlgpy_kw_stream_version,
+    *dlgpy_kw_stream, *dlgpy_version_1_0;
+
+static int dlgpy_init_names(void) {
+  if (dlgpy_version_1_0) return 0;
+  dlgpy_s_dtype = PyUnicode_InternFromString("dtype");
+  dlgpy_s_kind = PyUnicode_InternFromString("kind");
+  dlgpy_s_name = PyUnicode_InternFromString("name");
+  dlgpy_s_itemsize = PyUnicode_InternFromString("itemsize");
+  dlgpy_s_array_interface = PyUnicode_InternFromString("__array_interface__");
+  dlgpy_s_dlpack = PyUnicode_InternFromString("__dlpack__");
+  dlgpy_s_dlpack_device = PyUnicode_InternFromString("__dlpack_device__");
+  dlgpy_kw_stream_version = Py_BuildValue("(ss)", "stream", "max_version");
+  dlgpy_kw_stream = Py_BuildValue("(s)", "stream");
+  PyObject* v = Py_BuildValue("(ii)", 1, 0);
+  if (!dlgpy_s_dtype || !dlgpy_s_kind || !dlgpy_s_name || !dlgpy_s_itemsize ||
+      !dlgpy_s_array_interface || !dlgpy_s_dlpack || !dlgpy_s_dlpack_device ||
+      !dlgpy_kw_stream_version || !dlgpy_kw_stream || !v)
+    return -1;
+  dlgpy_version_1_0 = v; /* set last: marks the table complete */
+  return 0;
+}
+
+/* NumPy dtypes: ml_dtypes' extension types (kind 'V') map to DLPack codes here, because
+ * NumPy's own __dlpack__ refuses them; those arrays are read through __array_interface__.
+ * Lookups are cached by dtype object (NumPy keeps one per type, so the cache stays small). */
+typedef struct dlgpy_dtype_entry {
+  PyObject* dtype;  /* owned */
+  int ext;          /* an extension dtype: use __array_interface__ */
+  int code, bits;   /* DLPack dtype of an extension dtype; code -1: none */
+  Py_ssize_t itemsize;
+  char name[32];
+} dlgpy_dtype_entry_t;
+
 static const struct { const char* name; int code, bits; } dlgpy_ext_dtypes[] = {
   {"bfloat16", kDLBfloat, 16},
   {"float8_e4m3fn", kDLFloat8_e4m3fn, 8},
@@ -235,6 +270,55 @@ static const struct { const char* name; int code, bits; } dlgpy_ext_dtypes[] = {
   {"float8_e8m0fnu", kDLFloat8_e8m0fnu, 8},
 };
 
+#define DLGPY_DTYPE_CACHE 32
+static dlgpy_dtype_entry_t dlgpy_dtype_cache[DLGPY_DTYPE_CACHE];
+static int dlgpy_dtype_cached = 0;
+
+static int dlgpy_classify_dtype(PyObject* dtype, dlgpy_dtype_entry_t* out) {
+  for (int i = 0; i < dlgpy_dtype_cached; ++i)
+    if (dlgpy_dtype_cache[i].dtype == dtype) {
+      *out = dlgpy_dtype_cache[i];
+      return 0;
+    }
+  dlgpy_dtype_entry_t e;
+  memset(&e, 0, sizeof e);
+  e.code = -1;
+  PyObject* kind = PyObject_GetAttr(dtype, dlgpy_s_kind);
+  const char* k = kind ? PyUnicode_AsUTF8(kind) : NULL;
+  if (!k) {
+    Py_XDECREF(kind);
+    return -1;
+  }
+  e.ext = strcmp(k, "V") == 0;
+  Py_DECREF(kind);
+  if (e.ext) {
+    PyObject* name = PyObject_GetAttr(dtype, dlgpy_s_name);
+    PyObject* isz = name ? PyObject_GetAttr(dtype, dlgpy_s_itemsize) : NULL;
+    const char* n = name ? PyUnicode_AsUTF8(name) : NULL;
+    e.itemsize = isz ? PyLong_AsSsize_t(isz) : -1;
+    if (n) snprintf(e.name, sizeof e.name, "%s", n);
+    Py_XDECREF(name);
+    Py_XDECREF(isz);
+    if (!n || e.itemsize <= 0) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "malformed NumPy dtype");
+      return -1;
+    }
+    for (size_t i = 0; i < sizeof dlgpy_ext_dtypes / sizeof dlgpy_ext_dtypes[0]; ++i)
+      if (strcmp(e.name, dlgpy_ext_dtypes[i].name) == 0 &&
+          e.itemsize * 8 == dlgpy_ext_dtypes[i].bits) {
+        e.code = dlgpy_ext_dtypes[i].code;
+        e.bits = dlgpy_ext_dtypes[i].bits;
+      }
+  }
+  if (dlgpy_dtype_cached < DLGPY_DTYPE_CACHE) {
+    Py_INCREF(dtype);
+    e.dtype = dtype;
+    dlgpy_dtype_cache[dlgpy_dtype_cached++] = e;
+  }
+  *out = e;
+  return 0;
+}
+
 /* numpy.ndarray, looked up once NumPy is imported (an ndarray argument implies it is). */
 static PyTypeObject* dlgpy_ndarray_type(void) {
   static PyObject* cached = NULL;
@@ -243,12 +327,9 @@ static PyTypeObject* dlgpy_ndarray_type(void) {
   PyObject* numpy = modules ? PyDict_GetItemString(modules, "numpy") : NULL; /* borrowed */
   if (!numpy) return NULL;
   PyObject* t = PyObject_GetAttrString(numpy, "ndarray");
-  if (!t) {
+  if (!t || !PyType_Check(t)) {
     PyErr_Clear();
-    return NULL;
-  }
-  if (!PyType_Check(t)) {
-    Py_DECREF(t);
+    Py_XDECREF(t);
     return NULL;
   }
   cached = t; /* kept for the life of the process */
@@ -266,20 +347,14 @@ static int dlgpy_get_int64(PyObject* seq, Py_ssize_t i, int64_t* out) {
 }
 
 /* A NumPy array of an extension dtype: a DLTensor over its memory, from __array_interface__. */
-static int dlgpy_from_array_interface(dlgpy_tensor_t* h, PyObject* obj, const char* dtype_name,
-                                      Py_ssize_t itemsize) {
-  int code = -1, bits = 0;
-  for (size_t i = 0; i < sizeof dlgpy_ext_dtypes / sizeof dlgpy_ext_dtypes[0]; ++i)
-    if (strcmp(dtype_name, dlgpy_ext_dtypes[i].name) == 0) {
-      code = dlgpy_ext_dtypes[i].code;
-      bits = dlgpy_ext_dtypes[i].bits;
-    }
-  if (code < 0 || itemsize * 8 != bits) {
+static int dlgpy_from_array_interface(dlgpy_tensor_t* h, PyObject* obj,
+                                      const dlgpy_dtype_entry_t* dt) {
+  if (dt->code < 0) {
     dlgpy_raisef(DLG_ERR_DTYPE, "%s: NumPy dtype '%s' has no DLPack equivalent", h->name,
-                 dtype_name);
+                 dt->name);
     return -1;
   }
-  PyObject* ai = PyObject_GetAttrString(obj, "__array_interface__");
+  PyObject* ai = PyObject_GetAttr(obj, dlgpy_s_array_interface);
   if (!ai) return -1;
   int rc = -1;
   PyObject* data = PyDict_Check(ai) ? PyDict_GetItemString(ai, "data") : NULL;
@@ -309,12 +384,12 @@ static int dlgpy_from_array_interface(dlgpy_tensor_t* h, PyObject* obj, const ch
     if (has_strides) {
       int64_t bytes;
       if (dlgpy_get_int64(strides, i, &bytes) != 0) goto done;
-      if (bytes % itemsize != 0) {
+      if (bytes % dt->itemsize != 0) {
         dlgpy_raisef(DLG_ERR_LAYOUT, "%s: stride %lld bytes of dim %zd is not a multiple of "
-                     "the element size %zd", h->name, (long long)bytes, i, itemsize);
+                     "the element size %zd", h->name, (long long)bytes, i, dt->itemsize);
         goto done;
       }
-      h->strides[i] = bytes / itemsize;
+      h->strides[i] = bytes / dt->itemsize;
     }
   }
   memset(&h->local, 0, sizeof h->local);
@@ -322,12 +397,11 @@ static int dlgpy_from_array_interface(dlgpy_tensor_t* h, PyObject* obj, const ch
   h->local.device.device_type = kDLCPU;
   h->local.device.device_id = 0;
   h->local.ndim = (int32_t)ndim;
-  h->local.dtype.code = (uint8_t)code;
-  h->local.dtype.bits = (uint8_t)bits;
+  h->local.dtype.code = (uint8_t)dt->code;
+  h->local.dtype.bits = (uint8_t)dt->bits;
   h->local.dtype.lanes = 1;
   h->local.shape = h->shape;
   h->local.strides = has_strides ? h->strides : NULL;
-  h->local.byte_offset = 0;
   Py_INCREF(obj);
   h->keep = obj;
   h->t = &h->local;
@@ -340,7 +414,8 @@ done:
 /* Takes ownership of a fresh DLPack capsule (renaming it, as the protocol asks). */
 static int dlgpy_from_capsule(dlgpy_tensor_t* h, PyObject* cap) {
   if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
-    DLManagedTensorVersioned* m = (DLManagedTensorVersioned*)PyCapsule_GetPointer(cap, "dltensor_versioned");
+    DLManagedTensorVersioned* m =
+        (DLManagedTensorVersioned*)PyCapsule_GetPointer(cap, "dltensor_versioned");
     if (!m || PyCapsule_SetName(cap, "used_dltensor_versioned") != 0) return -1;
     h->versioned = m; /* ours now: the deleter runs on release, whatever happens next */
     if (m->version.major != DLPACK_MAJOR_VERSION) {
@@ -370,30 +445,27 @@ static int dlgpy_from_capsule(dlgpy_tensor_t* h, PyObject* cap) {
   return -1;
 }
 
-/* Calls obj.__dlpack__(**kwargs), first asking for a versioned (1.x) capsule. */
-static PyObject* dlgpy_call_dlpack(PyObject* obj, PyObject* method, PyObject* stream) {
-  PyObject* args = PyTuple_New(0);
-  PyObject* kw = PyDict_New();
-  PyObject* cap = NULL;
-  if (!args || !kw) goto done;
-  if (stream && PyDict_SetItemString(kw, "stream", stream) != 0) goto done;
-  PyObject* version = Py_BuildValue("(ii)", 1, 0);
-  if (!version) goto done;
-  int rc = PyDict_SetItemString(kw, "max_version", version);
-  Py_DECREF(version);
-  if (rc != 0) goto done;
-  cap = PyObject_Call(method, args, kw);
+/* obj.__dlpack__(stream=stream, max_version=(1, 0)): a versioned capsule where the producer
+ * offers one; a producer without max_version (pre-1.0 protocol) gets the legacy call. */
+static PyObject* dlgpy_call_dlpack(PyObject* obj, PyObject* stream) {
+  PyObject* args[3] = {obj, stream ? stream : Py_None, dlgpy_version_1_0};
+  PyObject* cap = PyObject_VectorcallMethod(dlgpy_s_dlpack, args, 1, dlgpy_kw_stream_version);
   if (!cap && PyErr_ExceptionMatches(PyExc_TypeError)) {
-    /* A pre-1.0 producer: no max_version keyword. Ask for a legacy capsule. */
     PyErr_Clear();
-    PyDict_DelItemString(kw, "max_version");
-    cap = PyObject_Call(method, args, PyDict_Size(kw) ? kw : NULL);
+    if (stream)
+      cap = PyObject_VectorcallMethod(dlgpy_s_dlpack, args, 1, dlgpy_kw_stream);
+    else
+      cap = PyObject_CallMethodNoArgs(obj, dlgpy_s_dlpack);
   }
-done:
-  Py_XDECREF(args);
-  Py_XDECREF(kw);
-  (void)obj;
   return cap;
+}
+
+static void dlgpy_raise_not_a_tensor(const dlgpy_tensor_t* h) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: expected a DLPack tensor (__dlpack__ and __dlpack_device__) "
+           "or a NumPy array, got %s", h->name, Py_TYPE(h->obj)->tp_name);
+  dlgpy_raise_class(dlgpy_not_a_tensor ? dlgpy_not_a_tensor : PyExc_TypeError,
+                    DLG_ERR_INVALID_ARGUMENT, msg);
 }
 
 /* Converts h->obj into h->t. Returns 0, or -1 with a Python exception set. */
@@ -401,93 +473,71 @@ static int dlgpy_tensor_acquire(dlgpy_tensor_t* h) {
   PyObject* obj = h->obj;
   h->t = NULL;
   if (obj == NULL || obj == Py_None) return 0; /* the C function reports a missing tensor */
+  if (dlgpy_init_names() != 0) return -1;
   if (PyCapsule_CheckExact(obj)) return dlgpy_from_capsule(h, obj);
 
   PyTypeObject* ndarray = dlgpy_ndarray_type();
   if (ndarray && PyObject_TypeCheck(obj, ndarray)) {
-    /* Extension dtypes (kind 'V': ml_dtypes) bypass NumPy's __dlpack__, which rejects them. */
-    PyObject* dtype = PyObject_GetAttrString(obj, "dtype");
+    PyObject* dtype = PyObject_GetAttr(obj, dlgpy_s_dtype);
     if (!dtype) return -1;
-    PyObject* kind = PyObject_GetAttrString(dtype, "kind");
-    const char* k = kind ? PyUnicode_AsUTF8(kind) : NULL;
-    int is_ext = k && strcmp(k, "V") == 0;
-    int rc = 0;
-    if (is_ext) {
-      PyObject* name = PyObject_GetAttrString(dtype, "name");
-      PyObject* isz = PyObject_GetAttrString(dtype, "itemsize");
-      const char* n = name ? PyUnicode_AsUTF8(name) : NULL;
-      Py_ssize_t itemsize = isz ? PyLong_AsSsize_t(isz) : -1;
-      rc = (n && itemsize > 0) ? dlgpy_from_array_interface(h, obj, n, itemsize) : -1;
-      Py_XDECREF(name);
-      Py_XDECREF(isz);
-    }
-    Py_XDECREF(kind);
+    dlgpy_dtype_entry_t dt;
+    int rc = dlgpy_classify_dtype(dtype, &dt);
     Py_DECREF(dtype);
-    if (!k) return -1;
-    if (is_ext) return rc;
-    /* A read-only NumPy array exports through the versioned path with the READ_ONLY flag. */
+    if (rc != 0) return -1;
+    if (dt.ext) return dlgpy_from_array_interface(h, obj, &dt);
+    /* Plain dtypes go through NumPy's __dlpack__ (read-only arrays carry the 1.x flag). */
   }
 
-  PyObject* dlpack = PyObject_GetAttrString(obj, "__dlpack__");
-  PyObject* device_fn = dlpack ? PyObject_GetAttrString(obj, "__dlpack_device__") : NULL;
-  if (!dlpack || !device_fn) {
-    PyErr_Clear();
-    Py_XDECREF(dlpack);
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s: expected a DLPack tensor (__dlpack__ and __dlpack_device__) "
-             "or a NumPy array, got %s", h->name, Py_TYPE(obj)->tp_name);
-    dlgpy_raise_class(dlgpy_not_a_tensor ? dlgpy_not_a_tensor : PyExc_TypeError,
-                      DLG_ERR_INVALID_ARGUMENT, msg);
-    return -1;
-  }
-  int rc = -1;
-  PyObject* stream = NULL;
-  PyObject* cap = NULL;
-  PyObject* dev = PyObject_CallNoArgs(device_fn);
+  PyObject* dev = PyObject_CallMethodNoArgs(obj, dlgpy_s_dlpack_device);
   if (!dev) {
-    char what[96];
-    snprintf(what, sizeof what, "%s: __dlpack_device__() failed", h->name);
-    dlgpy_rethrow_as_argument_error(what);
-    goto done;
+    if (PyErr_ExceptionMatches(PyExc_AttributeError) &&
+        (!PyObject_HasAttr(obj, dlgpy_s_dlpack_device) || !PyObject_HasAttr(obj, dlgpy_s_dlpack))) {
+      PyErr_Clear();
+      dlgpy_raise_not_a_tensor(h);
+    } else {
+      char what[96];
+      snprintf(what, sizeof what, "%s: __dlpack_device__() failed", h->name);
+      dlgpy_rethrow_as_argument_error(what);
+    }
+    return -1;
   }
   long device_type = -1;
   if (PyTuple_Check(dev) && PyTuple_GET_SIZE(dev) == 2)
     device_type = PyLong_AsLong(PyTuple_GET_ITEM(dev, 0));
+  Py_DECREF(dev);
   if (device_type < 0) {
     PyErr_Clear();
     dlgpy_raisef(DLG_ERR_DEVICE, "%s: __dlpack_device__() did not return (type, id)", h->name);
-    goto done;
+    return -1;
   }
+  PyObject* stream = NULL;
   if (device_type == kDLCUDA || device_type == kDLCUDAManaged || device_type == kDLROCM) {
-    /* The consumer's stream: 1 is the protocol's name for the legacy default stream. */
-    if (dlgpy_stream_known && dlgpy_stream_value)
-      stream = PyLong_FromVoidPtr(dlgpy_stream_value);
-    else
-      stream = PyLong_FromLong(1);
-    if (!stream) goto done;
+    /* The consumer's stream: the producer makes the data ready on it. 1 is the protocol's
+     * name for the legacy default stream (our NULL). */
+    stream = dlgpy_stream_value ? PyLong_FromVoidPtr(dlgpy_stream_value) : PyLong_FromLong(1);
+    if (!stream) return -1;
   }
-  cap = dlgpy_call_dlpack(obj, dlpack, stream);
+  PyObject* cap = dlgpy_call_dlpack(obj, stream);
+  Py_XDECREF(stream);
   if (!cap) {
-    char what[96];
-    snprintf(what, sizeof what, "%s: __dlpack__() failed", h->name);
-    dlgpy_rethrow_as_argument_error(what);
-    goto done;
+    if (PyErr_ExceptionMatches(PyExc_AttributeError) && !PyObject_HasAttr(obj, dlgpy_s_dlpack)) {
+      PyErr_Clear();
+      dlgpy_raise_not_a_tensor(h);
+    } else {
+      char what[96];
+      snprintf(what, sizeof what, "%s: __dlpack__() failed", h->name);
+      dlgpy_rethrow_as_argument_error(what);
+    }
+    return -1;
   }
   if (!PyCapsule_CheckExact(cap)) {
     dlgpy_raisef(DLG_ERR_INVALID_ARGUMENT, "%s: __dlpack__() returned %s, not a capsule",
                  h->name, Py_TYPE(cap)->tp_name);
-    goto done;
+    Py_DECREF(cap);
+    return -1;
   }
   h->capsule = cap;
-  cap = NULL;
-  rc = dlgpy_from_capsule(h, h->capsule);
-done:
-  Py_XDECREF(cap);
-  Py_XDECREF(stream);
-  Py_XDECREF(dev);
-  Py_DECREF(device_fn);
-  Py_DECREF(dlpack);
-  return rc;
+  return dlgpy_from_capsule(h, cap);
 }
 %}
 
@@ -514,18 +564,23 @@ done:
 /* Out-parameters: returned instead of taken.                                                 */
 %typemap(in, numinputs=0) dlg_context_t** out (dlg_context_t* ctx_out = NULL) { $1 = &ctx_out; }
 %typemap(argout) dlg_context_t** out {
-  dlgpy_set_output(&$result, SWIG_NewPointerObj(ctx_out$argnum, $descriptor(dlg_context_t*), 0));
+  PyObject* ptr = SWIG_NewPointerObj(ctx_out$argnum, $descriptor(dlg_context_t*), 0);
+  if (dlgpy_set_output(&$result, ptr) != 0) SWIG_fail;
 }
 
 %typemap(in, numinputs=0) void** out_ptr (void* ptr_out = NULL) { $1 = &ptr_out; }
-%typemap(argout) void** out_ptr { dlgpy_set_output(&$result, PyLong_FromVoidPtr(ptr_out$argnum)); }
+%typemap(argout) void** out_ptr {
+  if (dlgpy_set_output(&$result, PyLong_FromVoidPtr(ptr_out$argnum)) != 0) SWIG_fail;
+}
 
 %typemap(in, numinputs=0) double* out (double double_out = 0) { $1 = &double_out; }
-%typemap(argout) double* out { dlgpy_set_output(&$result, PyFloat_FromDouble(double_out$argnum)); }
+%typemap(argout) double* out {
+  if (dlgpy_set_output(&$result, PyFloat_FromDouble(double_out$argnum)) != 0) SWIG_fail;
+}
 
 %typemap(in, numinputs=0) int64_t* out (int64_t int_out = 0) { $1 = &int_out; }
 %typemap(argout) int64_t* out {
-  dlgpy_set_output(&$result, PyLong_FromLongLong((long long)int_out$argnum));
+  if (dlgpy_set_output(&$result, PyLong_FromLongLong((long long)int_out$argnum)) != 0) SWIG_fail;
 }
 
 %typemap(in, numinputs=0) (char* buf, size_t cap) (char text[4096]) {
@@ -534,7 +589,7 @@ done:
   $2 = sizeof text;
 }
 %typemap(argout) (char* buf, size_t cap) {
-  dlgpy_set_output(&$result, PyUnicode_DecodeFSDefault($1));
+  if (dlgpy_set_output(&$result, PyUnicode_DecodeFSDefault($1)) != 0) SWIG_fail;
 }
 
 %typemap(in, numinputs=0) dlg_device_info_t* out (dlg_device_info_t info) {
@@ -542,12 +597,13 @@ done:
   $1 = &info;
 }
 %typemap(argout) dlg_device_info_t* out {
-  dlgpy_set_output(&$result, Py_BuildValue(
+  PyObject* info = Py_BuildValue(
       "{s:i,s:i,s:i,s:i,s:K,s:K,s:K,s:s}", "ordinal", $1->ordinal, "sm_major", $1->sm_major,
       "sm_minor", $1->sm_minor, "num_sms", $1->num_sms,
       "total_memory", (unsigned long long)$1->total_memory,
       "l2_bytes", (unsigned long long)$1->l2_bytes,
-      "max_smem_per_block", (unsigned long long)$1->max_smem_per_block, "name", $1->name));
+      "max_smem_per_block", (unsigned long long)$1->max_smem_per_block, "name", $1->name);
+  if (dlgpy_set_output(&$result, info) != 0) SWIG_fail;
 }
 
 %typemap(in, numinputs=0) dlg_runtime_info_t* out (dlg_runtime_info_t rinfo) {
@@ -555,12 +611,13 @@ done:
   $1 = &rinfo;
 }
 %typemap(argout) dlg_runtime_info_t* out {
-  dlgpy_set_output(&$result, Py_BuildValue(
+  PyObject* info = Py_BuildValue(
       "{s:O,s:i,s:i,s:O,s:i,s:i,s:s,s:s,s:s}", "driver_found",
       $1->driver_found ? Py_True : Py_False, "driver_version", $1->driver_version,
       "device_count", $1->device_count, "nvrtc_found", $1->nvrtc_found ? Py_True : Py_False,
       "nvrtc_major", $1->nvrtc_major, "nvrtc_minor", $1->nvrtc_minor,
-      "driver_path", $1->driver_path, "nvrtc_path", $1->nvrtc_path, "why", $1->why));
+      "driver_path", $1->driver_path, "nvrtc_path", $1->nvrtc_path, "why", $1->why);
+  if (dlgpy_set_output(&$result, info) != 0) SWIG_fail;
 }
 
 /* The info structs come back as dicts; Python needs no accessors for them. Tensor

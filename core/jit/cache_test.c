@@ -213,6 +213,20 @@ static void key_follows_inputs(void) {
   CHECK(strlen(hex) == 32);
 }
 
+static void options(void) {
+  dlg_jit_options_t o;
+  CHECK_OK(dlg_jit_build_options(90, "  -lineinfo\t-DFOO=1 ", &o));
+  CHECK(o.argc == 6);
+  CHECK(strcmp(o.argv[0], "--gpu-architecture=sm_90a") == 0);
+  CHECK(o.argc == 6 && strcmp(o.argv[4], "-lineinfo") == 0 && strcmp(o.argv[5], "-DFOO=1") == 0);
+  for (int i = 0; i < o.argc; ++i) CHECK(strstr(o.argv[i], "fast_math") == NULL);
+  free(o.storage);
+  CHECK_OK(dlg_jit_build_options(100, NULL, &o));
+  CHECK(o.argc == 4 && strcmp(o.argv[0], "--gpu-architecture=sm_100a") == 0);
+  free(o.storage);
+  CHECK_STATUS(dlg_jit_build_options(9, NULL, &o), DLG_ERR_INVALID_ARGUMENT);
+}
+
 static void unwritable_dir_still_compiles(void) {
   dlg_kernel_spec_t spec = probe_spec();
   CHECK(lookup("/proc/dlgemm-cache-test-cannot-exist", &spec) == 0);
@@ -242,6 +256,7 @@ int main(void) {
   corrupt_entries_are_rewritten(dir);
   racing_processes(dir);
   key_follows_inputs();
+  options();
   unwritable_dir_still_compiles();
   header_collection();
   remove_tree(dir);

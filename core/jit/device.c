@@ -76,7 +76,7 @@ dlg_status_t dlg_jit_enter(dlg_context_t* ctx, const dlg_cuda_api_t** api_out,
                            struct dlg_jit_state** st_out) {
   dlg_status_t s = check_devices(ctx, NULL);
   if (s != DLG_OK) return s;
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   struct dlg_jit_state* st;
   if ((s = dlg_cuda_open(&api)) != DLG_OK) return s;
   if ((s = state_get(ctx, api, &st)) != DLG_OK) return s;
@@ -140,7 +140,7 @@ dlg_status_t dlg_gpu_enter(dlg_context_t* ctx, const DLTensor* any) {
 dlg_status_t dlg_gpu_alloc(dlg_context_t* ctx, size_t bytes, void** out) {
   if (!out) return dlg_fail(DLG_ERR_INVALID_ARGUMENT, "out: must not be NULL");
   *out = NULL;
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   dlg_status_t s = dlg_jit_enter(ctx, &api, NULL);
   if (s != DLG_OK) return s;
   if (bytes == 0) return DLG_OK;
@@ -153,7 +153,7 @@ dlg_status_t dlg_gpu_alloc(dlg_context_t* ctx, size_t bytes, void** out) {
 
 dlg_status_t dlg_gpu_free(dlg_context_t* ctx, void* ptr) {
   if (!ptr) return DLG_OK;
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   dlg_status_t s = dlg_jit_enter(ctx, &api, NULL);
   if (s != DLG_OK) return s;
   CUresult r = api->mem_free((CUdeviceptr)(uintptr_t)ptr);
@@ -162,7 +162,7 @@ dlg_status_t dlg_gpu_free(dlg_context_t* ctx, void* ptr) {
 }
 
 dlg_status_t dlg_gpu_memcpy(dlg_context_t* ctx, void* dst, const void* src, size_t bytes) {
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   dlg_status_t s = dlg_jit_enter(ctx, &api, NULL);
   if (s != DLG_OK) return s;
   if (bytes == 0) return DLG_OK;
@@ -178,7 +178,7 @@ dlg_status_t dlg_gpu_memcpy(dlg_context_t* ctx, void* dst, const void* src, size
 }
 
 dlg_status_t dlg_gpu_memset(dlg_context_t* ctx, void* dst, int byte, size_t bytes, void* stream) {
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   dlg_status_t s = dlg_jit_enter(ctx, &api, NULL);
   if (s != DLG_OK) return s;
   if (bytes == 0) return DLG_OK;
@@ -189,7 +189,7 @@ dlg_status_t dlg_gpu_memset(dlg_context_t* ctx, void* dst, int byte, size_t byte
 }
 
 dlg_status_t dlg_gpu_sync(dlg_context_t* ctx, void* stream) {
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   dlg_status_t s = dlg_jit_enter(ctx, &api, NULL);
   if (s != DLG_OK) return s;
   CUresult r = api->stream_synchronize((CUstream)stream);
@@ -235,7 +235,7 @@ static dlg_status_t read_info(const dlg_cuda_api_t* api, CUdevice dev, int ordin
 static dlg_status_t device_info(dlg_context_t* ctx, dlg_device_info_t* out) {
   dlg_status_t s = check_devices(ctx, NULL);
   if (s != DLG_OK) return s;
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   struct dlg_jit_state* st;
   if ((s = dlg_cuda_open(&api)) != DLG_OK) return s;
   if ((s = state_get(ctx, api, &st)) != DLG_OK) return s;
@@ -287,7 +287,7 @@ void dlg_runtime_info(dlg_runtime_info_t* out) {
   /* Keep the caller's last error: this is a diagnostic, not a failing call. */
   char saved[1024];
   snprintf(saved, sizeof saved, "%s", dlg_last_error());
-  const dlg_cuda_api_t* api;
+  const dlg_cuda_api_t* api = NULL;
   if (dlg_cuda_open(&api) == DLG_OK) {
     out->driver_found = 1;
     out->driver_version = api->driver_version;

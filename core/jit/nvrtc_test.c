@@ -20,7 +20,8 @@
  *
  * SASS rules (k_rules below): sm90_ files that use wgmma must contain a GMMA instruction
  * (QGMMA for FP8, HGMMA for BF16) and no local-memory traffic (LDL / STL: spills or stack
- * arrays). The test also checks that NVRTC rejects wgmma for sm_100a (it does not exist
+ * arrays); the portable GEMM must use separate FMUL/FADD (never FFMA: its numerics are the
+ * CPU reference's, bit for bit) and no local memory. The test also checks that NVRTC rejects wgmma for sm_100a (it does not exist
  * there) and the error path of a broken source. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -44,8 +44,12 @@ if want sanitizer; then
     ./build-gpu/dlgemm demo --m 130 --n 200 --k 384
 fi
 if want bench && [ -x build-gpu/dlgemm_bench ]; then
-  run_step bench ./build-gpu/dlgemm_bench --json "$OUT/bench.json"
+  run_step bench ./build-gpu/dlgemm_bench ${BENCH_ARGS:-} --json "$OUT/bench.json"
 fi
 if want python && [ -f bindings/python/gpu_check.py ]; then
   run_step python bash bindings/python/device_build_and_check.sh
 fi
+
+# The device tool returns at most 8 files: pack everything into one archive.
+( cd "$OUT" && tar czf results.tgz --remove-files ./*.log ./*.json 2>/dev/null )
+echo "packed: $OUT/results.tgz"

@@ -95,7 +95,8 @@ def build(gen: str, out: str, cc: str, jobs: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="step", required=True)
     g = sub.add_parser("generate")
     g.add_argument("--out", default=os.path.join(ROOT, "build-python", "gen"))

@@ -114,8 +114,11 @@ class TorchFw:
 
     def zeros(self, shape, dtype):
         dt = np.dtype(dtype)
-        tdt = self.dtypes[dt][0] if dt in self.dtypes else getattr(self.torch, dt.name)
-        return self.torch.zeros(shape, dtype=tdt, device="cuda")
+        if dt in self.dtypes:  # zero bytes viewed as bfloat16 / float8
+            tdt, raw = self.dtypes[dt]
+            return self.torch.zeros(shape, dtype=getattr(self.torch, np.dtype(raw).name),
+                                    device="cuda").view(tdt)
+        return self.torch.zeros(shape, dtype=getattr(self.torch, dt.name), device="cuda")
 
     def get(self, t):
         t = t.detach()
@@ -184,7 +187,8 @@ def quant_blocks(x):
     mb, kb = -(-m // 128), -(-k // 128)
     pad = np.zeros((mb * 128, kb * 128), np.float32)
     pad[:m, :k] = np.abs(x)
-    sf = np.maximum(pad.reshape(mb, 128, kb, 128).max((1, 3)), 1e-4).astype(np.float32) / np.float32(448)
+    amax = np.maximum(pad.reshape(mb, 128, kb, 128).max((1, 3)), 1e-4).astype(np.float32)
+    sf = amax / np.float32(448)
     full = np.repeat(np.repeat(sf, 128, 0), 128, 1)[:m, :k]
     return (x / full).astype(E4M3), sf
 
@@ -204,7 +208,8 @@ def make_cases(rng):
     b8r, sfb_row = quant_rows(w)
 
     def tma(fw, sf):  # TMA-aligned MN-major copy of scales, made by dlgemm on the device
-        buf = fw.zeros((sf.shape[1], dlgemm.tma_aligned_size(sf.shape[0], 4)), np.float32)
+        ofw = strided_fw(fw)
+        buf = ofw.zeros((sf.shape[1], dlgemm.tma_aligned_size(sf.shape[0], 4)), np.float32)
         view = buf[:, :sf.shape[0]]
         view = view.T if not hasattr(view, "permute") else view.permute(1, 0)
         dlgemm.transform_sf(fw.put(sf), view)
@@ -223,7 +228,8 @@ def make_cases(rng):
         sa = tma(fw, sfa) if fw.name != "cpu" else sfa
         dlgemm.gemm(fw.put(a8), fw.put(b8), d, recipe="fp8_1d2d", sfa=sa, sfb=fw.put(sfb_blk))
         return {"d": d}
-    cases["gemm_fp8_1d2d"] = (gemm_1d2d, lambda: dequant(a8, sfa, 1, 128) @ dequant(b8, sfb_blk, 128, 128).T, 1e-5)
+    cases["gemm_fp8_1d2d"] = (
+        gemm_1d2d, lambda: dequant(a8, sfa, 1, 128) @ dequant(b8, sfb_blk, 128, 128).T, 1e-5)
 
     def gemm_1d1d(fw):
         d = fw.zeros((m, n), np.float32)
@@ -231,15 +237,18 @@ def make_cases(rng):
         sb = tma(fw, sfb_row) if fw.name != "cpu" else sfb_row
         dlgemm.gemm(fw.put(a8), fw.put(b8r), d, recipe="fp8_1d1d", sfa=sa, sfb=sb)
         return {"d": d}
-    cases["gemm_fp8_1d1d"] = (gemm_1d1d, lambda: dequant(a8, sfa, 1, 128) @ dequant(b8r, sfb_row, 1, 128).T, 1e-5)
+    cases["gemm_fp8_1d1d"] = (
+        gemm_1d1d, lambda: dequant(a8, sfa, 1, 128) @ dequant(b8r, sfb_row, 1, 128).T, 1e-5)
 
     sa_t, sb_t = np.array(0.02, np.float32), np.array(0.03, np.float32)
 
     def gemm_pt(fw):
         d = fw.zeros((m, n), BF16)
-        dlgemm.gemm(fw.put(a8), fw.put(b8), d, recipe="fp8_per_tensor", sfa=fw.put(sa_t), sfb=fw.put(sb_t))
+        dlgemm.gemm(fw.put(a8), fw.put(b8), d, recipe="fp8_per_tensor", sfa=fw.put(sa_t),
+                    sfb=fw.put(sb_t))
         return {"d": d}
-    cases["gemm_fp8_per_tensor"] = (gemm_pt, lambda: (a8.astype(np.float32) @ b8.astype(np.float32).T) * 0.02 * 0.03, 1e-5)
+    cases["gemm_fp8_per_tensor"] = (
+        gemm_pt, lambda: (a8.astype(np.float32) @ b8.astype(np.float32).T) * 0.02 * 0.03, 1e-5)
 
     # MoE: 4 groups, segments aligned to the contiguous-layout alignment.
     g, align = 4, dlgemm.mk_alignment_for_contiguous_layout()
@@ -281,7 +290,7 @@ def make_cases(rng):
     def m_masked(fw):
         d = fw.zeros((g, max_m, n), BF16)
         if fw.name != "cpu":  # per group TMA-aligned MN-major scales
-            buf = fw.zeros((g, k // 128, dlgemm.tma_aligned_size(max_m, 4)), np.float32)
+            buf = strided_fw(fw).zeros((g, k // 128, dlgemm.tma_aligned_size(max_m, 4)), np.float32)
             view = buf[:, :, :max_m]
             view = view.permute(0, 2, 1) if hasattr(view, "permute") else view.transpose(0, 2, 1)
             dlgemm.transform_sf(fw.put(sfam), view)
@@ -348,8 +357,9 @@ def make_cases(rng):
     qp = rng.standard_normal((batch, next_n, h, dim)).astype(E4M3)
     kvp = rng.standard_normal((nblocks, block_kv, dim)).astype(E4M3)
     scp = rng.uniform(0.5, 2.0, (nblocks, block_kv)).astype(np.float32)
-    cache = np.concatenate([kvp.view(np.uint8).reshape(nblocks, -1), scp.view(np.uint8).reshape(nblocks, -1)],
-                           1).reshape(nblocks, block_kv, 1, dim + 4)
+    cache = np.concatenate([kvp.view(np.uint8).reshape(nblocks, -1),
+                            scp.view(np.uint8).reshape(nblocks, -1)], 1)
+    cache = cache.reshape(nblocks, block_kv, 1, dim + 4)
     wp = rng.standard_normal((batch * next_n, h)).astype(np.float32)
     lens = np.array([100, 512, 1, 300], np.int32)
     table = rng.integers(0, nblocks, (batch, max_blocks)).astype(np.int32)
@@ -379,11 +389,12 @@ def make_cases(rng):
     cke = (cks + rng.integers(0, 250, 64)).astype(np.int32)
 
     def clean(fw):
-        t = fw.put(lg) if fw.name != "jax" else _writable_copy(fw, lg)
+        t = fw.put(lg)
         dlgemm.clean_logits(t, fw.put(cke), fw.put(cks))
         return {"logits": t}
-    cases["clean_logits"] = (clean, lambda: np.where((np.arange(300)[None] >= cks[:, None]) &
-                                                     (np.arange(300)[None] < cke[:, None]), lg, -np.inf), 0)
+    cols = np.arange(300)[None]
+    cases["clean_logits"] = (
+        clean, lambda: np.where((cols >= cks[:, None]) & (cols < cke[:, None]), lg, -np.inf), 0)
 
     xc = (rng.standard_normal((256, 1024)) * 3).astype(np.float32)
 
@@ -408,7 +419,7 @@ def make_cases(rng):
     sfx = rng.uniform(0.01, 3, (300, 7)).astype(np.float32)
 
     def transform(fw):
-        buf = fw.zeros((7, dlgemm.tma_aligned_size(300, 4)), np.float32)
+        buf = strided_fw(fw).zeros((7, dlgemm.tma_aligned_size(300, 4)), np.float32)
         view = buf[:, :300]
         view = view.permute(1, 0) if hasattr(view, "permute") else view.T
         dlgemm.transform_sf(fw.put(sfx), view)
@@ -420,13 +431,25 @@ def make_cases(rng):
         dlgemm.pack_ue8m0(fw.put(sfx), packed)
         return {"packed": packed}
     cases["pack_ue8m0"] = (pack, None, 0)
+
+    grid = rng.standard_normal((16, 16)).astype(np.float32)
+
+    def utils(fw):
+        t = fw.zeros((16, 16), np.float32)
+        dlgemm.testing.tensor_copy(grid, t)  # host -> device
+        back = np.zeros((16, 16), np.float32)
+        dlgemm.testing.tensor_copy(t, back)  # device -> host
+        p = fw.zeros((8,), np.float32)
+        dlgemm.testing.poison(p, 0x3F)
+        return {"copy": back, "poison": p}
+    cases["tensor_copy+poison"] = (utils, lambda: grid, 0)
     return cases
 
 
-def _writable_copy(fw, x):
-    t = fw.zeros(x.shape, x.dtype)
-    dlgemm.testing.tensor_copy(x, t)
-    return t
+def strided_fw(fw):
+    """JAX arrays are dense row-major: strided outputs (TMA-aligned scale views) come from
+    PyTorch when checking JAX."""
+    return fw.torch_fw if fw.name == "jax" else fw
 
 
 def run_cases(fws, cases):
@@ -458,7 +481,8 @@ def run_cases(fws, cases):
                 verdict = "ok" if ok(value, want[key], max(tol, 1e-6)) else "MISMATCH"
                 if verdict != "ok":
                     FAILURES.append(f"{name}/{fw.name}/{key}")
-                print(f"{name:22s} {fw.name:6s} {key:7s} vs cpu: {compare(value, want[key])} [{verdict}]")
+                print(f"{name:22s} {fw.name:6s} {key:7s} vs cpu: {compare(value, want[key])} "
+                      f"[{verdict}]")
 
 
 def stream_check(tfw):
@@ -473,12 +497,14 @@ def stream_check(tfw):
         with torch.cuda.stream(s):
             dlgemm.gemm(a, b, d, recipe="bf16")
         s.synchronize()
-        print(f"stream: current torch stream     diff vs torch={calc_diff(d.cpu().numpy(), ref.cpu().numpy()):.2e}")
+        diff = calc_diff(d.cpu().numpy(), ref.cpu().numpy())
+        print(f"stream: current torch stream     diff vs torch={diff:.2e}")
         d.zero_()
         s2 = torch.cuda.Stream()
         dlgemm.gemm(a, b, d, recipe="bf16", stream=s2)
         s2.synchronize()
-        print(f"stream: explicit stream=        diff vs torch={calc_diff(d.cpu().numpy(), ref.cpu().numpy()):.2e}")
+        diff = calc_diff(d.cpu().numpy(), ref.cpu().numpy())
+        print(f"stream: explicit stream=        diff vs torch={diff:.2e}")
     except dlgemm.UnsupportedError as exc:
         print(f"stream: UNSUPPORTED: {exc}")
 
@@ -516,6 +542,7 @@ def overhead(tfw, calls: int):
         r = int(dlgemm.Recipe.BF16 if recipe == "bf16" else dlgemm.Recipe.FP8_PER_TENSOR)
         h = ctx.handle
         full = timed(lambda: dlgemm.gemm(a, b, d, recipe=recipe, ctx=ctx))
+        explicit = timed(lambda: dlgemm.gemm(a, b, d, recipe=recipe, ctx=ctx, stream=stream))
         full_default = timed(lambda: dlgemm.gemm(a, b, d, recipe=recipe))
         raw = timed(lambda: dlgemm._cabi.dlg_gemm(h, r, a, None, b, None, None, d, stream))
         one = timed(lambda: dlgemm._cabi.dlg_tensor_numel(a))
@@ -523,14 +550,67 @@ def overhead(tfw, calls: int):
         mm = timed(lambda: torch.matmul(ab, bb.T, out=d))
         print(f"overhead {recipe} {m}x{n}x{k}, {calls} calls (host µs/call, then incl. sync):")
         print(f"  dlgemm.gemm(..., ctx=ctx)        {full[0]:7.2f}  {full[1]:7.2f}")
+        print(f"  ... with stream=<int> given      {explicit[0]:7.2f}  {explicit[1]:7.2f}")
         print(f"  dlgemm.gemm(...) default ctx     {full_default[0]:7.2f}  {full_default[1]:7.2f}")
         print(f"  _cabi.dlg_gemm (raw SWIG)        {raw[0]:7.2f}  {raw[1]:7.2f}")
         print(f"  one DLPack import (tensor_numel) {one[0]:7.2f}")
         print(f"  torch.matmul bf16 (for scale)    {mm[0]:7.2f}  {mm[1]:7.2f}")
 
 
+def torch_math(tfw):
+    """dlgemm on torch CUDA tensors against PyTorch's own math (bf16 matmul; f32 x @ w.T for
+    the FP8 recipe, its inputs cast by dlgemm on the GPU, or on the CPU if that is missing)."""
+    torch = tfw.torch
+    a = torch.randn(256, 1024, device="cuda").to(torch.bfloat16)
+    b = torch.randn(512, 1024, device="cuda").to(torch.bfloat16)
+    try:
+        d = dlgemm.gemm(a, b, recipe="bf16")  # output allocated by dlgemm with torch
+        ref = torch.matmul(a, b.T)
+        print(f"torch math: gemm bf16 vs torch.matmul: "
+              f"diff={calc_diff(d.float().cpu().numpy(), ref.float().cpu().numpy()):.2e}")
+        x = torch.randn(256, 1024, device="cuda")
+        w = torch.randn(512, 1024, device="cuda")
+        try:
+            a8, sfa = dlgemm.cast_fp8_per_token(x)
+            b8, sfb = dlgemm.cast_fp8_per_block(w)
+            where = "GPU"
+        except dlgemm.UnsupportedError:
+            a8, sfa = (tfw.put(t) for t in dlgemm.cast_fp8_per_token(x.cpu().numpy()))
+            b8, sfb = (tfw.put(t) for t in dlgemm.cast_fp8_per_block(w.cpu().numpy()))
+            where = "CPU"
+        d8 = dlgemm.gemm(a8, b8, recipe="fp8_1d2d", sfa=dlgemm.transform_sf(sfa), sfb=sfb)
+        print(f"torch math: gemm fp8_1d2d (inputs cast on the {where}) vs x @ w.T in f32: "
+              f"diff={calc_diff(d8.float().cpu().numpy(), (x @ w.T).cpu().numpy()):.2e}")
+    except dlgemm.UnsupportedError as exc:
+        print(f"torch math: UNSUPPORTED: {exc}")
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        FAILURES.append("torch-math")
+
+
+def device_memory():
+    """dlgemm's own device memory helpers: alloc, memcpy both ways, free."""
+    ctx = dlgemm.default_context(0)
+    src = np.arange(256, dtype=np.float32)
+    dst = np.zeros_like(src)
+    try:
+        ptr = dlgemm.testing.device_alloc(src.nbytes, ctx=ctx)
+        dlgemm.testing.memcpy(ptr, src.ctypes.data, src.nbytes, ctx=ctx)
+        dlgemm.testing.memcpy(dst.ctypes.data, ptr, src.nbytes, ctx=ctx)
+        dlgemm.testing.device_free(ptr, ctx=ctx)
+        dlgemm.testing.stream_synchronize(None, ctx=ctx)
+        good = bool((src == dst).all())
+        print(f"device memory: alloc/memcpy/free round trip {'ok' if good else 'MISMATCH'}")
+        if not good:
+            FAILURES.append("device-memory")
+    except dlgemm.Error as exc:
+        print(f"device memory: ERROR {type(exc).__name__}: {exc}")
+        FAILURES.append("device-memory")
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--cpu-only", action="store_true",
@@ -555,26 +635,8 @@ def main():
         except Exception as exc:  # noqa: BLE001
             print(f"jax unavailable: {exc}")
     run_cases(fws, make_cases(np.random.default_rng(0)))
-    # PyTorch math for the dense GEMMs.
-    torch = tfw.torch
-    a = torch.randn(256, 1024, device="cuda").to(torch.bfloat16)
-    b = torch.randn(512, 1024, device="cuda").to(torch.bfloat16)
-    try:
-        d = dlgemm.gemm(a, b, recipe="bf16")
-        ref = torch.matmul(a, b.T)
-        print(f"gemm_bf16 torch vs torch.matmul: diff={calc_diff(d.float().cpu().numpy(), ref.float().cpu().numpy()):.2e}")
-        x = torch.randn(256, 1024, device="cuda")
-        w = torch.randn(512, 1024, device="cuda")
-        a8, sfa = dlgemm.cast_fp8_per_token(x.cpu().numpy())
-        b8, sfb = dlgemm.cast_fp8_per_block(w.cpu().numpy())
-        d8 = dlgemm.gemm(tfw.put(a8), tfw.put(b8), recipe="fp8_1d2d",
-                         sfa=dlgemm.transform_sf(tfw.put(sfa)), sfb=tfw.put(sfb))
-        print(f"gemm_fp8_1d2d torch vs x @ w.T (f32): diff={calc_diff(d8.float().cpu().numpy(), (x @ w.T).cpu().numpy()):.2e}")
-    except dlgemm.UnsupportedError as exc:
-        print(f"torch math: UNSUPPORTED: {exc}")
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        FAILURES.append("torch-math")
+    torch_math(tfw)
+    device_memory()
     stream_check(tfw)
     overhead(tfw, args.calls)
     print("FAILURES: " + (", ".join(FAILURES) if FAILURES else "none"))

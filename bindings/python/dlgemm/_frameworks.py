@@ -49,7 +49,8 @@ def stream_handle(stream: Any) -> Optional[int]:
         value = getattr(stream, attr, None)
         if isinstance(value, int):
             return value
-    raise TypeError(f"stream: expected an int, a torch/cupy stream or None, got {type(stream).__name__}")
+    raise TypeError("stream: expected an int, a torch/cupy stream or None, "
+                    f"got {type(stream).__name__}")
 
 
 def current_stream(t: Any) -> Optional[int]:
@@ -96,6 +97,8 @@ def empty_like(ref: Any, shape: Sequence[int], dtype: str, what: str) -> Any:
         return np.zeros(shape, dtype=_numpy_dtype(dtype))
     if fw == "torch":
         torch = sys.modules["torch"]
+        if dtype.startswith("float8"):  # zero-fill as bytes: fill kernels may lack float8
+            return torch.zeros(shape, dtype=torch.uint8, device=ref.device).view(getattr(torch, dtype))
         return torch.zeros(shape, dtype=getattr(torch, dtype), device=ref.device)
     if fw == "cupy" and dtype in ("float32", "int32", "uint8"):
         cupy = sys.modules["cupy"]

@@ -78,7 +78,8 @@ def _recipe(recipe: RecipeLike) -> int:
                 f"recipe: unknown recipe {recipe!r}; expected one of {sorted(_RECIPE_NAMES)}") from None
     if isinstance(recipe, int) and not isinstance(recipe, bool):
         return int(recipe)  # out-of-range values are reported by the library
-    raise InvalidArgumentError(f"recipe: expected a Recipe, an int or a name, got {type(recipe).__name__}")
+    raise InvalidArgumentError(
+        f"recipe: expected a Recipe, an int or a name, got {type(recipe).__name__}")
 
 
 def _layout(layout: Union[GroupLayout, int, str]) -> int:
@@ -265,7 +266,8 @@ def paged_mqa_logits(q: Tensor, kv_cache: Tensor, weights: Tensor, context_lens:
     if logits is None:
         b, next_n = shape_of(q, "q")[:2]
         if max_context_len is None:
-            max_context_len = shape_of(block_table, "block_table")[1] * shape_of(kv_cache, "kv_cache")[1]
+            max_blocks = shape_of(block_table, "block_table")[1]
+            max_context_len = max_blocks * shape_of(kv_cache, "kv_cache")[1]
         logits = empty_like(q, (b * next_n, max_context_len), "float32", "logits")
     h, s = _setup(ctx, q, stream)
     _cabi.dlg_paged_mqa_logits(h, q, kv_cache, weights, context_lens, block_table, schedule_meta,

@@ -1,0 +1,3 @@
+module github.com/dlgemm/dlgemm/bindings/go
+
+go 1.24

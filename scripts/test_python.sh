@@ -3,6 +3,7 @@
 # environment (pip + scikit-build-core + the pinned SWIG) and runs its pytest suite on the CPU,
 # the README's quick start included. Usage: bash scripts/test_python.sh [pytest args...]
 # Build outputs go to $DLG_PY_BUILD_DIR (default build-python/); nothing is written elsewhere.
+# --install-only: stop after installing (the venv conformance/runners/python/run uses).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,6 +25,7 @@ base_python=$("$DLG_VENV/bin/python" -c 'import sys; print(sys._base_executable)
 "$venv/bin/python" -m pip install -q \
   -Cbuild-dir="$build/cmake" \
   "./bindings/python[test]"
+[[ "${1:-}" == "--install-only" ]] && exit 0
 
 # Run from outside the source tree so `import dlgemm` is the installed wheel.
 cd "$build"

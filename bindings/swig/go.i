@@ -1,9 +1,10 @@
 /* go.i — the Go flavour of the dlgemm interface: typemaps that give the C ABI's arguments
  * plain Go types, then the shared declarations (dlgemm.i).
  *
- * Generated package: bindings/go/internal/raw (`swig -go -cgo -intgosize 64 -module raw`; see
- * scripts/gen_go.sh in bindings/go). It is internal: the package dlgemm wraps it. The output is
- * checked in, because `go get` cannot run SWIG; scripts/test_go.sh regenerates and diffs it.
+ * Generated package: bindings/go/internal/raw (`swig -go -cgo -intgosize 64 -DSWIGWORDSIZE64
+ * -module raw`, run by bindings/go/generate.sh). It is internal: the package dlgemm wraps it.
+ * The output is checked in, because `go get` cannot run SWIG; scripts/test_go.sh regenerates
+ * it and diffs.
  *
  *  C argument                            Go value
  *  dlg_context_t*, DLTensor*, void*      uintptr (C memory, device memory or 0 = NULL). A
@@ -19,8 +20,9 @@
  *  dlg_device_info_t*, dlg_runtime_info_t*
  *                                        SWIG struct wrappers allocated in C memory
  *                                        (NewDlg_device_info_t / DeleteDlg_device_info_t)
- *  dlg_status_t (return)                 int: package dlgemm turns it into an error, reading
- *                                        dlg_last_error() on the same OS thread
+ *  const char* (return), char[N] field   string, copied into Go memory at once
+ *  dlg_status_t (return)                 Enum_SS_dlg_status: package dlgemm turns it into an
+ *                                        error, reading dlg_last_error() on the same OS thread
  *
  * No typemap keeps a Go pointer past the call, and no Go pointer is written into C memory by
  * the generated code: slices are passed as cgo slice headers for the call's duration (the cgo

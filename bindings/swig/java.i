@@ -162,20 +162,23 @@ DLGJ_OUT_LONG(int64_t* out, int64_t)
 /* ---------------------------------------------------------------------------------------- */
 /* Shapes and strides: long[] (null = NULL), copied into a zero-padded local array so that C
  * never reads past the Java array whatever ndim says.                                        */
-%typemap(jni) const int64_t* shape, const int64_t* strides "jlongArray"
-%typemap(jtype) const int64_t* shape, const int64_t* strides "long[]"
-%typemap(jstype) const int64_t* shape, const int64_t* strides "long[]"
-%typemap(javain) const int64_t* shape, const int64_t* strides "$javainput"
-%typemap(in) const int64_t* shape, const int64_t* strides (int64_t dims[16]) %{
+%define DLGJ_DIMS(DECL)
+%typemap(jni) DECL "jlongArray"
+%typemap(jtype) DECL "long[]"
+%typemap(jstype) DECL "long[]"
+%typemap(javain) DECL "$javainput"
+%typemap(in) DECL (int64_t dims[16]) %{
   memset(dims, 0, sizeof dims);
   $1 = NULL;
   if ($input) {
-    jsize n = (*jenv)->GetArrayLength(jenv, $input);
-    if (n > 16) n = 16;
-    (*jenv)->GetLongArrayRegion(jenv, $input, 0, n, (jlong*)dims);
+    jsize count = (*jenv)->GetArrayLength(jenv, $input);
+    (*jenv)->GetLongArrayRegion(jenv, $input, 0, count > 16 ? 16 : count, (jlong*)dims);
     $1 = dims;
   }
 %}
+%enddef
+DLGJ_DIMS(const int64_t* shape)
+DLGJ_DIMS(const int64_t* strides)
 
 /* ---------------------------------------------------------------------------------------- */
 /* A text buffer the C function fills: byte[] (its length is the capacity).                  */

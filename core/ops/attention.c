@@ -1,5 +1,8 @@
 /* MQA logits (attention.h): argument validation, then the CPU reference or, for CUDA
- * tensors, the GPU kernels (not written yet: DLG_ERR_UNSUPPORTED after full validation).
+ * tensors, the GPU kernels (core/launch/sm90_mqa_logits.c, sm90_paged_mqa_logits.c,
+ * clean_logits.c). On the GPU the logits kernels write only valid entries and clean_logits
+ * is a second launch on the same stream; values (ks/ke, lengths, block table) cannot be
+ * checked there, so the kernels clamp ranges and never read or write outside the tensors.
  *
  * Paged schedule (dlg_paged_mqa_logits_metadata). Deterministic, depends only on
  * context_lens, block_kv and num_sms:
@@ -17,6 +20,7 @@
 #include <limits.h>
 #include <string.h>
 #include "gpu.h"
+#include "launch/launch.h"
 #include "ref/ref.h"
 #include "validate.h"
 
@@ -39,10 +43,6 @@ static dlg_status_t check_logits_out(const DLTensor* logits, const DLTensor* con
   for (int i = 0; i < n; ++i)
     if (inputs[i]) DLG_TRY(dlg_check_no_overlap("logits", logits, names[i], inputs[i]));
   return DLG_OK;
-}
-
-static dlg_status_t no_gpu_kernel(const char* op) {
-  return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no GPU kernel yet (CPU tensors are supported)", op);
 }
 
 /* ---- non-paged ---- */
@@ -84,7 +84,11 @@ dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTenso
   DLG_TRY(check_device(ctx, "q", q, "q", q));
   DLG_TRY(check_device(ctx, "logits", logits, "q", q));
   DLG_TRY(check_logits_out(logits, ins, names, 6));
-  if (!dlg_on_cpu(q)) return no_gpu_kernel("mqa_logits");
+  if (!dlg_on_cpu(q)) {
+    DLG_TRY(dlg_gpu_enter(ctx, q));
+    DLG_TRY(dlg_launch_sm90_mqa_logits(ctx, q, kv, kv_scale, weights, ks, ke, logits, stream));
+    return clean_logits ? dlg_launch_clean_logits(ctx, ks, ke, logits, stream) : DLG_OK;
+  }
   return dlg_ref_mqa_logits(q, kv, kv_scale, weights, ks, ke, clean_logits, logits);
 }
 
@@ -168,7 +172,11 @@ dlg_status_t dlg_paged_mqa_logits_metadata(dlg_context_t* ctx, const DLTensor* c
   }
   DLG_TRY(dlg_check_dim("schedule_meta", schedule_meta, 0, dlg_paged_mqa_logits_metadata_rows(num_sms),
                     "num_sms + 1"));
-  if (!dlg_on_cpu(context_lens)) return no_gpu_kernel("paged_mqa_logits_metadata");
+  if (!dlg_on_cpu(context_lens)) {
+    DLG_TRY(dlg_gpu_enter(ctx, context_lens));
+    return dlg_launch_paged_mqa_metadata(ctx, context_lens, block_kv, num_sms, schedule_meta,
+                                         stream);
+  }
   DLG_TRY(check_lens_values(context_lens));
   dlg_ref_paged_mqa_logits_metadata(context_lens, block_kv, num_sms, schedule_meta);
   return DLG_OK;
@@ -280,7 +288,11 @@ dlg_status_t dlg_paged_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const D
     if (!schedule_meta)
       return dlg_fail(DLG_ERR_INVALID_ARGUMENT,
                       "schedule_meta: required on the GPU (from dlg_paged_mqa_logits_metadata)");
-    return no_gpu_kernel("paged_mqa_logits");
+    DLG_TRY(dlg_gpu_enter(ctx, q));
+    DLG_TRY(dlg_launch_sm90_paged_mqa_logits(ctx, q, kv_cache, weights, context_lens, block_table,
+                                             schedule_meta, logits, stream));
+    return clean_logits ? dlg_launch_clean_paged_logits(ctx, context_lens, next_n, logits, stream)
+                        : DLG_OK;
   }
   DLG_TRY(check_paged_values(context_lens, block_table, next_n, num_blocks, block_kv,
                          logits->shape[1]));
@@ -313,7 +325,10 @@ dlg_status_t dlg_clean_logits(dlg_context_t* ctx, const DLTensor* ks, const DLTe
   const DLTensor* ins[] = {ks, ke};
   const char* names[] = {"ks", "ke"};
   DLG_TRY(check_logits_out(logits, ins, names, 2));
-  if (!dlg_on_cpu(logits)) return no_gpu_kernel("clean_logits");
+  if (!dlg_on_cpu(logits)) {
+    DLG_TRY(dlg_gpu_enter(ctx, logits));
+    return dlg_launch_clean_logits(ctx, ks, ke, logits, stream);
+  }
   dlg_ref_clean_logits(ks, ke, logits);
   return DLG_OK;
 }

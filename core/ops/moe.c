@@ -1,5 +1,7 @@
-/* MoE grouped GEMMs: validate, then run the CPU reference. The GPU kernels come later: CUDA
- * tensors are validated in full and then reported as DLG_ERR_UNSUPPORTED. */
+/* MoE grouped GEMMs: validate, then run the CPU reference or, for CUDA tensors, the SM90
+ * kernels (core/launch/sm90_grouped_gemm.c; other archs get DLG_ERR_UNSUPPORTED). */
+#include "gpu.h"
+#include "launch/launch.h"
 #include "ops/gemm_args.h"
 #include "ref/ref.h"
 
@@ -90,8 +92,12 @@ dlg_status_t dlg_m_grouped_gemm_contiguous(dlg_context_t* ctx, dlg_recipe_t reci
   const char* names[] = {"a", "sfa", "b", "sfb", "grouped_layout"};
   const DLTensor* ins[] = {a, sfa, b, sfb, grouped_layout};
   DLG_TRY(check_devices_and_overlap(ctx, d, names, ins, 5));
-  if (!dlg_on_cpu(d))
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no GPU kernel yet (CPU tensors are supported)", op);
+  if (!dlg_on_cpu(d)) {
+    DLG_TRY(dlg_gpu_enter(ctx, d));
+    const dlg_m_grouped_problem_t p = {recipe, 0, layout_kind, 0, groups, m, n, k,
+                                       a, sfa, b, sfb, grouped_layout, d};
+    return dlg_launch_sm90_m_grouped_gemm(ctx, &p, stream);
+  }
   return dlg_ref_m_grouped_contiguous(recipe, a, sfa, b, sfb, grouped_layout, layout_kind, d);
 }
 
@@ -129,8 +135,12 @@ dlg_status_t dlg_m_grouped_gemm_masked(dlg_context_t* ctx, dlg_recipe_t recipe,
   const char* names[] = {"a", "sfa", "b", "sfb", "masked_m"};
   const DLTensor* ins[] = {a, sfa, b, sfb, masked_m};
   DLG_TRY(check_devices_and_overlap(ctx, d, names, ins, 5));
-  if (!dlg_on_cpu(d))
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no GPU kernel yet (CPU tensors are supported)", op);
+  if (!dlg_on_cpu(d)) {
+    DLG_TRY(dlg_gpu_enter(ctx, d));
+    const dlg_m_grouped_problem_t p = {recipe, 1, DLG_GROUP_LAYOUT_ROW_IDS, expected_m, groups,
+                                       max_m, n, k, a, sfa, b, sfb, masked_m, d};
+    return dlg_launch_sm90_m_grouped_gemm(ctx, &p, stream);
+  }
   return dlg_ref_m_grouped_masked(recipe, a, sfa, b, sfb, masked_m, d);
 }
 
@@ -188,7 +198,10 @@ dlg_status_t dlg_k_grouped_gemm_contiguous(dlg_context_t* ctx, dlg_recipe_t reci
   const DLTensor* ins[] = {a, sfa, b, sfb, ks, c && dlg_same_view(c, d) ? NULL : c};
   DLG_TRY(check_devices_and_overlap(ctx, d, names, ins, 6));
   if (c) DLG_TRY(dlg_check_same_device("c", c, "d", d));
-  if (!dlg_on_cpu(d))
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no GPU kernel yet (CPU tensors are supported)", op);
+  if (!dlg_on_cpu(d)) {
+    DLG_TRY(dlg_gpu_enter(ctx, d));
+    const dlg_k_grouped_problem_t p = {recipe, groups, m, n, k, a, sfa, b, sfb, ks, c, d};
+    return dlg_launch_sm90_k_grouped_gemm(ctx, &p, stream);
+  }
   return dlg_ref_k_grouped_contiguous(recipe, a, sfa, b, sfb, ks, c, d);
 }

@@ -1,5 +1,7 @@
 /* FP8 casts and scale-factor layouts (quant.h): argument validation, then the CPU reference
- * or, for CUDA tensors, DLG_ERR_UNSUPPORTED (no GPU kernels yet) after full validation. */
+ * or, for CUDA tensors, the portable GPU kernels (core/launch/fp8_cast.c). */
+#include "gpu.h"
+#include "launch/launch.h"
 #include "ref/ref.h"
 #include "validate.h"
 
@@ -18,10 +20,6 @@ static dlg_status_t check_device(dlg_context_t* ctx, const char* name, const DLT
   return dlg_check_context_device(ctx, name, t);
 }
 
-static dlg_status_t no_gpu_kernel(const char* op) {
-  return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no GPU kernel yet (CPU tensors are supported)", op);
-}
-
 /* out and sf: writable layouts, disjoint from x and from each other. */
 static dlg_status_t check_cast_outputs(dlg_context_t* ctx, const DLTensor* x, const DLTensor* out,
                                        const DLTensor* sf) {
@@ -38,7 +36,8 @@ static dlg_status_t check_cast_outputs(dlg_context_t* ctx, const DLTensor* x, co
 
 /* Shared by the per-token (block_m 1) and per-block (block_m 128) casts. */
 static dlg_status_t cast_tiles(dlg_context_t* ctx, const char* op, const DLTensor* x,
-                               int64_t block_m, int use_ue8m0, DLTensor* out, DLTensor* sf) {
+                               int64_t block_m, int use_ue8m0, DLTensor* out, DLTensor* sf,
+                               void* stream) {
   DLG_TRY(check_ctx(ctx));
   DLG_TRY(dlg_check_tensor("x", x));
   DLG_TRY(dlg_check_tensor("out", out));
@@ -56,19 +55,24 @@ static dlg_status_t cast_tiles(dlg_context_t* ctx, const char* op, const DLTenso
                     block_m == 1 ? "M, from x" : "ceil(M / 128), from x"));
   DLG_TRY(dlg_check_dim("sf", sf, 1, dlg_ceil_div64(k, DLG_QUANT_BLOCK), "ceil(K / 128), from x"));
   DLG_TRY(check_cast_outputs(ctx, x, out, sf));
-  if (!dlg_on_cpu(x)) return no_gpu_kernel(op);
+  if (!dlg_on_cpu(x)) {
+    DLG_TRY(dlg_gpu_enter(ctx, x));
+    dlg_status_t st = dlg_launch_fp8_cast_tiles(ctx, x, block_m, use_ue8m0, out, sf, stream);
+    if (st != DLG_OK) dlg_error_prefix(op);
+    return st;
+  }
   dlg_ref_cast_fp8_tiles(x, block_m, DLG_QUANT_BLOCK, use_ue8m0, out, sf);
   return DLG_OK;
 }
 
 dlg_status_t dlg_cast_fp8_per_token(dlg_context_t* ctx, const DLTensor* x, int use_ue8m0,
                                     DLTensor* out, DLTensor* sf, void* stream) {
-  return cast_tiles(ctx, "cast_fp8_per_token", x, 1, use_ue8m0, out, sf);
+  return cast_tiles(ctx, "cast_fp8_per_token", x, 1, use_ue8m0, out, sf, stream);
 }
 
 dlg_status_t dlg_cast_fp8_per_block(dlg_context_t* ctx, const DLTensor* x, int use_ue8m0,
                                     DLTensor* out, DLTensor* sf, void* stream) {
-  return cast_tiles(ctx, "cast_fp8_per_block", x, DLG_QUANT_BLOCK, use_ue8m0, out, sf);
+  return cast_tiles(ctx, "cast_fp8_per_block", x, DLG_QUANT_BLOCK, use_ue8m0, out, sf, stream);
 }
 
 dlg_status_t dlg_cast_fp8_per_tensor(dlg_context_t* ctx, const DLTensor* x, DLTensor* out,
@@ -84,7 +88,10 @@ dlg_status_t dlg_cast_fp8_per_tensor(dlg_context_t* ctx, const DLTensor* x, DLTe
   DLG_TRY(dlg_check_dtype("sf", sf, DLG_DT_F32));
   DLG_TRY(dlg_check_scalar("sf", sf));
   DLG_TRY(check_cast_outputs(ctx, x, out, sf));
-  if (!dlg_on_cpu(x)) return no_gpu_kernel("cast_fp8_per_tensor");
+  if (!dlg_on_cpu(x)) {
+    DLG_TRY(dlg_gpu_enter(ctx, x));
+    return dlg_launch_fp8_cast_per_tensor(ctx, x, out, sf, stream);
+  }
   dlg_ref_cast_fp8_per_tensor(x, out, sf);
   return DLG_OK;
 }
@@ -113,7 +120,11 @@ dlg_status_t dlg_transform_sf(dlg_context_t* ctx, const DLTensor* sf_in, DLTenso
   DLG_TRY(dlg_check_distinct_elements("sf_out", sf_out));
   int same = dlg_same_view(sf_in, sf_out); /* in place: nothing to move */
   if (!same) DLG_TRY(dlg_check_no_overlap("sf_out", sf_out, "sf_in", sf_in));
-  if (!dlg_on_cpu(sf_in)) return no_gpu_kernel("transform_sf");
+  if (!dlg_on_cpu(sf_in)) {
+    if (same) return DLG_OK;
+    DLG_TRY(dlg_gpu_enter(ctx, sf_in));
+    return dlg_launch_transform_sf(ctx, sf_in, sf_out, stream);
+  }
   if (!same) dlg_ref_copy_f32(sf_in, sf_out);
   return DLG_OK;
 }
@@ -135,7 +146,10 @@ dlg_status_t dlg_pack_ue8m0(dlg_context_t* ctx, const DLTensor* sf, DLTensor* pa
   DLG_TRY(check_device(ctx, "packed", packed, "sf", sf));
   DLG_TRY(dlg_check_distinct_elements("packed", packed));
   DLG_TRY(dlg_check_no_overlap("packed", packed, "sf", sf));
-  if (!dlg_on_cpu(sf)) return no_gpu_kernel("pack_ue8m0");
+  if (!dlg_on_cpu(sf)) {
+    DLG_TRY(dlg_gpu_enter(ctx, sf));
+    return dlg_launch_pack_ue8m0(ctx, sf, packed, stream);
+  }
   dlg_ref_pack_ue8m0(sf, packed);
   return DLG_OK;
 }

@@ -17,11 +17,16 @@
 // - bf16 pairs go through stmatrix .x4 (four 8x8 blocks = 16 columns x 16 rows of a warp
 //   per instruction); f32 pairs are written with 8-byte st.shared.
 // - C (optional) is read from global memory with the accumulator layout, bounds-checked, and
-//   added before the conversion. C may alias D: each CTA reads exactly the elements it later
-//   writes, so there is no race.
+//   added before the conversion (kCMode 1: bf16, 2: f32). C may alias D: each CTA reads
+//   exactly the elements it later writes, so there is no race.
+// - kCMode 3: C has D's dtype and is loaded by TMA into this very staging tile (same boxes,
+//   same swizzle as the D stores; out-of-range elements read as zero), which the kernel
+//   issues early (load_c_async) so the load overlaps the mainloop; run_smem_c then adds each
+//   thread's elements from shared memory before the tile is overwritten.
 #pragma once
 
 #include "ptx/base.cuh"
+#include "ptx/mbarrier.cuh"
 #include "ptx/stmatrix.cuh"
 #include "ptx/tma.cuh"
 
@@ -43,7 +48,8 @@ constexpr uint32_t epilogue_swizzle_bytes(uint32_t row_bytes) {
   return row_bytes % 128 == 0 ? 128 : (row_bytes % 64 == 0 ? 64 : 32);
 }
 
-// C operand description (kCMode: 0 none, 1 bf16, 2 f32), row-major with row stride ldc.
+// C operand description (kCMode: 0 none, 1 bf16, 2 f32, 3 D's dtype through TMA), row-major
+// with row stride ldc (kCMode 1, 2).
 struct EpilogueC {
   const void* ptr;
   int64_t ldc;
@@ -69,7 +75,7 @@ struct WarpgroupEpilogue {
   // global row of this warpgroup and first global column.
   DLG_DEVICE static void add_c(float (&acc)[kNumAcc], const EpilogueC& c, uint32_t m,
                                uint32_t n, uint32_t row0, uint32_t col0) {
-    if constexpr (kCMode != 0) {
+    if constexpr (kCMode == 1 || kCMode == 2) {
       const uint32_t t = threadIdx.x % 128, w = t / 32, l = t % 32;
 #pragma unroll
       for (uint32_t i = 0; i < kNumAcc; i += 2) {
@@ -137,6 +143,59 @@ struct WarpgroupEpilogue {
                         static_cast<int32_t>(col0 + s * kSlabCols),
                         static_cast<int32_t>(row0_tile + 64 * wg));
     ptx::tma_store_commit();
+  }
+
+  // Shared-memory address (in the staging tile) of the element pair acc[i], acc[i + 1] of
+  // this thread (i even): the positions write_smem gives them.
+  DLG_DEVICE static uint32_t pair_addr(uint32_t base, uint32_t wg, uint32_t i) {
+    const uint32_t t = threadIdx.x % 128, w = t / 32, l = t % 32;
+    const uint32_t row = 64 * wg + 16 * w + l / 4 + 8 * ((i / 2) % 2);
+    const uint32_t col = 8 * (i / 4) + 2 * (l % 4);
+    const uint32_t off = row * kSwizzle + (col % kSlabCols) * kOutBytes;
+    return base + (col / kSlabCols) * kSlabBytes + swizzle(off);
+  }
+
+  // kCMode 3, one thread per warpgroup: once the previous tile's stores have read the staging
+  // tile, loads this warpgroup's 64 rows of C into it (signals `bar` with the bytes).
+  DLG_DEVICE static void load_c_async(const ptx::TensorMap* map_c, uint8_t* smem_d, uint32_t wg,
+                                      uint32_t m0, uint32_t n0, uint64_t* bar) {
+    ptx::tma_store_wait_read<0>();
+    ptx::mbarrier_arrive_expect_tx(bar, kNumSlabs * 64 * kSwizzle);
+#pragma unroll
+    for (uint32_t s = 0; s < kNumSlabs; ++s)
+      ptx::tma_load_2d(map_c, bar, smem_d + s * kSlabBytes + 64 * wg * kSwizzle,
+                       static_cast<int32_t>(n0 + s * kSlabCols),
+                       static_cast<int32_t>(m0 + 64 * wg));
+  }
+
+  // kCMode 3: the whole epilogue of one warpgroup, C taken from the staging tile (loaded by
+  // load_c_async into barrier `bar`, phase parity `parity`).
+  DLG_DEVICE static void run_smem_c(float (&acc)[kNumAcc], uint32_t m0, uint32_t n0,
+                                    uint8_t* smem_d, uint32_t wg, const ptx::TensorMap* map_d,
+                                    uint64_t* bar, uint32_t parity) {
+    const uint32_t base = ptx::smem_addr(smem_d);
+    ptx::mbarrier_wait(bar, parity);
+#pragma unroll
+    for (uint32_t i = 0; i < kNumAcc; i += 2) {
+      const uint32_t addr = pair_addr(base, wg, i);
+      if constexpr (kOutBytes == 4) {
+        float x, y;
+        asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(x), "=f"(y) : "r"(addr) : "memory");
+        acc[i] += x;
+        acc[i + 1] += y;
+      } else {
+        uint32_t v;
+        asm volatile("ld.shared.b32 %0, [%1];" : "=r"(v) : "r"(addr) : "memory");
+        acc[i] += dlg_bf16_bits_to_float(static_cast<uint16_t>(v & 0xFFFFu));
+        acc[i + 1] += dlg_bf16_bits_to_float(static_cast<uint16_t>(v >> 16));
+      }
+    }
+    // Every thread has read its C before stmatrix overwrites other threads' positions.
+    ptx::named_barrier_sync(1 + wg, 128);
+    write_smem(acc, smem_d, wg);
+    ptx::fence_proxy_async_smem();
+    ptx::named_barrier_sync(1 + wg, 128);
+    if (threadIdx.x % 128 == 0) store(map_d, smem_d, wg, m0, n0);
   }
 
   // The whole epilogue of one warpgroup: wait until the previous tile's stores have read

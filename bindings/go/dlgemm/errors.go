@@ -42,8 +42,8 @@ func (s Status) Name() string { return raw.Dlg_status_name(raw.Enum_SS_dlg_statu
 // Test for a kind of failure with errors.Is against the sentinel of its status
 // (errors.Is(err, dlgemm.ErrDType)); read the details with errors.As.
 type Error struct {
-	Status  Status
-	Message string
+	Status  Status // the kind of failure, never StatusOK
+	Message string // names the argument and the reason; never empty
 
 	sentinel bool
 }

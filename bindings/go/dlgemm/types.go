@@ -2,6 +2,7 @@ package dlgemm
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dlgemm/dlgemm/bindings/go/internal/raw"
 )
@@ -9,16 +10,16 @@ import (
 // DType is a DLPack element type: a type code and a bit width (lanes are always 1).
 type DType struct {
 	Code uint8 // DLDataTypeCode: 0 int, 1 uint, 2 float, 4 bfloat, 10 float8_e4m3fn, ...
-	Bits uint8
+	Bits uint8 // bits per element
 }
 
 // The element types dlgemm's ops take (DLPack codes are part of the DLPack ABI).
 var (
-	Float32       = DType{Code: 2, Bits: 32}  // (kDLFloat, 32)
-	BFloat16      = DType{Code: 4, Bits: 16}  // (kDLBfloat, 16): stored as uint16 bit patterns
-	Float8E4M3FN  = DType{Code: 10, Bits: 8}  // (kDLFloat8_e4m3fn, 8): stored as uint8 bytes
-	Int32         = DType{Code: 0, Bits: 32}  // (kDLInt, 32)
-	UInt8         = DType{Code: 1, Bits: 8}   // (kDLUInt, 8)
+	Float32       = DType{Code: 2, Bits: 32} // (kDLFloat, 32)
+	BFloat16      = DType{Code: 4, Bits: 16} // (kDLBfloat, 16): stored as uint16 bit patterns
+	Float8E4M3FN  = DType{Code: 10, Bits: 8} // (kDLFloat8_e4m3fn, 8): stored as uint8 bytes
+	Int32         = DType{Code: 0, Bits: 32} // (kDLInt, 32)
+	UInt8         = DType{Code: 1, Bits: 8}  // (kDLUInt, 8)
 	allKnownTypes = []DType{Float32, BFloat16, Float8E4M3FN, Int32, UInt8}
 )
 
@@ -51,8 +52,8 @@ const (
 
 // Device is where a tensor's memory lives.
 type Device struct {
-	Type DeviceType
-	ID   int
+	Type DeviceType // DLPack device type
+	ID   int        // device ordinal (0 for host memory)
 }
 
 // CPU is host memory.
@@ -123,3 +124,17 @@ type Stream uintptr
 
 // FP8E4M3Max is the largest finite float8_e4m3fn value (DLG_FP8_E4M3_MAX).
 const FP8E4M3Max = 448.0
+
+// BFloat16Bits rounds f to bfloat16 (to nearest, ties to even) and returns its bit pattern,
+// the storage of a BFloat16 tensor.
+func BFloat16Bits(f float32) uint16 {
+	u := math.Float32bits(f)
+	if f != f {
+		return 0x7FC0 // a quiet NaN
+	}
+	u += 0x7FFF + (u>>16)&1
+	return uint16(u >> 16)
+}
+
+// BFloat16Value is the float32 value of a bfloat16 bit pattern.
+func BFloat16Value(bits uint16) float32 { return math.Float32frombits(uint32(bits) << 16) }

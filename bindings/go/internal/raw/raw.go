@@ -64,105 +64,105 @@ typedef _goslice_ swig_type_34;
 typedef long long swig_type_35;
 typedef _goslice_ swig_type_36;
 typedef long long swig_type_37;
-extern void _wrap_Swig_free_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern uintptr_t _wrap_Swig_malloc_raw_53ac0e6b1a9f142d(swig_intgo arg1);
-extern swig_intgo _wrap_DLG_VERSION_NUMBER_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_dlg_version_raw_53ac0e6b1a9f142d(void);
-extern swig_type_1 _wrap_dlg_version_string_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_OK_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_INVALID_ARGUMENT_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_DTYPE_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_SHAPE_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_LAYOUT_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_DEVICE_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_UNSUPPORTED_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_NO_DRIVER_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_NO_NVRTC_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_COMPILE_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_CUDA_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_OUT_OF_MEMORY_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_IO_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_ERR_INTERNAL_raw_53ac0e6b1a9f142d(void);
-extern swig_type_2 _wrap_dlg_status_string_raw_53ac0e6b1a9f142d(swig_intgo arg1);
-extern swig_type_3 _wrap_dlg_status_name_raw_53ac0e6b1a9f142d(swig_intgo arg1);
-extern swig_type_4 _wrap_dlg_last_error_raw_53ac0e6b1a9f142d(void);
-extern void _wrap_dlg_clear_error_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_dlg_context_create_raw_53ac0e6b1a9f142d(swig_intgo arg1, swig_type_5 arg2);
-extern void _wrap_dlg_context_destroy_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_context_device_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_context_set_max_sms_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2);
-extern swig_intgo _wrap_dlg_context_get_max_sms_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_context_set_pdl_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2);
-extern swig_intgo _wrap_dlg_context_get_pdl_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_context_set_cache_dir_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_type_6 arg2);
-extern swig_intgo _wrap_dlg_context_get_cache_dir_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_type_7 arg2);
-extern swig_intgo _wrap_dlg_context_set_jit_options_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_type_8 arg2);
-extern swig_intgo _wrap_dlg_device_info_t_ordinal_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_device_info_t_sm_major_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_device_info_t_sm_minor_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_device_info_t_num_sms_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_9 _wrap_dlg_device_info_t_total_memory_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_10 _wrap_dlg_device_info_t_l2_bytes_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_11 _wrap_dlg_device_info_t_max_smem_per_block_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_12 _wrap_dlg_device_info_t_name_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern uintptr_t _wrap_new_dlg_device_info_t_raw_53ac0e6b1a9f142d(void);
-extern void _wrap_delete_dlg_device_info_t_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_context_device_info_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2);
-extern swig_intgo _wrap_dlg_runtime_info_t_driver_found_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_runtime_info_t_driver_version_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_runtime_info_t_device_count_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_runtime_info_t_nvrtc_found_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_runtime_info_t_nvrtc_major_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_13 _wrap_dlg_runtime_info_t_driver_path_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_14 _wrap_dlg_runtime_info_t_nvrtc_path_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_15 _wrap_dlg_runtime_info_t_why_get_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern uintptr_t _wrap_new_dlg_runtime_info_t_raw_53ac0e6b1a9f142d(void);
-extern void _wrap_delete_dlg_runtime_info_t_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern void _wrap_dlg_runtime_info_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_intgo _wrap_dlg_tensor_create_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_intgo arg6, swig_type_16 arg7, swig_type_17 arg8, swig_type_18 arg9);
-extern void _wrap_dlg_tensor_destroy_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_19 _wrap_dlg_tensor_numel_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_20 _wrap_dlg_tensor_span_bytes_raw_53ac0e6b1a9f142d(uintptr_t arg1);
-extern swig_type_21 _wrap_dlg_dtype_name_raw_53ac0e6b1a9f142d(swig_intgo arg1, swig_intgo arg2);
-extern swig_intgo _wrap_DLG_RECIPE_FP8_1D2D_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_RECIPE_FP8_1D1D_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_RECIPE_BF16_raw_53ac0e6b1a9f142d(void);
-extern swig_type_22 _wrap_dlg_recipe_name_raw_53ac0e6b1a9f142d(swig_intgo arg1);
-extern swig_intgo _wrap_dlg_gemm_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, uintptr_t arg8, uintptr_t arg9);
-extern swig_intgo _wrap_dlg_warmup_gemm_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2, swig_type_23 arg3, swig_type_24 arg4, swig_type_25 arg5, swig_intgo arg6, swig_intgo arg7);
-extern swig_intgo _wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_dlg_m_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
-extern swig_intgo _wrap_dlg_m_grouped_gemm_masked_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
-extern swig_intgo _wrap_dlg_k_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, uintptr_t arg8, uintptr_t arg9, uintptr_t arg10);
-extern swig_intgo _wrap_dlg_mk_alignment_for_contiguous_layout_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_dlg_mqa_logits_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
-extern swig_type_26 _wrap_dlg_mqa_logits_row_stride_raw_53ac0e6b1a9f142d(swig_type_27 arg1);
-extern swig_intgo _wrap_dlg_paged_mqa_logits_metadata_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, swig_intgo arg4, uintptr_t arg5, uintptr_t arg6);
-extern swig_type_28 _wrap_dlg_paged_mqa_logits_metadata_rows_raw_53ac0e6b1a9f142d(swig_intgo arg1);
-extern swig_intgo _wrap_dlg_paged_mqa_logits_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
-extern swig_intgo _wrap_dlg_clean_logits_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5);
-extern float _wrap_DLG_FP8_E4M3_MAX_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_dlg_cast_fp8_per_token_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6);
-extern swig_intgo _wrap_dlg_cast_fp8_per_block_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6);
-extern swig_intgo _wrap_dlg_cast_fp8_per_tensor_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5);
-extern swig_intgo _wrap_dlg_transform_sf_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4);
-extern swig_intgo _wrap_dlg_pack_ue8m0_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4);
-extern swig_type_29 _wrap_dlg_tma_aligned_size_raw_53ac0e6b1a9f142d(swig_type_30 arg1, swig_type_31 arg2);
-extern swig_intgo _wrap_DLG_FILL_UNIFORM_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_FILL_NORMAL_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_DLG_FILL_INT_raw_53ac0e6b1a9f142d(void);
-extern swig_intgo _wrap_dlg_testing_fill_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_type_32 arg2, swig_intgo arg3, double arg4, double arg5);
-extern swig_intgo _wrap_dlg_testing_calc_diff_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, swig_type_33 arg3);
-extern swig_intgo _wrap_dlg_testing_count_mismatch_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, swig_type_34 arg3);
-extern swig_intgo _wrap_dlg_testing_poison_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3);
-extern swig_intgo _wrap_dlg_device_alloc_raw_53ac0e6b1a9f142d(uintptr_t arg1, swig_type_35 arg2, swig_type_36 arg3);
-extern swig_intgo _wrap_dlg_device_free_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2);
-extern swig_intgo _wrap_dlg_memcpy_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, swig_type_37 arg4);
-extern swig_intgo _wrap_dlg_tensor_copy_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3);
-extern swig_intgo _wrap_dlg_stream_synchronize_raw_53ac0e6b1a9f142d(uintptr_t arg1, uintptr_t arg2);
+extern void _wrap_Swig_free_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern uintptr_t _wrap_Swig_malloc_raw_a8dc8d99570888fb(swig_intgo arg1);
+extern swig_intgo _wrap_DLG_VERSION_NUMBER_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_dlg_version_raw_a8dc8d99570888fb(void);
+extern swig_type_1 _wrap_dlg_version_string_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_OK_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_INVALID_ARGUMENT_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_DTYPE_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_SHAPE_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_LAYOUT_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_DEVICE_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_UNSUPPORTED_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_NO_DRIVER_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_NO_NVRTC_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_COMPILE_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_CUDA_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_OUT_OF_MEMORY_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_IO_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_ERR_INTERNAL_raw_a8dc8d99570888fb(void);
+extern swig_type_2 _wrap_dlg_status_string_raw_a8dc8d99570888fb(swig_intgo arg1);
+extern swig_type_3 _wrap_dlg_status_name_raw_a8dc8d99570888fb(swig_intgo arg1);
+extern swig_type_4 _wrap_dlg_last_error_raw_a8dc8d99570888fb(void);
+extern void _wrap_dlg_clear_error_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_dlg_context_create_raw_a8dc8d99570888fb(swig_intgo arg1, swig_type_5 arg2);
+extern void _wrap_dlg_context_destroy_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_context_device_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_context_set_max_sms_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2);
+extern swig_intgo _wrap_dlg_context_get_max_sms_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_context_set_pdl_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2);
+extern swig_intgo _wrap_dlg_context_get_pdl_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_context_set_cache_dir_raw_a8dc8d99570888fb(uintptr_t arg1, swig_type_6 arg2);
+extern swig_intgo _wrap_dlg_context_get_cache_dir_raw_a8dc8d99570888fb(uintptr_t arg1, swig_type_7 arg2);
+extern swig_intgo _wrap_dlg_context_set_jit_options_raw_a8dc8d99570888fb(uintptr_t arg1, swig_type_8 arg2);
+extern swig_intgo _wrap_dlg_device_info_t_ordinal_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_device_info_t_sm_major_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_device_info_t_sm_minor_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_device_info_t_num_sms_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_9 _wrap_dlg_device_info_t_total_memory_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_10 _wrap_dlg_device_info_t_l2_bytes_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_11 _wrap_dlg_device_info_t_max_smem_per_block_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_12 _wrap_dlg_device_info_t_name_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern uintptr_t _wrap_new_dlg_device_info_t_raw_a8dc8d99570888fb(void);
+extern void _wrap_delete_dlg_device_info_t_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_context_device_info_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2);
+extern swig_intgo _wrap_dlg_runtime_info_t_driver_found_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_runtime_info_t_driver_version_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_runtime_info_t_device_count_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_runtime_info_t_nvrtc_found_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_runtime_info_t_nvrtc_major_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_13 _wrap_dlg_runtime_info_t_driver_path_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_14 _wrap_dlg_runtime_info_t_nvrtc_path_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_15 _wrap_dlg_runtime_info_t_why_get_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern uintptr_t _wrap_new_dlg_runtime_info_t_raw_a8dc8d99570888fb(void);
+extern void _wrap_delete_dlg_runtime_info_t_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern void _wrap_dlg_runtime_info_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_intgo _wrap_dlg_tensor_create_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_intgo arg6, swig_type_16 arg7, swig_type_17 arg8, swig_type_18 arg9);
+extern void _wrap_dlg_tensor_destroy_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_19 _wrap_dlg_tensor_numel_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_20 _wrap_dlg_tensor_span_bytes_raw_a8dc8d99570888fb(uintptr_t arg1);
+extern swig_type_21 _wrap_dlg_dtype_name_raw_a8dc8d99570888fb(swig_intgo arg1, swig_intgo arg2);
+extern swig_intgo _wrap_DLG_RECIPE_FP8_1D2D_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_RECIPE_FP8_1D1D_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_RECIPE_BF16_raw_a8dc8d99570888fb(void);
+extern swig_type_22 _wrap_dlg_recipe_name_raw_a8dc8d99570888fb(swig_intgo arg1);
+extern swig_intgo _wrap_dlg_gemm_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, uintptr_t arg8, uintptr_t arg9);
+extern swig_intgo _wrap_dlg_warmup_gemm_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, swig_type_23 arg3, swig_type_24 arg4, swig_type_25 arg5, swig_intgo arg6, swig_intgo arg7);
+extern swig_intgo _wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_dlg_m_grouped_gemm_contiguous_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
+extern swig_intgo _wrap_dlg_m_grouped_gemm_masked_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
+extern swig_intgo _wrap_dlg_k_grouped_gemm_contiguous_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, uintptr_t arg8, uintptr_t arg9, uintptr_t arg10);
+extern swig_intgo _wrap_dlg_mk_alignment_for_contiguous_layout_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_dlg_mqa_logits_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
+extern swig_type_26 _wrap_dlg_mqa_logits_row_stride_raw_a8dc8d99570888fb(swig_type_27 arg1);
+extern swig_intgo _wrap_dlg_paged_mqa_logits_metadata_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, swig_intgo arg4, uintptr_t arg5, uintptr_t arg6);
+extern swig_type_28 _wrap_dlg_paged_mqa_logits_metadata_rows_raw_a8dc8d99570888fb(swig_intgo arg1);
+extern swig_intgo _wrap_dlg_paged_mqa_logits_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
+extern swig_intgo _wrap_dlg_clean_logits_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5);
+extern float _wrap_DLG_FP8_E4M3_MAX_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_dlg_cast_fp8_per_token_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6);
+extern swig_intgo _wrap_dlg_cast_fp8_per_block_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6);
+extern swig_intgo _wrap_dlg_cast_fp8_per_tensor_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5);
+extern swig_intgo _wrap_dlg_transform_sf_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4);
+extern swig_intgo _wrap_dlg_pack_ue8m0_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4);
+extern swig_type_29 _wrap_dlg_tma_aligned_size_raw_a8dc8d99570888fb(swig_type_30 arg1, swig_type_31 arg2);
+extern swig_intgo _wrap_DLG_FILL_UNIFORM_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_FILL_NORMAL_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_DLG_FILL_INT_raw_a8dc8d99570888fb(void);
+extern swig_intgo _wrap_dlg_testing_fill_raw_a8dc8d99570888fb(uintptr_t arg1, swig_type_32 arg2, swig_intgo arg3, double arg4, double arg5);
+extern swig_intgo _wrap_dlg_testing_calc_diff_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_type_33 arg3);
+extern swig_intgo _wrap_dlg_testing_count_mismatch_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_type_34 arg3);
+extern swig_intgo _wrap_dlg_testing_poison_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3);
+extern swig_intgo _wrap_dlg_device_alloc_raw_a8dc8d99570888fb(uintptr_t arg1, swig_type_35 arg2, swig_type_36 arg3);
+extern swig_intgo _wrap_dlg_device_free_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2);
+extern swig_intgo _wrap_dlg_memcpy_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, swig_type_37 arg4);
+extern swig_intgo _wrap_dlg_tensor_copy_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3);
+extern swig_intgo _wrap_dlg_stream_synchronize_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2);
 #undef intgo
 */
 import "C"
@@ -189,8 +189,8 @@ func getSwigcptr(v interface{ Swigcptr() uintptr }) uintptr {
 
 type _ sync.Mutex
 
-//export cgo_panic__raw_53ac0e6b1a9f142d
-func cgo_panic__raw_53ac0e6b1a9f142d(p *byte) {
+//export cgo_panic__raw_a8dc8d99570888fb
+func cgo_panic__raw_a8dc8d99570888fb(p *byte) {
 	s := (*[1024]byte)(unsafe.Pointer(p))[:]
 	for i, b := range s {
 		if b == 0 {
@@ -202,13 +202,13 @@ func cgo_panic__raw_53ac0e6b1a9f142d(p *byte) {
 
 func Swig_free(arg1 uintptr) {
 	_swig_i_0 := arg1
-	C._wrap_Swig_free_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	C._wrap_Swig_free_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 }
 
 func Swig_malloc(arg1 int) (_swig_ret uintptr) {
 	var swig_r uintptr
 	_swig_i_0 := arg1
-	swig_r = (uintptr)(C._wrap_Swig_malloc_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0)))
+	swig_r = (uintptr)(C._wrap_Swig_malloc_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0)))
 	return swig_r
 }
 
@@ -218,7 +218,7 @@ const DLG_VERSION_PATCH int = 0
 
 func _swig_getDLG_VERSION_NUMBER() (_swig_ret int) {
 	var swig_r int
-	swig_r = (int)(C._wrap_DLG_VERSION_NUMBER_raw_53ac0e6b1a9f142d())
+	swig_r = (int)(C._wrap_DLG_VERSION_NUMBER_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -228,13 +228,13 @@ const DLG_VERSION_STRING string = "0.1.0"
 
 func Dlg_version() (_swig_ret int) {
 	var swig_r int
-	swig_r = (int)(C._wrap_dlg_version_raw_53ac0e6b1a9f142d())
+	swig_r = (int)(C._wrap_dlg_version_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
 func Dlg_version_string() (_swig_ret string) {
 	var swig_r string
-	swig_r_p := C._wrap_dlg_version_string_raw_53ac0e6b1a9f142d()
+	swig_r_p := C._wrap_dlg_version_string_raw_a8dc8d99570888fb()
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -245,7 +245,7 @@ type Enum_SS_dlg_status int
 
 func _swig_getDLG_OK() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_OK_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_OK_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -253,7 +253,7 @@ var DLG_OK Enum_SS_dlg_status = _swig_getDLG_OK()
 
 func _swig_getDLG_ERR_INVALID_ARGUMENT() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_INVALID_ARGUMENT_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_INVALID_ARGUMENT_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -261,7 +261,7 @@ var DLG_ERR_INVALID_ARGUMENT Enum_SS_dlg_status = _swig_getDLG_ERR_INVALID_ARGUM
 
 func _swig_getDLG_ERR_DTYPE() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_DTYPE_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_DTYPE_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -269,7 +269,7 @@ var DLG_ERR_DTYPE Enum_SS_dlg_status = _swig_getDLG_ERR_DTYPE()
 
 func _swig_getDLG_ERR_SHAPE() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_SHAPE_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_SHAPE_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -277,7 +277,7 @@ var DLG_ERR_SHAPE Enum_SS_dlg_status = _swig_getDLG_ERR_SHAPE()
 
 func _swig_getDLG_ERR_LAYOUT() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_LAYOUT_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_LAYOUT_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -285,7 +285,7 @@ var DLG_ERR_LAYOUT Enum_SS_dlg_status = _swig_getDLG_ERR_LAYOUT()
 
 func _swig_getDLG_ERR_DEVICE() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_DEVICE_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_DEVICE_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -293,7 +293,7 @@ var DLG_ERR_DEVICE Enum_SS_dlg_status = _swig_getDLG_ERR_DEVICE()
 
 func _swig_getDLG_ERR_UNSUPPORTED() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_UNSUPPORTED_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_UNSUPPORTED_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -301,7 +301,7 @@ var DLG_ERR_UNSUPPORTED Enum_SS_dlg_status = _swig_getDLG_ERR_UNSUPPORTED()
 
 func _swig_getDLG_ERR_NO_DRIVER() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_NO_DRIVER_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_NO_DRIVER_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -309,7 +309,7 @@ var DLG_ERR_NO_DRIVER Enum_SS_dlg_status = _swig_getDLG_ERR_NO_DRIVER()
 
 func _swig_getDLG_ERR_NO_NVRTC() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_NO_NVRTC_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_NO_NVRTC_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -317,7 +317,7 @@ var DLG_ERR_NO_NVRTC Enum_SS_dlg_status = _swig_getDLG_ERR_NO_NVRTC()
 
 func _swig_getDLG_ERR_COMPILE() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_COMPILE_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_COMPILE_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -325,7 +325,7 @@ var DLG_ERR_COMPILE Enum_SS_dlg_status = _swig_getDLG_ERR_COMPILE()
 
 func _swig_getDLG_ERR_CUDA() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_CUDA_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_CUDA_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -333,7 +333,7 @@ var DLG_ERR_CUDA Enum_SS_dlg_status = _swig_getDLG_ERR_CUDA()
 
 func _swig_getDLG_ERR_OUT_OF_MEMORY() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_OUT_OF_MEMORY_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_OUT_OF_MEMORY_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -341,7 +341,7 @@ var DLG_ERR_OUT_OF_MEMORY Enum_SS_dlg_status = _swig_getDLG_ERR_OUT_OF_MEMORY()
 
 func _swig_getDLG_ERR_IO() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_IO_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_IO_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -349,7 +349,7 @@ var DLG_ERR_IO Enum_SS_dlg_status = _swig_getDLG_ERR_IO()
 
 func _swig_getDLG_ERR_INTERNAL() (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
-	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_INTERNAL_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_status)(C._wrap_DLG_ERR_INTERNAL_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -358,7 +358,7 @@ var DLG_ERR_INTERNAL Enum_SS_dlg_status = _swig_getDLG_ERR_INTERNAL()
 func Dlg_status_string(arg1 Enum_SS_dlg_status) (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_status_string_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0))
+	swig_r_p := C._wrap_dlg_status_string_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -368,7 +368,7 @@ func Dlg_status_string(arg1 Enum_SS_dlg_status) (_swig_ret string) {
 func Dlg_status_name(arg1 Enum_SS_dlg_status) (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_status_name_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0))
+	swig_r_p := C._wrap_dlg_status_name_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -377,7 +377,7 @@ func Dlg_status_name(arg1 Enum_SS_dlg_status) (_swig_ret string) {
 
 func Dlg_last_error() (_swig_ret string) {
 	var swig_r string
-	swig_r_p := C._wrap_dlg_last_error_raw_53ac0e6b1a9f142d()
+	swig_r_p := C._wrap_dlg_last_error_raw_a8dc8d99570888fb()
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -385,14 +385,14 @@ func Dlg_last_error() (_swig_ret string) {
 }
 
 func Dlg_clear_error() {
-	C._wrap_dlg_clear_error_raw_53ac0e6b1a9f142d()
+	C._wrap_dlg_clear_error_raw_a8dc8d99570888fb()
 }
 
 func Dlg_context_create(arg1 int, arg2 []uintptr) (_swig_ret Enum_SS_dlg_status) {
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_create_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0), *(*C.swig_type_5)(unsafe.Pointer(&_swig_i_1))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_create_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0), *(*C.swig_type_5)(unsafe.Pointer(&_swig_i_1))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -401,13 +401,13 @@ func Dlg_context_create(arg1 int, arg2 []uintptr) (_swig_ret Enum_SS_dlg_status)
 
 func Dlg_context_destroy(arg1 uintptr) {
 	_swig_i_0 := arg1
-	C._wrap_dlg_context_destroy_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	C._wrap_dlg_context_destroy_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 }
 
 func Dlg_context_device(arg1 uintptr) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_context_device_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_context_device_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
@@ -415,14 +415,14 @@ func Dlg_context_set_max_sms(arg1 uintptr, arg2 int) (_swig_ret Enum_SS_dlg_stat
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_max_sms_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_max_sms_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
 	return swig_r
 }
 
 func Dlg_context_get_max_sms(arg1 uintptr) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_context_get_max_sms_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_context_get_max_sms_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
@@ -430,14 +430,14 @@ func Dlg_context_set_pdl(arg1 uintptr, arg2 int) (_swig_ret Enum_SS_dlg_status) 
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_pdl_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_pdl_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
 	return swig_r
 }
 
 func Dlg_context_get_pdl(arg1 uintptr) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_context_get_pdl_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_context_get_pdl_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
@@ -445,7 +445,7 @@ func Dlg_context_set_cache_dir(arg1 uintptr, arg2 string) (_swig_ret Enum_SS_dlg
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_cache_dir_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), *(*C.swig_type_6)(unsafe.Pointer(&_swig_i_1))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_cache_dir_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), *(*C.swig_type_6)(unsafe.Pointer(&_swig_i_1))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -456,7 +456,7 @@ func Dlg_context_get_cache_dir(arg1 uintptr, arg2 []byte) (_swig_ret Enum_SS_dlg
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_get_cache_dir_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), *(*C.swig_type_7)(unsafe.Pointer(&_swig_i_1))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_get_cache_dir_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), *(*C.swig_type_7)(unsafe.Pointer(&_swig_i_1))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -467,7 +467,7 @@ func Dlg_context_set_jit_options(arg1 uintptr, arg2 string) (_swig_ret Enum_SS_d
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_jit_options_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), *(*C.swig_type_8)(unsafe.Pointer(&_swig_i_1))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_set_jit_options_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), *(*C.swig_type_8)(unsafe.Pointer(&_swig_i_1))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -486,56 +486,56 @@ func (p SwigcptrDlg_device_info_t) SwigIsDlg_device_info_t() {
 func (arg1 SwigcptrDlg_device_info_t) GetOrdinal() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_device_info_t_ordinal_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_device_info_t_ordinal_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetSm_major() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_device_info_t_sm_major_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_device_info_t_sm_major_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetSm_minor() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_device_info_t_sm_minor_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_device_info_t_sm_minor_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetNum_sms() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_device_info_t_num_sms_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_device_info_t_num_sms_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetTotal_memory() (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_device_info_t_total_memory_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_device_info_t_total_memory_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetL2_bytes() (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_device_info_t_l2_bytes_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_device_info_t_l2_bytes_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetMax_smem_per_block() (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_device_info_t_max_smem_per_block_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_device_info_t_max_smem_per_block_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_device_info_t) GetName() (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_device_info_t_name_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	swig_r_p := C._wrap_dlg_device_info_t_name_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -544,13 +544,13 @@ func (arg1 SwigcptrDlg_device_info_t) GetName() (_swig_ret string) {
 
 func NewDlg_device_info_t() (_swig_ret Dlg_device_info_t) {
 	var swig_r Dlg_device_info_t
-	swig_r = (Dlg_device_info_t)(SwigcptrDlg_device_info_t(C._wrap_new_dlg_device_info_t_raw_53ac0e6b1a9f142d()))
+	swig_r = (Dlg_device_info_t)(SwigcptrDlg_device_info_t(C._wrap_new_dlg_device_info_t_raw_a8dc8d99570888fb()))
 	return swig_r
 }
 
 func DeleteDlg_device_info_t(arg1 Dlg_device_info_t) {
 	_swig_i_0 := getSwigcptr(arg1)
-	C._wrap_delete_dlg_device_info_t_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	C._wrap_delete_dlg_device_info_t_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 }
 
 type Dlg_device_info_t interface {
@@ -570,7 +570,7 @@ func Dlg_context_device_info(arg1 uintptr, arg2 Dlg_device_info_t) (_swig_ret En
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := getSwigcptr(arg2)
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_device_info_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_context_device_info_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1)))
 	return swig_r
 }
 
@@ -586,49 +586,49 @@ func (p SwigcptrDlg_runtime_info_t) SwigIsDlg_runtime_info_t() {
 func (arg1 SwigcptrDlg_runtime_info_t) GetDriver_found() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_runtime_info_t_driver_found_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_runtime_info_t_driver_found_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_runtime_info_t) GetDriver_version() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_runtime_info_t_driver_version_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_runtime_info_t_driver_version_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_runtime_info_t) GetDevice_count() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_runtime_info_t_device_count_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_runtime_info_t_device_count_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_runtime_info_t) GetNvrtc_found() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_runtime_info_t_nvrtc_found_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_runtime_info_t_nvrtc_found_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_runtime_info_t) GetNvrtc_major() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_runtime_info_t_nvrtc_major_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_runtime_info_t_nvrtc_major_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_runtime_info_t) GetNvrtc_minor() (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	swig_r = (int)(C._wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int)(C._wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func (arg1 SwigcptrDlg_runtime_info_t) GetDriver_path() (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_runtime_info_t_driver_path_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	swig_r_p := C._wrap_dlg_runtime_info_t_driver_path_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -638,7 +638,7 @@ func (arg1 SwigcptrDlg_runtime_info_t) GetDriver_path() (_swig_ret string) {
 func (arg1 SwigcptrDlg_runtime_info_t) GetNvrtc_path() (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_runtime_info_t_nvrtc_path_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	swig_r_p := C._wrap_dlg_runtime_info_t_nvrtc_path_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -648,7 +648,7 @@ func (arg1 SwigcptrDlg_runtime_info_t) GetNvrtc_path() (_swig_ret string) {
 func (arg1 SwigcptrDlg_runtime_info_t) GetWhy() (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_runtime_info_t_why_get_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	swig_r_p := C._wrap_dlg_runtime_info_t_why_get_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -657,13 +657,13 @@ func (arg1 SwigcptrDlg_runtime_info_t) GetWhy() (_swig_ret string) {
 
 func NewDlg_runtime_info_t() (_swig_ret Dlg_runtime_info_t) {
 	var swig_r Dlg_runtime_info_t
-	swig_r = (Dlg_runtime_info_t)(SwigcptrDlg_runtime_info_t(C._wrap_new_dlg_runtime_info_t_raw_53ac0e6b1a9f142d()))
+	swig_r = (Dlg_runtime_info_t)(SwigcptrDlg_runtime_info_t(C._wrap_new_dlg_runtime_info_t_raw_a8dc8d99570888fb()))
 	return swig_r
 }
 
 func DeleteDlg_runtime_info_t(arg1 Dlg_runtime_info_t) {
 	_swig_i_0 := getSwigcptr(arg1)
-	C._wrap_delete_dlg_runtime_info_t_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	C._wrap_delete_dlg_runtime_info_t_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 }
 
 type Dlg_runtime_info_t interface {
@@ -682,7 +682,7 @@ type Dlg_runtime_info_t interface {
 
 func Dlg_runtime_info(arg1 Dlg_runtime_info_t) {
 	_swig_i_0 := getSwigcptr(arg1)
-	C._wrap_dlg_runtime_info_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	C._wrap_dlg_runtime_info_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 }
 
 func Dlg_tensor_create(arg1 uintptr, arg2 int, arg3 int, arg4 int, arg5 int, arg6 int, arg7 []int64, arg8 []int64, arg9 []uintptr) (_swig_ret Enum_SS_dlg_status) {
@@ -696,7 +696,7 @@ func Dlg_tensor_create(arg1 uintptr, arg2 int, arg3 int, arg4 int, arg5 int, arg
 	_swig_i_6 := arg7
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_tensor_create_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_intgo(_swig_i_5), *(*C.swig_type_16)(unsafe.Pointer(&_swig_i_6)), *(*C.swig_type_17)(unsafe.Pointer(&_swig_i_7)), *(*C.swig_type_18)(unsafe.Pointer(&_swig_i_8))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_tensor_create_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_intgo(_swig_i_5), *(*C.swig_type_16)(unsafe.Pointer(&_swig_i_6)), *(*C.swig_type_17)(unsafe.Pointer(&_swig_i_7)), *(*C.swig_type_18)(unsafe.Pointer(&_swig_i_8))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg7
 	}
@@ -711,20 +711,20 @@ func Dlg_tensor_create(arg1 uintptr, arg2 int, arg3 int, arg4 int, arg5 int, arg
 
 func Dlg_tensor_destroy(arg1 uintptr) {
 	_swig_i_0 := arg1
-	C._wrap_dlg_tensor_destroy_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0))
+	C._wrap_dlg_tensor_destroy_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0))
 }
 
 func Dlg_tensor_numel(arg1 uintptr) (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_tensor_numel_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_tensor_numel_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
 func Dlg_tensor_span_bytes(arg1 uintptr) (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_tensor_span_bytes_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_tensor_span_bytes_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
@@ -732,7 +732,7 @@ func Dlg_dtype_name(arg1 int, arg2 int) (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r_p := C._wrap_dlg_dtype_name_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0), C.swig_intgo(_swig_i_1))
+	swig_r_p := C._wrap_dlg_dtype_name_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0), C.swig_intgo(_swig_i_1))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -743,7 +743,7 @@ type Enum_SS_dlg_recipe int
 
 func _swig_getDLG_RECIPE_FP8_1D2D() (_swig_ret Enum_SS_dlg_recipe) {
 	var swig_r Enum_SS_dlg_recipe
-	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_FP8_1D2D_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_FP8_1D2D_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -751,7 +751,7 @@ var DLG_RECIPE_FP8_1D2D Enum_SS_dlg_recipe = _swig_getDLG_RECIPE_FP8_1D2D()
 
 func _swig_getDLG_RECIPE_FP8_1D1D() (_swig_ret Enum_SS_dlg_recipe) {
 	var swig_r Enum_SS_dlg_recipe
-	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_FP8_1D1D_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_FP8_1D1D_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -759,7 +759,7 @@ var DLG_RECIPE_FP8_1D1D Enum_SS_dlg_recipe = _swig_getDLG_RECIPE_FP8_1D1D()
 
 func _swig_getDLG_RECIPE_FP8_PER_TENSOR() (_swig_ret Enum_SS_dlg_recipe) {
 	var swig_r Enum_SS_dlg_recipe
-	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -767,7 +767,7 @@ var DLG_RECIPE_FP8_PER_TENSOR Enum_SS_dlg_recipe = _swig_getDLG_RECIPE_FP8_PER_T
 
 func _swig_getDLG_RECIPE_BF16() (_swig_ret Enum_SS_dlg_recipe) {
 	var swig_r Enum_SS_dlg_recipe
-	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_BF16_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_recipe)(C._wrap_DLG_RECIPE_BF16_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -776,7 +776,7 @@ var DLG_RECIPE_BF16 Enum_SS_dlg_recipe = _swig_getDLG_RECIPE_BF16()
 func Dlg_recipe_name(arg1 Enum_SS_dlg_recipe) (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
-	swig_r_p := C._wrap_dlg_recipe_name_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0))
+	swig_r_p := C._wrap_dlg_recipe_name_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0))
 	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
 	var swig_r_1 string
 	swig_r_1 = strings.Clone(swig_r)
@@ -794,7 +794,7 @@ func Dlg_gemm(arg1 uintptr, arg2 Enum_SS_dlg_recipe, arg3 uintptr, arg4 uintptr,
 	_swig_i_6 := arg7
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_gemm_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.uintptr_t(_swig_i_7), C.uintptr_t(_swig_i_8)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_gemm_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.uintptr_t(_swig_i_7), C.uintptr_t(_swig_i_8)))
 	return swig_r
 }
 
@@ -807,7 +807,7 @@ func Dlg_warmup_gemm(arg1 uintptr, arg2 Enum_SS_dlg_recipe, arg3 int64, arg4 int
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
 	_swig_i_6 := arg7
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_warmup_gemm_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_23(_swig_i_2), C.swig_type_24(_swig_i_3), C.swig_type_25(_swig_i_4), C.swig_intgo(_swig_i_5), C.swig_intgo(_swig_i_6)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_warmup_gemm_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_23(_swig_i_2), C.swig_type_24(_swig_i_3), C.swig_type_25(_swig_i_4), C.swig_intgo(_swig_i_5), C.swig_intgo(_swig_i_6)))
 	return swig_r
 }
 
@@ -815,7 +815,7 @@ type Enum_SS_dlg_group_layout int
 
 func _swig_getDLG_GROUP_LAYOUT_ROW_IDS() (_swig_ret Enum_SS_dlg_group_layout) {
 	var swig_r Enum_SS_dlg_group_layout
-	swig_r = (Enum_SS_dlg_group_layout)(C._wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_group_layout)(C._wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -823,7 +823,7 @@ var DLG_GROUP_LAYOUT_ROW_IDS Enum_SS_dlg_group_layout = _swig_getDLG_GROUP_LAYOU
 
 func _swig_getDLG_GROUP_LAYOUT_OFFSETS() (_swig_ret Enum_SS_dlg_group_layout) {
 	var swig_r Enum_SS_dlg_group_layout
-	swig_r = (Enum_SS_dlg_group_layout)(C._wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_group_layout)(C._wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -841,7 +841,7 @@ func Dlg_m_grouped_gemm_contiguous(arg1 uintptr, arg2 Enum_SS_dlg_recipe, arg3 u
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
 	_swig_i_9 := arg10
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_m_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_m_grouped_gemm_contiguous_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
 	return swig_r
 }
 
@@ -857,7 +857,7 @@ func Dlg_m_grouped_gemm_masked(arg1 uintptr, arg2 Enum_SS_dlg_recipe, arg3 uintp
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
 	_swig_i_9 := arg10
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_m_grouped_gemm_masked_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_m_grouped_gemm_masked_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
 	return swig_r
 }
 
@@ -873,13 +873,13 @@ func Dlg_k_grouped_gemm_contiguous(arg1 uintptr, arg2 Enum_SS_dlg_recipe, arg3 u
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
 	_swig_i_9 := arg10
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_k_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.uintptr_t(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_k_grouped_gemm_contiguous_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.uintptr_t(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
 	return swig_r
 }
 
 func Dlg_mk_alignment_for_contiguous_layout() (_swig_ret int) {
 	var swig_r int
-	swig_r = (int)(C._wrap_dlg_mk_alignment_for_contiguous_layout_raw_53ac0e6b1a9f142d())
+	swig_r = (int)(C._wrap_dlg_mk_alignment_for_contiguous_layout_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -895,14 +895,14 @@ func Dlg_mqa_logits(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr, arg5
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
 	_swig_i_9 := arg10
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_mqa_logits_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_mqa_logits_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
 	return swig_r
 }
 
 func Dlg_mqa_logits_row_stride(arg1 int64) (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_mqa_logits_row_stride_raw_53ac0e6b1a9f142d(C.swig_type_27(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_mqa_logits_row_stride_raw_a8dc8d99570888fb(C.swig_type_27(_swig_i_0)))
 	return swig_r
 }
 
@@ -914,14 +914,14 @@ func Dlg_paged_mqa_logits_metadata(arg1 uintptr, arg2 uintptr, arg3 int, arg4 in
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_paged_mqa_logits_metadata_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_paged_mqa_logits_metadata_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5)))
 	return swig_r
 }
 
 func Dlg_paged_mqa_logits_metadata_rows(arg1 int) (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
-	swig_r = (int64)(C._wrap_dlg_paged_mqa_logits_metadata_rows_raw_53ac0e6b1a9f142d(C.swig_intgo(_swig_i_0)))
+	swig_r = (int64)(C._wrap_dlg_paged_mqa_logits_metadata_rows_raw_a8dc8d99570888fb(C.swig_intgo(_swig_i_0)))
 	return swig_r
 }
 
@@ -937,7 +937,7 @@ func Dlg_paged_mqa_logits(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
 	_swig_i_9 := arg10
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_paged_mqa_logits_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_paged_mqa_logits_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
 	return swig_r
 }
 
@@ -948,13 +948,13 @@ func Dlg_clean_logits(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr, ar
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_clean_logits_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_clean_logits_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4)))
 	return swig_r
 }
 
 func _swig_getDLG_FP8_E4M3_MAX() (_swig_ret float32) {
 	var swig_r float32
-	swig_r = (float32)(C._wrap_DLG_FP8_E4M3_MAX_raw_53ac0e6b1a9f142d())
+	swig_r = (float32)(C._wrap_DLG_FP8_E4M3_MAX_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -968,7 +968,7 @@ func Dlg_cast_fp8_per_token(arg1 uintptr, arg2 uintptr, arg3 int, arg4 uintptr, 
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_cast_fp8_per_token_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_cast_fp8_per_token_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5)))
 	return swig_r
 }
 
@@ -980,7 +980,7 @@ func Dlg_cast_fp8_per_block(arg1 uintptr, arg2 uintptr, arg3 int, arg4 uintptr, 
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_cast_fp8_per_block_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_cast_fp8_per_block_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5)))
 	return swig_r
 }
 
@@ -991,7 +991,7 @@ func Dlg_cast_fp8_per_tensor(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uint
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_cast_fp8_per_tensor_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_cast_fp8_per_tensor_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4)))
 	return swig_r
 }
 
@@ -1001,7 +1001,7 @@ func Dlg_transform_sf(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr) (_
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_transform_sf_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_transform_sf_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3)))
 	return swig_r
 }
 
@@ -1011,7 +1011,7 @@ func Dlg_pack_ue8m0(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr) (_sw
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_pack_ue8m0_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_pack_ue8m0_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3)))
 	return swig_r
 }
 
@@ -1019,7 +1019,7 @@ func Dlg_tma_aligned_size(arg1 int64, arg2 int64) (_swig_ret int64) {
 	var swig_r int64
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int64)(C._wrap_dlg_tma_aligned_size_raw_53ac0e6b1a9f142d(C.swig_type_30(_swig_i_0), C.swig_type_31(_swig_i_1)))
+	swig_r = (int64)(C._wrap_dlg_tma_aligned_size_raw_a8dc8d99570888fb(C.swig_type_30(_swig_i_0), C.swig_type_31(_swig_i_1)))
 	return swig_r
 }
 
@@ -1027,7 +1027,7 @@ type Enum_SS_dlg_fill int
 
 func _swig_getDLG_FILL_UNIFORM() (_swig_ret Enum_SS_dlg_fill) {
 	var swig_r Enum_SS_dlg_fill
-	swig_r = (Enum_SS_dlg_fill)(C._wrap_DLG_FILL_UNIFORM_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_fill)(C._wrap_DLG_FILL_UNIFORM_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -1035,7 +1035,7 @@ var DLG_FILL_UNIFORM Enum_SS_dlg_fill = _swig_getDLG_FILL_UNIFORM()
 
 func _swig_getDLG_FILL_NORMAL() (_swig_ret Enum_SS_dlg_fill) {
 	var swig_r Enum_SS_dlg_fill
-	swig_r = (Enum_SS_dlg_fill)(C._wrap_DLG_FILL_NORMAL_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_fill)(C._wrap_DLG_FILL_NORMAL_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -1043,7 +1043,7 @@ var DLG_FILL_NORMAL Enum_SS_dlg_fill = _swig_getDLG_FILL_NORMAL()
 
 func _swig_getDLG_FILL_INT() (_swig_ret Enum_SS_dlg_fill) {
 	var swig_r Enum_SS_dlg_fill
-	swig_r = (Enum_SS_dlg_fill)(C._wrap_DLG_FILL_INT_raw_53ac0e6b1a9f142d())
+	swig_r = (Enum_SS_dlg_fill)(C._wrap_DLG_FILL_INT_raw_a8dc8d99570888fb())
 	return swig_r
 }
 
@@ -1056,7 +1056,7 @@ func Dlg_testing_fill(arg1 uintptr, arg2 uint64, arg3 Enum_SS_dlg_fill, arg4 flo
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_fill_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), C.swig_intgo(_swig_i_2), C.double(_swig_i_3), C.double(_swig_i_4)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_fill_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), C.swig_intgo(_swig_i_2), C.double(_swig_i_3), C.double(_swig_i_4)))
 	return swig_r
 }
 
@@ -1065,7 +1065,7 @@ func Dlg_testing_calc_diff(arg1 uintptr, arg2 uintptr, arg3 []float64) (_swig_re
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_calc_diff_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), *(*C.swig_type_33)(unsafe.Pointer(&_swig_i_2))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_calc_diff_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), *(*C.swig_type_33)(unsafe.Pointer(&_swig_i_2))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -1077,7 +1077,7 @@ func Dlg_testing_count_mismatch(arg1 uintptr, arg2 uintptr, arg3 []int64) (_swig
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_count_mismatch_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), *(*C.swig_type_34)(unsafe.Pointer(&_swig_i_2))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_count_mismatch_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), *(*C.swig_type_34)(unsafe.Pointer(&_swig_i_2))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -1089,7 +1089,7 @@ func Dlg_testing_poison(arg1 uintptr, arg2 uintptr, arg3 int) (_swig_ret Enum_SS
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_poison_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_testing_poison_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -1098,7 +1098,7 @@ func Dlg_device_alloc(arg1 uintptr, arg2 int64, arg3 []uintptr) (_swig_ret Enum_
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_device_alloc_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.swig_type_35(_swig_i_1), *(*C.swig_type_36)(unsafe.Pointer(&_swig_i_2))))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_device_alloc_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.swig_type_35(_swig_i_1), *(*C.swig_type_36)(unsafe.Pointer(&_swig_i_2))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -1109,7 +1109,7 @@ func Dlg_device_free(arg1 uintptr, arg2 uintptr) (_swig_ret Enum_SS_dlg_status) 
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_device_free_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_device_free_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1)))
 	return swig_r
 }
 
@@ -1119,7 +1119,7 @@ func Dlg_memcpy(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 int64) (_swig_ret
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_memcpy_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.swig_type_37(_swig_i_3)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_memcpy_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.swig_type_37(_swig_i_3)))
 	return swig_r
 }
 
@@ -1128,7 +1128,7 @@ func Dlg_tensor_copy(arg1 uintptr, arg2 uintptr, arg3 uintptr) (_swig_ret Enum_S
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_tensor_copy_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_tensor_copy_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2)))
 	return swig_r
 }
 
@@ -1136,6 +1136,6 @@ func Dlg_stream_synchronize(arg1 uintptr, arg2 uintptr) (_swig_ret Enum_SS_dlg_s
 	var swig_r Enum_SS_dlg_status
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_stream_synchronize_raw_53ac0e6b1a9f142d(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1)))
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_stream_synchronize_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1)))
 	return swig_r
 }

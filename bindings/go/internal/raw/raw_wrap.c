@@ -13,9 +13,9 @@ extern
 #ifdef __cplusplus
   "C"
 #endif
-  void cgo_panic__raw_53ac0e6b1a9f142d(const char*);
+  void cgo_panic__raw_a8dc8d99570888fb(const char*);
 static void _swig_gopanic(const char *p) {
-  cgo_panic__raw_53ac0e6b1a9f142d(p);
+  cgo_panic__raw_a8dc8d99570888fb(p);
 }
 
 
@@ -247,7 +247,7 @@ static void* Swig_malloc(int c) {
 extern "C" {
 #endif
 
-void _wrap_Swig_free_raw_53ac0e6b1a9f142d(void *_swig_go_0) {
+void _wrap_Swig_free_raw_a8dc8d99570888fb(void *_swig_go_0) {
   void *arg1 = (void *) 0 ;
   
   arg1 = *(void **)&_swig_go_0; 
@@ -257,7 +257,7 @@ void _wrap_Swig_free_raw_53ac0e6b1a9f142d(void *_swig_go_0) {
 }
 
 
-void *_wrap_Swig_malloc_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
+void *_wrap_Swig_malloc_raw_a8dc8d99570888fb(intgo _swig_go_0) {
   int arg1 ;
   void *result = 0 ;
   void *_swig_go_result;
@@ -270,7 +270,7 @@ void *_wrap_Swig_malloc_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
 }
 
 
-intgo _wrap_DLG_VERSION_NUMBER_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_VERSION_NUMBER_raw_a8dc8d99570888fb() {
   int result;
   intgo _swig_go_result;
   
@@ -281,7 +281,7 @@ intgo _wrap_DLG_VERSION_NUMBER_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_dlg_version_raw_53ac0e6b1a9f142d() {
+intgo _wrap_dlg_version_raw_a8dc8d99570888fb() {
   int result;
   intgo _swig_go_result;
   
@@ -292,7 +292,7 @@ intgo _wrap_dlg_version_raw_53ac0e6b1a9f142d() {
 }
 
 
-_gostring_ _wrap_dlg_version_string_raw_53ac0e6b1a9f142d() {
+_gostring_ _wrap_dlg_version_string_raw_a8dc8d99570888fb() {
   char *result = 0 ;
   _gostring_ _swig_go_result;
   
@@ -306,7 +306,7 @@ _gostring_ _wrap_dlg_version_string_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_OK_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_OK_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -318,7 +318,7 @@ intgo _wrap_DLG_OK_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_INVALID_ARGUMENT_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_INVALID_ARGUMENT_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -330,7 +330,7 @@ intgo _wrap_DLG_ERR_INVALID_ARGUMENT_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_DTYPE_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_DTYPE_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -342,7 +342,7 @@ intgo _wrap_DLG_ERR_DTYPE_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_SHAPE_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_SHAPE_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -354,7 +354,7 @@ intgo _wrap_DLG_ERR_SHAPE_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_LAYOUT_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_LAYOUT_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -366,7 +366,7 @@ intgo _wrap_DLG_ERR_LAYOUT_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_DEVICE_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_DEVICE_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -378,7 +378,7 @@ intgo _wrap_DLG_ERR_DEVICE_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_UNSUPPORTED_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_UNSUPPORTED_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -390,7 +390,7 @@ intgo _wrap_DLG_ERR_UNSUPPORTED_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_NO_DRIVER_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_NO_DRIVER_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -402,7 +402,7 @@ intgo _wrap_DLG_ERR_NO_DRIVER_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_NO_NVRTC_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_NO_NVRTC_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -414,7 +414,7 @@ intgo _wrap_DLG_ERR_NO_NVRTC_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_COMPILE_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_COMPILE_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -426,7 +426,7 @@ intgo _wrap_DLG_ERR_COMPILE_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_CUDA_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_CUDA_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -438,7 +438,7 @@ intgo _wrap_DLG_ERR_CUDA_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_OUT_OF_MEMORY_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_OUT_OF_MEMORY_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -450,7 +450,7 @@ intgo _wrap_DLG_ERR_OUT_OF_MEMORY_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_IO_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_IO_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -462,7 +462,7 @@ intgo _wrap_DLG_ERR_IO_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_ERR_INTERNAL_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_ERR_INTERNAL_raw_a8dc8d99570888fb() {
   enum dlg_status result;
   intgo _swig_go_result;
   
@@ -474,7 +474,7 @@ intgo _wrap_DLG_ERR_INTERNAL_raw_53ac0e6b1a9f142d() {
 }
 
 
-_gostring_ _wrap_dlg_status_string_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
+_gostring_ _wrap_dlg_status_string_raw_a8dc8d99570888fb(intgo _swig_go_0) {
   dlg_status_t arg1 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -490,7 +490,7 @@ _gostring_ _wrap_dlg_status_string_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
 }
 
 
-_gostring_ _wrap_dlg_status_name_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
+_gostring_ _wrap_dlg_status_name_raw_a8dc8d99570888fb(intgo _swig_go_0) {
   dlg_status_t arg1 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -506,7 +506,7 @@ _gostring_ _wrap_dlg_status_name_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
 }
 
 
-_gostring_ _wrap_dlg_last_error_raw_53ac0e6b1a9f142d() {
+_gostring_ _wrap_dlg_last_error_raw_a8dc8d99570888fb() {
   char *result = 0 ;
   _gostring_ _swig_go_result;
   
@@ -520,13 +520,13 @@ _gostring_ _wrap_dlg_last_error_raw_53ac0e6b1a9f142d() {
 }
 
 
-void _wrap_dlg_clear_error_raw_53ac0e6b1a9f142d() {
+void _wrap_dlg_clear_error_raw_a8dc8d99570888fb() {
   dlg_clear_error();
   
 }
 
 
-intgo _wrap_dlg_context_create_raw_53ac0e6b1a9f142d(intgo _swig_go_0, _goslice_ _swig_go_1) {
+intgo _wrap_dlg_context_create_raw_a8dc8d99570888fb(intgo _swig_go_0, _goslice_ _swig_go_1) {
   int arg1 ;
   dlg_context_t **arg2 = (dlg_context_t **) 0 ;
   dlg_context_t *temp2 ;
@@ -548,7 +548,7 @@ intgo _wrap_dlg_context_create_raw_53ac0e6b1a9f142d(intgo _swig_go_0, _goslice_ 
 }
 
 
-void _wrap_dlg_context_destroy_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) {
+void _wrap_dlg_context_destroy_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   
   arg1 = (dlg_context_t *)(uintptr_t)_swig_go_0; 
@@ -558,7 +558,7 @@ void _wrap_dlg_context_destroy_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) {
 }
 
 
-intgo _wrap_dlg_context_device_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) {
+intgo _wrap_dlg_context_device_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -571,7 +571,7 @@ intgo _wrap_dlg_context_device_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) {
 }
 
 
-intgo _wrap_dlg_context_set_max_sms_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1) {
+intgo _wrap_dlg_context_set_max_sms_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   int arg2 ;
   dlg_status_t result;
@@ -586,7 +586,7 @@ intgo _wrap_dlg_context_set_max_sms_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go
 }
 
 
-intgo _wrap_dlg_context_get_max_sms_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) {
+intgo _wrap_dlg_context_get_max_sms_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -599,7 +599,7 @@ intgo _wrap_dlg_context_get_max_sms_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go
 }
 
 
-intgo _wrap_dlg_context_set_pdl_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1) {
+intgo _wrap_dlg_context_set_pdl_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   int arg2 ;
   dlg_status_t result;
@@ -614,7 +614,7 @@ intgo _wrap_dlg_context_set_pdl_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, 
 }
 
 
-intgo _wrap_dlg_context_get_pdl_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) {
+intgo _wrap_dlg_context_get_pdl_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -627,7 +627,7 @@ intgo _wrap_dlg_context_get_pdl_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0) 
 }
 
 
-intgo _wrap_dlg_context_set_cache_dir_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, _gostring_ _swig_go_1) {
+intgo _wrap_dlg_context_set_cache_dir_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, _gostring_ _swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   char *arg2 = (char *) 0 ;
   dlg_status_t result;
@@ -652,7 +652,7 @@ intgo _wrap_dlg_context_set_cache_dir_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_
 }
 
 
-intgo _wrap_dlg_context_get_cache_dir_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, _goslice_ _swig_go_1) {
+intgo _wrap_dlg_context_get_cache_dir_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, _goslice_ _swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   char *arg2 = (char *) 0 ;
   size_t arg3 ;
@@ -671,7 +671,7 @@ intgo _wrap_dlg_context_get_cache_dir_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_
 }
 
 
-intgo _wrap_dlg_context_set_jit_options_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, _gostring_ _swig_go_1) {
+intgo _wrap_dlg_context_set_jit_options_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, _gostring_ _swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   char *arg2 = (char *) 0 ;
   dlg_status_t result;
@@ -696,7 +696,7 @@ intgo _wrap_dlg_context_set_jit_options_raw_53ac0e6b1a9f142d(dlg_context_t *_swi
 }
 
 
-intgo _wrap_dlg_device_info_t_ordinal_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+intgo _wrap_dlg_device_info_t_ordinal_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -709,7 +709,7 @@ intgo _wrap_dlg_device_info_t_ordinal_get_raw_53ac0e6b1a9f142d(struct dlg_device
 }
 
 
-intgo _wrap_dlg_device_info_t_sm_major_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+intgo _wrap_dlg_device_info_t_sm_major_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -722,7 +722,7 @@ intgo _wrap_dlg_device_info_t_sm_major_get_raw_53ac0e6b1a9f142d(struct dlg_devic
 }
 
 
-intgo _wrap_dlg_device_info_t_sm_minor_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+intgo _wrap_dlg_device_info_t_sm_minor_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -735,7 +735,7 @@ intgo _wrap_dlg_device_info_t_sm_minor_get_raw_53ac0e6b1a9f142d(struct dlg_devic
 }
 
 
-intgo _wrap_dlg_device_info_t_num_sms_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+intgo _wrap_dlg_device_info_t_num_sms_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -748,7 +748,7 @@ intgo _wrap_dlg_device_info_t_num_sms_get_raw_53ac0e6b1a9f142d(struct dlg_device
 }
 
 
-long long _wrap_dlg_device_info_t_total_memory_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+long long _wrap_dlg_device_info_t_total_memory_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   size_t result;
   long long _swig_go_result;
@@ -761,7 +761,7 @@ long long _wrap_dlg_device_info_t_total_memory_get_raw_53ac0e6b1a9f142d(struct d
 }
 
 
-long long _wrap_dlg_device_info_t_l2_bytes_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+long long _wrap_dlg_device_info_t_l2_bytes_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   size_t result;
   long long _swig_go_result;
@@ -774,7 +774,7 @@ long long _wrap_dlg_device_info_t_l2_bytes_get_raw_53ac0e6b1a9f142d(struct dlg_d
 }
 
 
-long long _wrap_dlg_device_info_t_max_smem_per_block_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+long long _wrap_dlg_device_info_t_max_smem_per_block_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   size_t result;
   long long _swig_go_result;
@@ -787,7 +787,7 @@ long long _wrap_dlg_device_info_t_max_smem_per_block_get_raw_53ac0e6b1a9f142d(st
 }
 
 
-_gostring_ _wrap_dlg_device_info_t_name_get_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+_gostring_ _wrap_dlg_device_info_t_name_get_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -803,7 +803,7 @@ _gostring_ _wrap_dlg_device_info_t_name_get_raw_53ac0e6b1a9f142d(struct dlg_devi
 }
 
 
-struct dlg_device_info *_wrap_new_dlg_device_info_t_raw_53ac0e6b1a9f142d() {
+struct dlg_device_info *_wrap_new_dlg_device_info_t_raw_a8dc8d99570888fb() {
   struct dlg_device_info *result = 0 ;
   struct dlg_device_info *_swig_go_result;
   
@@ -814,7 +814,7 @@ struct dlg_device_info *_wrap_new_dlg_device_info_t_raw_53ac0e6b1a9f142d() {
 }
 
 
-void _wrap_delete_dlg_device_info_t_raw_53ac0e6b1a9f142d(struct dlg_device_info *_swig_go_0) {
+void _wrap_delete_dlg_device_info_t_raw_a8dc8d99570888fb(struct dlg_device_info *_swig_go_0) {
   struct dlg_device_info *arg1 = (struct dlg_device_info *) 0 ;
   
   arg1 = *(struct dlg_device_info **)&_swig_go_0; 
@@ -824,7 +824,7 @@ void _wrap_delete_dlg_device_info_t_raw_53ac0e6b1a9f142d(struct dlg_device_info 
 }
 
 
-intgo _wrap_dlg_context_device_info_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, struct dlg_device_info *_swig_go_1) {
+intgo _wrap_dlg_context_device_info_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, struct dlg_device_info *_swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   dlg_device_info_t *arg2 = (dlg_device_info_t *) 0 ;
   dlg_status_t result;
@@ -839,7 +839,7 @@ intgo _wrap_dlg_context_device_info_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go
 }
 
 
-intgo _wrap_dlg_runtime_info_t_driver_found_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+intgo _wrap_dlg_runtime_info_t_driver_found_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -852,7 +852,7 @@ intgo _wrap_dlg_runtime_info_t_driver_found_get_raw_53ac0e6b1a9f142d(struct dlg_
 }
 
 
-intgo _wrap_dlg_runtime_info_t_driver_version_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+intgo _wrap_dlg_runtime_info_t_driver_version_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -865,7 +865,7 @@ intgo _wrap_dlg_runtime_info_t_driver_version_get_raw_53ac0e6b1a9f142d(struct dl
 }
 
 
-intgo _wrap_dlg_runtime_info_t_device_count_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+intgo _wrap_dlg_runtime_info_t_device_count_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -878,7 +878,7 @@ intgo _wrap_dlg_runtime_info_t_device_count_get_raw_53ac0e6b1a9f142d(struct dlg_
 }
 
 
-intgo _wrap_dlg_runtime_info_t_nvrtc_found_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+intgo _wrap_dlg_runtime_info_t_nvrtc_found_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -891,7 +891,7 @@ intgo _wrap_dlg_runtime_info_t_nvrtc_found_get_raw_53ac0e6b1a9f142d(struct dlg_r
 }
 
 
-intgo _wrap_dlg_runtime_info_t_nvrtc_major_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+intgo _wrap_dlg_runtime_info_t_nvrtc_major_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -904,7 +904,7 @@ intgo _wrap_dlg_runtime_info_t_nvrtc_major_get_raw_53ac0e6b1a9f142d(struct dlg_r
 }
 
 
-intgo _wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+intgo _wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   int result;
   intgo _swig_go_result;
@@ -917,7 +917,7 @@ intgo _wrap_dlg_runtime_info_t_nvrtc_minor_get_raw_53ac0e6b1a9f142d(struct dlg_r
 }
 
 
-_gostring_ _wrap_dlg_runtime_info_t_driver_path_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+_gostring_ _wrap_dlg_runtime_info_t_driver_path_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -933,7 +933,7 @@ _gostring_ _wrap_dlg_runtime_info_t_driver_path_get_raw_53ac0e6b1a9f142d(struct 
 }
 
 
-_gostring_ _wrap_dlg_runtime_info_t_nvrtc_path_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+_gostring_ _wrap_dlg_runtime_info_t_nvrtc_path_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -949,7 +949,7 @@ _gostring_ _wrap_dlg_runtime_info_t_nvrtc_path_get_raw_53ac0e6b1a9f142d(struct d
 }
 
 
-_gostring_ _wrap_dlg_runtime_info_t_why_get_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+_gostring_ _wrap_dlg_runtime_info_t_why_get_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -965,7 +965,7 @@ _gostring_ _wrap_dlg_runtime_info_t_why_get_raw_53ac0e6b1a9f142d(struct dlg_runt
 }
 
 
-struct dlg_runtime_info *_wrap_new_dlg_runtime_info_t_raw_53ac0e6b1a9f142d() {
+struct dlg_runtime_info *_wrap_new_dlg_runtime_info_t_raw_a8dc8d99570888fb() {
   struct dlg_runtime_info *result = 0 ;
   struct dlg_runtime_info *_swig_go_result;
   
@@ -976,7 +976,7 @@ struct dlg_runtime_info *_wrap_new_dlg_runtime_info_t_raw_53ac0e6b1a9f142d() {
 }
 
 
-void _wrap_delete_dlg_runtime_info_t_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+void _wrap_delete_dlg_runtime_info_t_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   struct dlg_runtime_info *arg1 = (struct dlg_runtime_info *) 0 ;
   
   arg1 = *(struct dlg_runtime_info **)&_swig_go_0; 
@@ -986,7 +986,7 @@ void _wrap_delete_dlg_runtime_info_t_raw_53ac0e6b1a9f142d(struct dlg_runtime_inf
 }
 
 
-void _wrap_dlg_runtime_info_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_go_0) {
+void _wrap_dlg_runtime_info_raw_a8dc8d99570888fb(struct dlg_runtime_info *_swig_go_0) {
   dlg_runtime_info_t *arg1 = (dlg_runtime_info_t *) 0 ;
   
   arg1 = *(dlg_runtime_info_t **)&_swig_go_0; 
@@ -996,7 +996,7 @@ void _wrap_dlg_runtime_info_raw_53ac0e6b1a9f142d(struct dlg_runtime_info *_swig_
 }
 
 
-intgo _wrap_dlg_tensor_create_raw_53ac0e6b1a9f142d(void *_swig_go_0, intgo _swig_go_1, intgo _swig_go_2, intgo _swig_go_3, intgo _swig_go_4, intgo _swig_go_5, _goslice_ _swig_go_6, _goslice_ _swig_go_7, _goslice_ _swig_go_8) {
+intgo _wrap_dlg_tensor_create_raw_a8dc8d99570888fb(void *_swig_go_0, intgo _swig_go_1, intgo _swig_go_2, intgo _swig_go_3, intgo _swig_go_4, intgo _swig_go_5, _goslice_ _swig_go_6, _goslice_ _swig_go_7, _goslice_ _swig_go_8) {
   void *arg1 = (void *) 0 ;
   int arg2 ;
   int arg3 ;
@@ -1032,7 +1032,7 @@ intgo _wrap_dlg_tensor_create_raw_53ac0e6b1a9f142d(void *_swig_go_0, intgo _swig
 }
 
 
-void _wrap_dlg_tensor_destroy_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0) {
+void _wrap_dlg_tensor_destroy_raw_a8dc8d99570888fb(DLTensor *_swig_go_0) {
   DLTensor *arg1 = (DLTensor *) 0 ;
   
   arg1 = (DLTensor *)(uintptr_t)_swig_go_0; 
@@ -1042,7 +1042,7 @@ void _wrap_dlg_tensor_destroy_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0) {
 }
 
 
-long long _wrap_dlg_tensor_numel_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0) {
+long long _wrap_dlg_tensor_numel_raw_a8dc8d99570888fb(DLTensor *_swig_go_0) {
   DLTensor *arg1 = (DLTensor *) 0 ;
   int64_t result;
   long long _swig_go_result;
@@ -1055,7 +1055,7 @@ long long _wrap_dlg_tensor_numel_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0) {
 }
 
 
-long long _wrap_dlg_tensor_span_bytes_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0) {
+long long _wrap_dlg_tensor_span_bytes_raw_a8dc8d99570888fb(DLTensor *_swig_go_0) {
   DLTensor *arg1 = (DLTensor *) 0 ;
   int64_t result;
   long long _swig_go_result;
@@ -1068,7 +1068,7 @@ long long _wrap_dlg_tensor_span_bytes_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0)
 }
 
 
-_gostring_ _wrap_dlg_dtype_name_raw_53ac0e6b1a9f142d(intgo _swig_go_0, intgo _swig_go_1) {
+_gostring_ _wrap_dlg_dtype_name_raw_a8dc8d99570888fb(intgo _swig_go_0, intgo _swig_go_1) {
   int arg1 ;
   int arg2 ;
   char *result = 0 ;
@@ -1086,7 +1086,7 @@ _gostring_ _wrap_dlg_dtype_name_raw_53ac0e6b1a9f142d(intgo _swig_go_0, intgo _sw
 }
 
 
-intgo _wrap_DLG_RECIPE_FP8_1D2D_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_RECIPE_FP8_1D2D_raw_a8dc8d99570888fb() {
   enum dlg_recipe result;
   intgo _swig_go_result;
   
@@ -1098,7 +1098,7 @@ intgo _wrap_DLG_RECIPE_FP8_1D2D_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_RECIPE_FP8_1D1D_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_RECIPE_FP8_1D1D_raw_a8dc8d99570888fb() {
   enum dlg_recipe result;
   intgo _swig_go_result;
   
@@ -1110,7 +1110,7 @@ intgo _wrap_DLG_RECIPE_FP8_1D1D_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_a8dc8d99570888fb() {
   enum dlg_recipe result;
   intgo _swig_go_result;
   
@@ -1122,7 +1122,7 @@ intgo _wrap_DLG_RECIPE_FP8_PER_TENSOR_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_RECIPE_BF16_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_RECIPE_BF16_raw_a8dc8d99570888fb() {
   enum dlg_recipe result;
   intgo _swig_go_result;
   
@@ -1134,7 +1134,7 @@ intgo _wrap_DLG_RECIPE_BF16_raw_53ac0e6b1a9f142d() {
 }
 
 
-_gostring_ _wrap_dlg_recipe_name_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
+_gostring_ _wrap_dlg_recipe_name_raw_a8dc8d99570888fb(intgo _swig_go_0) {
   dlg_recipe_t arg1 ;
   char *result = 0 ;
   _gostring_ _swig_go_result;
@@ -1150,7 +1150,7 @@ _gostring_ _wrap_dlg_recipe_name_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
 }
 
 
-intgo _wrap_dlg_gemm_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, DLTensor *_swig_go_7, void *_swig_go_8) {
+intgo _wrap_dlg_gemm_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, DLTensor *_swig_go_7, void *_swig_go_8) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   dlg_recipe_t arg2 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1179,7 +1179,7 @@ intgo _wrap_dlg_gemm_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig
 }
 
 
-intgo _wrap_dlg_warmup_gemm_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1, long long _swig_go_2, long long _swig_go_3, long long _swig_go_4, intgo _swig_go_5, intgo _swig_go_6) {
+intgo _wrap_dlg_warmup_gemm_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1, long long _swig_go_2, long long _swig_go_3, long long _swig_go_4, intgo _swig_go_5, intgo _swig_go_6) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   dlg_recipe_t arg2 ;
   int64_t arg3 ;
@@ -1204,7 +1204,7 @@ intgo _wrap_dlg_warmup_gemm_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intg
 }
 
 
-intgo _wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_a8dc8d99570888fb() {
   enum dlg_group_layout result;
   intgo _swig_go_result;
   
@@ -1216,7 +1216,7 @@ intgo _wrap_DLG_GROUP_LAYOUT_ROW_IDS_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_a8dc8d99570888fb() {
   enum dlg_group_layout result;
   intgo _swig_go_result;
   
@@ -1228,7 +1228,7 @@ intgo _wrap_DLG_GROUP_LAYOUT_OFFSETS_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_dlg_m_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
+intgo _wrap_dlg_m_grouped_gemm_contiguous_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   dlg_recipe_t arg2 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1259,7 +1259,7 @@ intgo _wrap_dlg_m_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(dlg_context_t *_s
 }
 
 
-intgo _wrap_dlg_m_grouped_gemm_masked_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
+intgo _wrap_dlg_m_grouped_gemm_masked_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   dlg_recipe_t arg2 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1290,7 +1290,7 @@ intgo _wrap_dlg_m_grouped_gemm_masked_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_
 }
 
 
-intgo _wrap_dlg_k_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, DLTensor *_swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
+intgo _wrap_dlg_k_grouped_gemm_contiguous_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, intgo _swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, DLTensor *_swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   dlg_recipe_t arg2 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1321,7 +1321,7 @@ intgo _wrap_dlg_k_grouped_gemm_contiguous_raw_53ac0e6b1a9f142d(dlg_context_t *_s
 }
 
 
-intgo _wrap_dlg_mk_alignment_for_contiguous_layout_raw_53ac0e6b1a9f142d() {
+intgo _wrap_dlg_mk_alignment_for_contiguous_layout_raw_a8dc8d99570888fb() {
   int result;
   intgo _swig_go_result;
   
@@ -1332,7 +1332,7 @@ intgo _wrap_dlg_mk_alignment_for_contiguous_layout_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_dlg_mqa_logits_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
+intgo _wrap_dlg_mqa_logits_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1363,7 +1363,7 @@ intgo _wrap_dlg_mqa_logits_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTen
 }
 
 
-long long _wrap_dlg_mqa_logits_row_stride_raw_53ac0e6b1a9f142d(long long _swig_go_0) {
+long long _wrap_dlg_mqa_logits_row_stride_raw_a8dc8d99570888fb(long long _swig_go_0) {
   int64_t arg1 ;
   int64_t result;
   long long _swig_go_result;
@@ -1376,7 +1376,7 @@ long long _wrap_dlg_mqa_logits_row_stride_raw_53ac0e6b1a9f142d(long long _swig_g
 }
 
 
-intgo _wrap_dlg_paged_mqa_logits_metadata_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2, intgo _swig_go_3, DLTensor *_swig_go_4, void *_swig_go_5) {
+intgo _wrap_dlg_paged_mqa_logits_metadata_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2, intgo _swig_go_3, DLTensor *_swig_go_4, void *_swig_go_5) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   int arg3 ;
@@ -1399,7 +1399,7 @@ intgo _wrap_dlg_paged_mqa_logits_metadata_raw_53ac0e6b1a9f142d(dlg_context_t *_s
 }
 
 
-long long _wrap_dlg_paged_mqa_logits_metadata_rows_raw_53ac0e6b1a9f142d(intgo _swig_go_0) {
+long long _wrap_dlg_paged_mqa_logits_metadata_rows_raw_a8dc8d99570888fb(intgo _swig_go_0) {
   int arg1 ;
   int64_t result;
   long long _swig_go_result;
@@ -1412,7 +1412,7 @@ long long _wrap_dlg_paged_mqa_logits_metadata_rows_raw_53ac0e6b1a9f142d(intgo _s
 }
 
 
-intgo _wrap_dlg_paged_mqa_logits_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
+intgo _wrap_dlg_paged_mqa_logits_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1443,7 +1443,7 @@ intgo _wrap_dlg_paged_mqa_logits_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0,
 }
 
 
-intgo _wrap_dlg_clean_logits_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, void *_swig_go_4) {
+intgo _wrap_dlg_clean_logits_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, void *_swig_go_4) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1464,7 +1464,7 @@ intgo _wrap_dlg_clean_logits_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLT
 }
 
 
-float _wrap_DLG_FP8_E4M3_MAX_raw_53ac0e6b1a9f142d() {
+float _wrap_DLG_FP8_E4M3_MAX_raw_a8dc8d99570888fb() {
   float result;
   float _swig_go_result;
   
@@ -1475,7 +1475,7 @@ float _wrap_DLG_FP8_E4M3_MAX_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_dlg_cast_fp8_per_token_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, void *_swig_go_5) {
+intgo _wrap_dlg_cast_fp8_per_token_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, void *_swig_go_5) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   int arg3 ;
@@ -1498,7 +1498,7 @@ intgo _wrap_dlg_cast_fp8_per_token_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_
 }
 
 
-intgo _wrap_dlg_cast_fp8_per_block_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, void *_swig_go_5) {
+intgo _wrap_dlg_cast_fp8_per_block_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, void *_swig_go_5) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   int arg3 ;
@@ -1521,7 +1521,7 @@ intgo _wrap_dlg_cast_fp8_per_block_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_
 }
 
 
-intgo _wrap_dlg_cast_fp8_per_tensor_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, void *_swig_go_4) {
+intgo _wrap_dlg_cast_fp8_per_tensor_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, void *_swig_go_4) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1542,7 +1542,7 @@ intgo _wrap_dlg_cast_fp8_per_tensor_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go
 }
 
 
-intgo _wrap_dlg_transform_sf_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, void *_swig_go_3) {
+intgo _wrap_dlg_transform_sf_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, void *_swig_go_3) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1561,7 +1561,7 @@ intgo _wrap_dlg_transform_sf_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLT
 }
 
 
-intgo _wrap_dlg_pack_ue8m0_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, void *_swig_go_3) {
+intgo _wrap_dlg_pack_ue8m0_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, void *_swig_go_3) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1580,7 +1580,7 @@ intgo _wrap_dlg_pack_ue8m0_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTen
 }
 
 
-long long _wrap_dlg_tma_aligned_size_raw_53ac0e6b1a9f142d(long long _swig_go_0, long long _swig_go_1) {
+long long _wrap_dlg_tma_aligned_size_raw_a8dc8d99570888fb(long long _swig_go_0, long long _swig_go_1) {
   int64_t arg1 ;
   int64_t arg2 ;
   int64_t result;
@@ -1595,7 +1595,7 @@ long long _wrap_dlg_tma_aligned_size_raw_53ac0e6b1a9f142d(long long _swig_go_0, 
 }
 
 
-intgo _wrap_DLG_FILL_UNIFORM_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_FILL_UNIFORM_raw_a8dc8d99570888fb() {
   enum dlg_fill result;
   intgo _swig_go_result;
   
@@ -1607,7 +1607,7 @@ intgo _wrap_DLG_FILL_UNIFORM_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_FILL_NORMAL_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_FILL_NORMAL_raw_a8dc8d99570888fb() {
   enum dlg_fill result;
   intgo _swig_go_result;
   
@@ -1619,7 +1619,7 @@ intgo _wrap_DLG_FILL_NORMAL_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_DLG_FILL_INT_raw_53ac0e6b1a9f142d() {
+intgo _wrap_DLG_FILL_INT_raw_a8dc8d99570888fb() {
   enum dlg_fill result;
   intgo _swig_go_result;
   
@@ -1631,7 +1631,7 @@ intgo _wrap_DLG_FILL_INT_raw_53ac0e6b1a9f142d() {
 }
 
 
-intgo _wrap_dlg_testing_fill_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0, long long _swig_go_1, intgo _swig_go_2, double _swig_go_3, double _swig_go_4) {
+intgo _wrap_dlg_testing_fill_raw_a8dc8d99570888fb(DLTensor *_swig_go_0, long long _swig_go_1, intgo _swig_go_2, double _swig_go_3, double _swig_go_4) {
   DLTensor *arg1 = (DLTensor *) 0 ;
   uint64_t arg2 ;
   dlg_fill_t arg3 ;
@@ -1652,7 +1652,7 @@ intgo _wrap_dlg_testing_fill_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0, long lon
 }
 
 
-intgo _wrap_dlg_testing_calc_diff_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0, DLTensor *_swig_go_1, _goslice_ _swig_go_2) {
+intgo _wrap_dlg_testing_calc_diff_raw_a8dc8d99570888fb(DLTensor *_swig_go_0, DLTensor *_swig_go_1, _goslice_ _swig_go_2) {
   DLTensor *arg1 = (DLTensor *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   double *arg3 = (double *) 0 ;
@@ -1676,7 +1676,7 @@ intgo _wrap_dlg_testing_calc_diff_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0, DLT
 }
 
 
-intgo _wrap_dlg_testing_count_mismatch_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0, DLTensor *_swig_go_1, _goslice_ _swig_go_2) {
+intgo _wrap_dlg_testing_count_mismatch_raw_a8dc8d99570888fb(DLTensor *_swig_go_0, DLTensor *_swig_go_1, _goslice_ _swig_go_2) {
   DLTensor *arg1 = (DLTensor *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   int64_t *arg3 = (int64_t *) 0 ;
@@ -1700,7 +1700,7 @@ intgo _wrap_dlg_testing_count_mismatch_raw_53ac0e6b1a9f142d(DLTensor *_swig_go_0
 }
 
 
-intgo _wrap_dlg_testing_poison_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2) {
+intgo _wrap_dlg_testing_poison_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, intgo _swig_go_2) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   int arg3 ;
@@ -1717,7 +1717,7 @@ intgo _wrap_dlg_testing_poison_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, D
 }
 
 
-intgo _wrap_dlg_device_alloc_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, long long _swig_go_1, _goslice_ _swig_go_2) {
+intgo _wrap_dlg_device_alloc_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, long long _swig_go_1, _goslice_ _swig_go_2) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   size_t arg2 ;
   void **arg3 = (void **) 0 ;
@@ -1741,7 +1741,7 @@ intgo _wrap_dlg_device_alloc_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, lon
 }
 
 
-intgo _wrap_dlg_device_free_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, void *_swig_go_1) {
+intgo _wrap_dlg_device_free_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, void *_swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   void *arg2 = (void *) 0 ;
   dlg_status_t result;
@@ -1756,7 +1756,7 @@ intgo _wrap_dlg_device_free_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, void
 }
 
 
-intgo _wrap_dlg_memcpy_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, void *_swig_go_1, void *_swig_go_2, long long _swig_go_3) {
+intgo _wrap_dlg_memcpy_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, void *_swig_go_1, void *_swig_go_2, long long _swig_go_3) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   void *arg2 = (void *) 0 ;
   void *arg3 = (void *) 0 ;
@@ -1775,7 +1775,7 @@ intgo _wrap_dlg_memcpy_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, void *_sw
 }
 
 
-intgo _wrap_dlg_tensor_copy_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2) {
+intgo _wrap_dlg_tensor_copy_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   DLTensor *arg2 = (DLTensor *) 0 ;
   DLTensor *arg3 = (DLTensor *) 0 ;
@@ -1792,7 +1792,7 @@ intgo _wrap_dlg_tensor_copy_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, DLTe
 }
 
 
-intgo _wrap_dlg_stream_synchronize_raw_53ac0e6b1a9f142d(dlg_context_t *_swig_go_0, void *_swig_go_1) {
+intgo _wrap_dlg_stream_synchronize_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, void *_swig_go_1) {
   dlg_context_t *arg1 = (dlg_context_t *) 0 ;
   void *arg2 = (void *) 0 ;
   dlg_status_t result;

@@ -1,6 +1,7 @@
 package io.dlgemm;
 
 import io.dlgemm.internal.NativeApi;
+import java.util.function.LongConsumer;
 
 /**
  * A block of device memory from {@link Context#deviceAlloc(long)} ({@code dlg_device_alloc}).
@@ -12,25 +13,23 @@ public final class DeviceMemory extends NativeResource {
   private final int device;
 
   DeviceMemory(Context ctx, long ctxHandle, long address, long bytes) {
-    super(address, new Free(ctx, ctxHandle, address));
+    super(address, new Free(ctx, ctxHandle));
     this.bytes = bytes;
     this.device = ctx.device();
   }
 
   /** Holds a use of the context until the memory is freed. */
-  private static final class Free implements Runnable {
+  private static final class Free implements LongConsumer {
     private final Context ctx;
     private final long ctxHandle;
-    private final long address;
 
-    Free(Context ctx, long ctxHandle, long address) {
+    Free(Context ctx, long ctxHandle) {
       this.ctx = ctx;
       this.ctxHandle = ctxHandle;
-      this.address = address;
     }
 
     @Override
-    public void run() {
+    public void accept(long address) {
       try {
         NativeApi.dlg_device_free(ctxHandle, address);
       } catch (DlGemmException e) {

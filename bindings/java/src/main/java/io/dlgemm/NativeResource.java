@@ -3,6 +3,7 @@ package io.dlgemm;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 
 /**
  * A native handle shared safely between threads: calls {@link #acquire()} it for their
@@ -22,25 +23,28 @@ abstract class NativeResource implements AutoCloseable {
 
   /**
    * @param handle the native pointer
-   * @param free frees it; must not refer to this object (or the Cleaner could never run)
+   * @param free frees a handle; must not refer to this object (or the Cleaner could never run):
+   *     a static method reference such as {@code NativeApi::dlg_tensor_destroy}
    */
-  NativeResource(long handle, Runnable free) {
+  NativeResource(long handle, LongConsumer free) {
     this.handle = handle;
     LIVE.incrementAndGet();
-    this.cleanable = CLEANER.register(this, new Counted(free));
+    this.cleanable = CLEANER.register(this, new Counted(handle, free));
   }
 
   private static final class Counted implements Runnable {
-    private final Runnable free;
+    private final long handle;
+    private final LongConsumer free;
 
-    Counted(Runnable free) {
+    Counted(long handle, LongConsumer free) {
+      this.handle = handle;
       this.free = free;
     }
 
     @Override
     public void run() {
       try {
-        free.run();
+        free.accept(handle);
       } finally {
         LIVE.decrementAndGet();
       }

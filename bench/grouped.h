@@ -1,0 +1,9 @@
+/* The MoE grouped GEMM suites of dlgemm_bench (`--op ...`, bench/grouped.c). */
+#ifndef DLG_BENCH_GROUPED_H_
+#define DLG_BENCH_GROUPED_H_
+
+/* Runs when the command line holds `--op m_grouped_contiguous | m_grouped_masked | k_grouped
+ * | grouped` (all three). Returns the process exit code. */
+int bench_grouped_main(int argc, char** argv);
+
+#endif /* DLG_BENCH_GROUPED_H_ */

@@ -1,0 +1,187 @@
+/* Launchers of the portable quantisation kernels: kernels/portable_fp8_cast.cuh (per-token,
+ * per-block and per-tensor FP8 casts) and kernels/portable_sf_transform.cuh (transform_sf,
+ * pack_ue8m0). Any arch; the tensors were validated by core/ops/quant.c. Every launch is
+ * asynchronous on `stream` (the per-tensor cast is a memset + three kernels). */
+#include <stdio.h>
+#include <string.h>
+#include "gpu.h"
+#include "jit/jit.h"
+#include "launch/launch.h"
+#include "validate.h"
+
+#define CAST_THREADS 256
+
+/* Byte-for-byte twin of dlg::Fp8CastParams. */
+typedef struct fp8_cast_params {
+  const void* x;
+  void* out;
+  float* sf;
+  int64_t m, k;
+  int64_t xs0, xs1, os0, os1;
+  int64_t ss0, ss1;
+  int32_t use_ue8m0, vec, ndim, pad_;
+  int64_t shape[8], x_strides[8], out_strides[8];
+} fp8_cast_params_t;
+_Static_assert(sizeof(fp8_cast_params_t) == 296, "must match dlg::Fp8CastParams");
+
+/* Byte-for-byte twin of dlg::SfTransformParams. */
+typedef struct sf_transform_params {
+  const float* in;
+  void* out;
+  int64_t total, mn, cols, kb;
+  int32_t ndim, pad_;
+  int64_t shape[8], in_strides[8], out_strides[8];
+} sf_transform_params_t;
+_Static_assert(sizeof(sf_transform_params_t) == 248, "must match dlg::SfTransformParams");
+
+static int aligned(const void* p, size_t bytes) { return ((uintptr_t)p) % bytes == 0; }
+
+/* Compiles (or fetches) `name` from `file` for the context's arch and launches it with a
+ * 1-D grid of `blocks` x CAST_THREADS and the one parameter struct. */
+static dlg_status_t launch1(dlg_context_t* ctx, const char* file, const char* name, int64_t blocks,
+                            void* params, void* stream) {
+  int arch = 0;
+  DLG_TRY(dlg_gpu_arch(ctx, &arch));
+  char source[256];
+  snprintf(source, sizeof source, "#include \"%s\"\ntemplate __global__ void %s(%s);\n", file, name,
+           strcmp(file, "portable_fp8_cast.cuh") == 0 ? "const dlg::Fp8CastParams"
+                                                      : "const dlg::SfTransformParams");
+  dlg_kernel_spec_t spec = {source, name, arch, 0};
+  dlg_kernel_t kernel;
+  DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
+  if (blocks > 0x7fffffff) return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: tensor too large", name);
+  dlg_launch_config_t lc;
+  memset(&lc, 0, sizeof lc);
+  lc.grid[0] = (unsigned)(blocks > 0 ? blocks : 1);
+  lc.grid[1] = lc.grid[2] = 1;
+  lc.block[0] = CAST_THREADS;
+  lc.block[1] = lc.block[2] = 1;
+  lc.pdl = 0; /* these kernels do not wait on griddepcontrol: keep stream order */
+  lc.stream = stream;
+  if (dlg_print_configs())
+    fprintf(stderr, "dlgemm: %s sm_%d: grid %u x %d, %d regs\n", name, arch, lc.grid[0],
+            CAST_THREADS, kernel.num_regs);
+  void* args[] = {params};
+  dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  if (s != DLG_OK) dlg_error_prefix(name);
+  return s;
+}
+
+static const char* in_type(const DLTensor* x) {
+  return dlg_dtype_is(x, DLG_DT_BF16) ? "dlg_bf16" : "float";
+}
+
+dlg_status_t dlg_launch_fp8_cast_tiles(dlg_context_t* ctx, const DLTensor* x, int64_t block_m,
+                                       int use_ue8m0, DLTensor* out, DLTensor* sf, void* stream) {
+  const int64_t m = x->shape[0], k = x->shape[1];
+  if (m == 0 || k == 0) return DLG_OK;
+  fp8_cast_params_t p;
+  memset(&p, 0, sizeof p);
+  p.x = dlg_data(x);
+  p.out = dlg_data(out);
+  p.sf = (float*)dlg_data(sf);
+  p.m = m;
+  p.k = k;
+  p.xs0 = dlg_stride(x, 0);
+  p.xs1 = dlg_stride(x, 1);
+  p.os0 = dlg_stride(out, 0);
+  p.os1 = dlg_stride(out, 1);
+  p.ss0 = dlg_stride(sf, 0);
+  p.ss1 = dlg_stride(sf, 1);
+  p.use_ue8m0 = use_ue8m0 != 0;
+  /* Vector path: unit column strides, K % 4 == 0, 4-element groups aligned on both sides. */
+  const size_t xb = dlg_dtype_is(x, DLG_DT_BF16) ? 2 : 4;
+  p.vec = (p.xs1 == 1 || k == 1) && (p.os1 == 1 || k == 1) && k % 4 == 0 &&
+          aligned(p.x, 4 * xb) && aligned(p.out, 4) &&
+          (m == 1 || ((p.xs0 * (int64_t)xb) % (int64_t)(4 * xb) == 0 && p.os0 % 4 == 0));
+  char name[96];
+  snprintf(name, sizeof name, "portable_fp8_cast<%s, %d>", in_type(x), block_m == 1 ? 0 : 1);
+  int64_t blocks;
+  if (block_m == 1) {
+    const int64_t warps = m * dlg_ceil_div64(k, 512);
+    blocks = dlg_ceil_div64(warps * 32, CAST_THREADS);
+  } else {
+    blocks = dlg_ceil_div64(m, 128) * dlg_ceil_div64(k, 128);
+  }
+  return launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream);
+}
+
+static int is_compact(const DLTensor* t) {
+  int64_t expect = 1;
+  for (int d = t->ndim - 1; d >= 0; --d) {
+    if (t->shape[d] != 1 && dlg_stride(t, d) != expect) return 0;
+    expect *= t->shape[d];
+  }
+  return 1;
+}
+
+dlg_status_t dlg_launch_fp8_cast_per_tensor(dlg_context_t* ctx, const DLTensor* x, DLTensor* out,
+                                            DLTensor* sf, void* stream) {
+  const int64_t n = dlg_tensor_numel(x);
+  fp8_cast_params_t p;
+  memset(&p, 0, sizeof p);
+  p.x = dlg_data(x);
+  p.out = dlg_data(out);
+  p.sf = (float*)dlg_data(sf);
+  p.m = n;
+  const size_t xb = dlg_dtype_is(x, DLG_DT_BF16) ? 2 : 4;
+  p.vec = is_compact(x) && is_compact(out) && aligned(p.x, 4 * xb) && aligned(p.out, 4);
+  p.ndim = x->ndim;
+  for (int d = 0; d < x->ndim; ++d) {
+    p.shape[d] = x->shape[d];
+    p.x_strides[d] = dlg_stride(x, d);
+    p.out_strides[d] = dlg_stride(out, d);
+  }
+  if (!aligned(p.sf, 4))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sf: the GPU cast needs a 4-byte aligned scale");
+  int sms = 0;
+  DLG_TRY(dlg_gpu_num_sms(ctx, &sms));
+  /* sf holds the running amax (as bits) until the last kernel turns it into the scale. */
+  DLG_TRY(dlg_gpu_memset(ctx, p.sf, 0, 4, stream));
+  char name[96];
+  if (n > 0) {
+    int64_t blocks = dlg_ceil_div64(dlg_ceil_div64(n, p.vec ? 4 : 1), CAST_THREADS);
+    if (blocks > (int64_t)sms * 8) blocks = (int64_t)sms * 8;
+    snprintf(name, sizeof name, "portable_fp8_cast<%s, 2>", in_type(x));
+    DLG_TRY(launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream));
+    snprintf(name, sizeof name, "portable_fp8_cast<%s, 3>", in_type(x));
+    DLG_TRY(launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream));
+  }
+  snprintf(name, sizeof name, "portable_fp8_cast<%s, 4>", in_type(x));
+  return launch1(ctx, "portable_fp8_cast.cuh", name, 1, &p, stream);
+}
+
+/* Shared by transform_sf (op 0, out has the input's shape) and pack_ue8m0 (op 1). */
+static dlg_status_t sf_layout(dlg_context_t* ctx, int op, const DLTensor* in, DLTensor* out,
+                              void* stream) {
+  const int nd = in->ndim;
+  sf_transform_params_t p;
+  memset(&p, 0, sizeof p);
+  p.total = dlg_tensor_numel(out);
+  if (p.total == 0) return DLG_OK;
+  p.in = (const float*)dlg_data(in);
+  p.out = dlg_data(out);
+  p.mn = out->shape[nd - 2];
+  p.cols = out->shape[nd - 1];
+  p.kb = in->shape[nd - 1];
+  p.ndim = nd;
+  for (int d = 0; d < nd; ++d) {
+    p.shape[d] = out->shape[d];
+    p.in_strides[d] = dlg_stride(in, d);
+    p.out_strides[d] = dlg_stride(out, d);
+  }
+  char name[64];
+  snprintf(name, sizeof name, "portable_sf_transform<%d>", op);
+  return launch1(ctx, "portable_sf_transform.cuh", name, dlg_ceil_div64(p.total, CAST_THREADS),
+                 &p, stream);
+}
+
+dlg_status_t dlg_launch_transform_sf(dlg_context_t* ctx, const DLTensor* sf_in, DLTensor* sf_out,
+                                     void* stream) {
+  return sf_layout(ctx, 0, sf_in, sf_out, stream);
+}
+
+dlg_status_t dlg_launch_pack_ue8m0(dlg_context_t* ctx, const DLTensor* sf, DLTensor* packed,
+                                   void* stream) {
+  return sf_layout(ctx, 1, sf, packed, stream);
+}

@@ -1,0 +1,429 @@
+/* Launchers of the SM90 MoE grouped GEMMs: kernels/sm90_m_grouped_gemm.cuh (M-grouped
+ * contiguous / masked; FP8 1D2D, FP8 per-tensor, BF16) and kernels/sm90_fp8_k_grouped_gemm.cuh
+ * (K-grouped FP8 1D1D / per-tensor, f32 D += C). Nothing here reads the device-side group
+ * data (row ids, offsets, masked_m, ks): the kernels do, so every launch is asynchronous and
+ * CUDA-graph capturable. Declines with DLG_ERR_UNSUPPORTED (nothing launched): other archs,
+ * non-K-major operands, TMA-misaligned tensors, packed UE8M0 scales, K == 0 (M-grouped),
+ * K-grouped scales that are not MN-major. */
+#include <stdio.h>
+#include <string.h>
+#include "gpu.h"
+#include "jit/dl.h"
+#include "jit/jit.h"
+#include "launch/launch.h"
+#include "validate.h"
+
+#define SMEM_OPTIN_FALLBACK 232448 /* H100: 227 KiB per block when the driver won't say */
+#define MAX_STAGES 12
+#define RASTER_GROUP_N 16
+
+/* Byte-for-byte twin of dlg::Sm90MGroupedParams. */
+typedef struct m_grouped_params {
+  uint32_t m, n, k, num_groups;
+  const int32_t* layout;
+  int64_t layout_stride;
+  const float* sfa;
+  int64_t sfa_stride_g, sfa_stride_m, sfa_stride_k;
+  const float* sfb;
+  int64_t sfb_stride_g, sfb_stride_n, sfb_stride_k;
+  uint32_t sfb_rows, pad_;
+  void* d;
+  int64_t d_stride_g, d_stride_m;
+} m_grouped_params_t;
+_Static_assert(sizeof(m_grouped_params_t) == 128, "must match dlg::Sm90MGroupedParams");
+
+/* Byte-for-byte twin of dlg::Sm90KGroupedParams. */
+typedef struct k_grouped_params {
+  uint32_t m, n, num_groups, k_total;
+  const int32_t* ks;
+  int64_t ks_stride;
+  const float* scale_a;
+  int64_t scale_a_stride;
+  const float* scale_b;
+  int64_t scale_b_stride;
+  const void* c;
+  int64_t c_stride_g, c_stride_m;
+  float* d;
+  int64_t d_stride_g, d_stride_m;
+} k_grouped_params_t;
+_Static_assert(sizeof(k_grouped_params_t) == 112, "must match dlg::Sm90KGroupedParams");
+
+typedef struct grouped_config {
+  int block_m, block_n, stages, threads;
+  size_t smem_bytes;
+  unsigned grid;
+  double est;
+} grouped_config_t;
+
+/* ---- TMA ---------------------------------------------------------------------------------- */
+
+/* Tiled tensor map of rank 2 or 3; strides in bytes for dims 1.. (rank - 1 of them). */
+static dlg_status_t encode_map(CUtensorMap* map, int rank, const void* base,
+                               CUtensorMapDataType dtype, const uint64_t* dims,
+                               const uint64_t* strides, const uint32_t* box,
+                               CUtensorMapSwizzle swizzle, const char* what) {
+  if ((uintptr_t)base % 16)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 grouped kernel needs a 16-byte aligned base", what);
+  for (int i = 0; i < rank; ++i) {
+    if (dims[i] == 0 || dims[i] > (UINT64_C(1) << 32))
+      return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: extent %llu outside TMA's 1..2^32", what,
+                      (unsigned long long)dims[i]);
+    if (box[i] == 0 || box[i] > 256)
+      return dlg_fail(DLG_ERR_INTERNAL, "%s: TMA box %u outside 1..256", what, box[i]);
+  }
+  for (int i = 0; i < rank - 1; ++i)
+    if (strides[i] % 16 || strides[i] >= (UINT64_C(1) << 40))
+      return dlg_fail(DLG_ERR_UNSUPPORTED,
+                      "%s: sm90 grouped kernel needs strides that are multiples of 16 bytes "
+                      "(got %llu bytes)", what, (unsigned long long)strides[i]);
+  const dlg_cuda_api_t* api;
+  dlg_status_t s = dlg_cuda_open(&api);
+  if (s != DLG_OK) return s;
+  if (!api->tensor_map_encode_tiled)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: the CUDA driver has no cuTensorMapEncodeTiled", what);
+  cuuint64_t d[3], st[2];
+  cuuint32_t b[3], es[3] = {1, 1, 1};
+  for (int i = 0; i < rank; ++i) {
+    d[i] = dims[i];
+    b[i] = box[i];
+  }
+  for (int i = 0; i < rank - 1; ++i) st[i] = strides[i];
+  memset(map, 0, sizeof *map);
+  CUresult r = api->tensor_map_encode_tiled(
+      map, dtype, (cuuint32_t)rank, (void*)base, d, st, b, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
+      swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS) return dlg_cu_fail(r, "%s: cuTensorMapEncodeTiled (rank %d)", what, rank);
+  return DLG_OK;
+}
+
+/* A stride usable by TMA for a dimension of extent 1 (the driver still checks it). */
+static uint64_t unit_dim_stride(uint64_t natural) { return (natural + 15) / 16 * 16; }
+
+/* Operand [lead?, rows, K] K-major (lead: groups, or none) as a 3D map {K, rows, G} with
+ * box {128 bytes of K, box_rows, 1} and 128B swizzle. */
+static dlg_status_t map_operand(CUtensorMap* map, const DLTensor* t, int has_lead, int elem_bytes,
+                                uint32_t box_rows, const char* what) {
+  const int nd = t->ndim;
+  const int64_t k = t->shape[nd - 1], rows = t->shape[nd - 2];
+  const int64_t lead = has_lead ? t->shape[0] : 1;
+  if (k > 1 && dlg_stride(t, nd - 1) != 1)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 grouped kernel needs K-major storage (stride(-1) == 1)", what);
+  uint64_t row_stride = (uint64_t)dlg_stride(t, nd - 2) * (uint64_t)elem_bytes;
+  if (rows == 1) row_stride = unit_dim_stride((uint64_t)k * (uint64_t)elem_bytes);
+  if (rows > 1 && dlg_stride(t, nd - 2) < k)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 grouped kernel needs a row stride >= K", what);
+  uint64_t lead_stride = has_lead ? (uint64_t)dlg_stride(t, 0) * (uint64_t)elem_bytes : 0;
+  if (lead == 1 || dlg_stride(t, 0) < 0) lead_stride = row_stride * (uint64_t)rows;
+  const uint64_t dims[3] = {(uint64_t)k, (uint64_t)rows, (uint64_t)lead};
+  const uint64_t strides[2] = {row_stride, lead_stride};
+  const uint32_t box[3] = {(uint32_t)(128 / elem_bytes), box_rows, 1};
+  return encode_map(map, 3, dlg_data(t), elem_bytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
+                                                         : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                    dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B, what);
+}
+
+/* MN-major f32 scales [MN, Kb] (stride(0) == 1) as a 2D map {MN, Kb}, box {block, 1}. */
+static dlg_status_t map_mn_major_scales(CUtensorMap* map, const DLTensor* sf, uint32_t block,
+                                        const char* what) {
+  const int64_t mn = sf->shape[0], kb = sf->shape[1];
+  if (mn > 1 && dlg_stride(sf, 0) != 1)
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "%s: sm90 k-grouped kernel needs MN-major scales (stride(0) == 1; see dlg_transform_sf)",
+                    what);
+  uint64_t ld = (uint64_t)dlg_stride(sf, 1) * 4;
+  if (kb == 1) ld = unit_dim_stride((uint64_t)mn * 4);
+  if (kb > 1 && dlg_stride(sf, 1) < mn)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 k-grouped kernel needs stride(1) >= rows", what);
+  const uint64_t dims[2] = {(uint64_t)mn, (uint64_t)kb};
+  const uint32_t box[2] = {block, 1};
+  return encode_map(map, 2, dlg_data(sf), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, dims, &ld, box,
+                    CU_TENSOR_MAP_SWIZZLE_NONE, what);
+}
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+typedef struct grouped_shape {
+  int fp8, block_scaled, k_grouped;
+  int max_block_n, block_n_step;
+  int64_t m_units;   /* rows to tile, per "group unit": see tiles_of */
+  int64_t units;     /* how many independent row sets (groups for masked / K-grouped, else 1) */
+  int64_t n;
+  int num_sms;
+  size_t smem_limit;
+} grouped_shape_t;
+
+static size_t stage_bytes(const grouped_shape_t* s, int bm, int bn) {
+  size_t b = (size_t)(bm + bn) * 128;
+  if (s->k_grouped && s->block_scaled) b += (size_t)(bm + bn) * 4;
+  return b;
+}
+
+/* Picks BLOCK_M, BLOCK_N and stages with the dense kernels' cost-model shape: waves x per-k-
+ * block time (max of MMA and L2 load, + overhead; + unhidden promotion with one math
+ * warpgroup). The k-block count is common to every candidate, so it drops out. */
+static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
+  int found = 0;
+  for (int bm = 64; bm <= 128; bm += 64) {
+    for (int bn = 32; bn <= s->max_block_n; bn += s->block_n_step) {
+      const size_t per_stage = stage_bytes(s, bm, bn);
+      const size_t fixed = 1024 + 64;
+      if (s->smem_limit < fixed + 2 * (per_stage + 16)) continue;
+      int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
+      if (stages > MAX_STAGES) stages = MAX_STAGES;
+      const int64_t m_blocks = s->units * dlg_ceil_div64(s->m_units > 0 ? s->m_units : 1, bm);
+      const int64_t tiles = m_blocks * dlg_ceil_div64(s->n, bn);
+      const int64_t waves = dlg_ceil_div64(tiles, s->num_sms);
+      const double mma = bm * bn / 32.0, load = (bm + bn) * 128.0 / 48.0;
+      double per_kb = (mma > load ? mma : load) + 40.0;
+      if (s->fp8 && bm == 64) per_kb += 0.75 * bn;
+      if (stages < 4) per_kb *= 1.0 + 0.15 * (4 - stages);
+      const double est = (double)waves * per_kb;
+      if (!found || est < out->est - 1e-9) {
+        found = 1;
+        out->block_m = bm;
+        out->block_n = bn;
+        out->stages = stages;
+        out->threads = (bm / 64 + 1) * 128;
+        out->smem_bytes = fixed + (size_t)stages * (per_stage + 16);
+        out->grid = (unsigned)(tiles < s->num_sms ? (tiles > 0 ? tiles : 1) : s->num_sms);
+        out->est = est;
+      }
+    }
+  }
+  return found;
+}
+
+static dlg_status_t device_limits(dlg_context_t* ctx, int* sms, size_t* smem, int* arch) {
+  DLG_TRY(dlg_gpu_num_sms(ctx, sms));
+  DLG_TRY(dlg_gpu_arch(ctx, arch));
+  dlg_device_info_t info;
+  DLG_TRY(dlg_context_device_info(ctx, &info));
+  *smem = info.max_smem_per_block ? info.max_smem_per_block : SMEM_OPTIN_FALLBACK;
+  return DLG_OK;
+}
+
+static dlg_status_t launch(dlg_context_t* ctx, const char* source, const char* name,
+                           const grouped_config_t* cfg, void** args, void* stream,
+                           const char* what) {
+  dlg_kernel_spec_t spec = {source, name, 90, cfg->smem_bytes};
+  dlg_kernel_t kernel;
+  DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
+  dlg_launch_config_t lc;
+  memset(&lc, 0, sizeof lc);
+  lc.grid[0] = cfg->grid;
+  lc.grid[1] = lc.grid[2] = 1;
+  lc.block[0] = (unsigned)cfg->threads;
+  lc.block[1] = lc.block[2] = 1;
+  lc.smem_bytes = cfg->smem_bytes;
+  lc.pdl = dlg_context_get_pdl(ctx);
+  lc.stream = stream;
+  if (dlg_print_configs())
+    fprintf(stderr,
+            "dlgemm: %s -> %s: grid=%u block=%d smem=%zu regs=%d local=%d est=%.0f pdl=%d\n",
+            what, name, cfg->grid, cfg->threads, cfg->smem_bytes, kernel.num_regs,
+            kernel.local_bytes, cfg->est, lc.pdl);
+  dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  if (s != DLG_OK) dlg_error_prefix(what);
+  return s;
+}
+
+static int64_t group_stride_or_zero(const DLTensor* t) {
+  return dlg_tensor_numel(t) == 1 ? 0 : dlg_stride(t, 0);
+}
+
+static const float* data_or_null(const DLTensor* t) {
+  return t && t->data ? (const float*)dlg_data(t) : NULL;
+}
+
+static dlg_status_t need_sm90(dlg_context_t* ctx, int arch, const char* op) {
+  (void)ctx;
+  if (arch != 90)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: GPU kernel is for sm_90 (this device is sm_%d)", op, arch);
+  return DLG_OK;
+}
+
+/* ---- M-grouped ---------------------------------------------------------------------------- */
+
+dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grouped_problem_t* p,
+                                            void* stream) {
+  const char* op = p->masked ? "m_grouped_gemm_masked" : "m_grouped_gemm_contiguous";
+  int sms, arch;
+  size_t smem;
+  DLG_TRY(device_limits(ctx, &sms, &smem, &arch));
+  DLG_TRY(need_sm90(ctx, arch, op));
+  if (p->groups == 0 || p->m == 0 || p->n == 0) return DLG_OK; /* nothing to write */
+  if (p->k == 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 kernel needs K > 0", op);
+  if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX || p->groups > INT32_MAX)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 kernel takes extents below 2^31", op);
+  const int fp8 = p->recipe != DLG_RECIPE_BF16;
+  const int block_scaled = p->recipe == DLG_RECIPE_FP8_1D2D;
+  const int kind = p->recipe == DLG_RECIPE_FP8_1D2D ? 0 : p->recipe == DLG_RECIPE_FP8_PER_TENSOR ? 1 : 2;
+  if (block_scaled && (!dlg_dtype_is(p->sfa, DLG_DT_F32) || !dlg_dtype_is(p->sfb, DLG_DT_F32)))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa, sfb: sm90 kernel takes float32 scales (packed UE8M0 is SM100's)");
+  /* D: written as bf16 pairs (4-byte stores). */
+  const DLTensor* d = p->d;
+  const int dn = d->ndim;
+  if (p->n > 1 && dlg_stride(d, dn - 1) != 1)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "d: sm90 grouped kernel needs row-major D (stride(-1) == 1)");
+  if ((p->m > 1 && dlg_stride(d, dn - 2) % 2 != 0) || (p->masked && p->groups > 1 && dlg_stride(d, 0) % 2 != 0) ||
+      ((uintptr_t)dlg_data(d)) % 4 != 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "d: sm90 grouped kernel needs even strides and a 4-byte aligned base");
+
+  grouped_shape_t gs;
+  memset(&gs, 0, sizeof gs);
+  gs.fp8 = fp8;
+  gs.block_scaled = block_scaled;
+  gs.max_block_n = fp8 ? 192 : 256;
+  gs.block_n_step = 16;
+  gs.m_units = p->masked ? (p->expected_m < p->m ? p->expected_m : p->m) : p->m;
+  gs.units = p->masked ? p->groups : 1;
+  gs.n = p->n;
+  gs.num_sms = sms;
+  gs.smem_limit = smem;
+  grouped_config_t cfg;
+  if (!choose_config(&gs, &cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
+  /* The grid covers the most tiles there can be (masked: every group full). */
+  const int64_t max_tiles = (p->masked ? p->groups : 1) * dlg_ceil_div64(p->m, cfg.block_m) *
+                            dlg_ceil_div64(p->n, cfg.block_n);
+  cfg.grid = (unsigned)(max_tiles < sms ? max_tiles : sms);
+
+  CUtensorMap map_a, map_b;
+  const int eb = fp8 ? 1 : 2;
+  DLG_TRY(map_operand(&map_a, p->a, p->masked, eb, (uint32_t)cfg.block_m, "a"));
+  DLG_TRY(map_operand(&map_b, p->b, 1, eb, (uint32_t)cfg.block_n, "b"));
+
+  m_grouped_params_t q;
+  memset(&q, 0, sizeof q);
+  q.m = (uint32_t)p->m;
+  q.n = (uint32_t)p->n;
+  q.k = (uint32_t)p->k;
+  q.num_groups = (uint32_t)p->groups;
+  q.layout = (const int32_t*)dlg_data(p->layout);
+  q.layout_stride = dlg_stride(p->layout, 0);
+  if (block_scaled) {
+    const int a_lead = p->masked;
+    q.sfa = (const float*)dlg_data(p->sfa);
+    q.sfa_stride_g = a_lead ? dlg_stride(p->sfa, 0) : 0;
+    q.sfa_stride_m = dlg_stride(p->sfa, a_lead);
+    q.sfa_stride_k = dlg_stride(p->sfa, a_lead + 1);
+    q.sfb = (const float*)dlg_data(p->sfb);
+    q.sfb_stride_g = dlg_stride(p->sfb, 0);
+    q.sfb_stride_n = dlg_stride(p->sfb, 1);
+    q.sfb_stride_k = dlg_stride(p->sfb, 2);
+    q.sfb_rows = (uint32_t)p->sfb->shape[1];
+  } else if (kind == 1) {
+    q.sfa = data_or_null(p->sfa);
+    q.sfa_stride_g = p->sfa && p->masked ? group_stride_or_zero(p->sfa) : 0;
+    q.sfb = data_or_null(p->sfb);
+    q.sfb_stride_g = p->sfb ? group_stride_or_zero(p->sfb) : 0;
+  }
+  q.d = dlg_data(d);
+  q.d_stride_g = p->masked ? dlg_stride(d, 0) : 0;
+  q.d_stride_m = dlg_stride(d, dn - 2);
+
+  const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
+  char name[160], source[320];
+  snprintf(name, sizeof name, "sm90_m_grouped_gemm<%d, %d, %d, %d, %d, %d>", cfg.block_m,
+           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind);
+  snprintf(source, sizeof source,
+           "#include \"sm90_m_grouped_gemm.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_M_GROUPED_GEMM_SIGNATURE);\n", name);
+  void* args[] = {&q, &map_a, &map_b};
+  return launch(ctx, source, name, &cfg, args, stream, op);
+}
+
+/* ---- K-grouped ---------------------------------------------------------------------------- */
+
+dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grouped_problem_t* p,
+                                            void* stream) {
+  static const char op[] = "k_grouped_gemm_contiguous";
+  int sms, arch;
+  size_t smem;
+  DLG_TRY(device_limits(ctx, &sms, &smem, &arch));
+  DLG_TRY(need_sm90(ctx, arch, op));
+  if (p->groups == 0 || p->m == 0 || p->n == 0) return DLG_OK;
+  if (p->m > INT32_MAX || p->n > INT32_MAX || p->k_total > INT32_MAX || p->groups > INT32_MAX)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 kernel takes extents below 2^31", op);
+  const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
+  if (!per_tensor && (!dlg_dtype_is(p->sfa, DLG_DT_F32) || !dlg_dtype_is(p->sfb, DLG_DT_F32)))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa, sfb: sm90 kernel takes float32 scales (packed UE8M0 is SM100's)");
+  const DLTensor *d = p->d, *c = p->c;
+  if (p->n > 1 && dlg_stride(d, 2) != 1)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "d: sm90 k-grouped kernel needs row-major D (stride(2) == 1)");
+  if ((p->m > 1 && dlg_stride(d, 1) % 2) || (p->groups > 1 && dlg_stride(d, 0) % 2) ||
+      ((uintptr_t)dlg_data(d)) % 8)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "d: sm90 k-grouped kernel needs even strides and an 8-byte aligned base");
+  int c_mode = 0;
+  if (c) {
+    c_mode = dlg_dtype_is(c, DLG_DT_F32) ? 2 : 1;
+    if (p->n > 1 && dlg_stride(c, 2) != 1)
+      return dlg_fail(DLG_ERR_UNSUPPORTED, "c: sm90 k-grouped kernel needs row-major C (stride(2) == 1)");
+    if (c_mode == 2 && ((p->m > 1 && dlg_stride(c, 1) % 2) || (p->groups > 1 && dlg_stride(c, 0) % 2) ||
+                        ((uintptr_t)dlg_data(c)) % 8))
+      return dlg_fail(DLG_ERR_UNSUPPORTED, "c: sm90 k-grouped kernel needs even strides and an 8-byte aligned base");
+  }
+
+  grouped_shape_t gs;
+  memset(&gs, 0, sizeof gs);
+  gs.fp8 = 1;
+  gs.block_scaled = !per_tensor;
+  gs.k_grouped = 1;
+  gs.max_block_n = per_tensor ? 192 : 128;
+  gs.block_n_step = per_tensor ? 16 : 32; /* sfb slots stay 128-byte aligned for TMA */
+  gs.m_units = p->m;
+  gs.units = p->groups;
+  gs.n = p->n;
+  gs.num_sms = sms;
+  gs.smem_limit = smem;
+  grouped_config_t cfg;
+  if (!choose_config(&gs, &cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
+
+  CUtensorMap map_a, map_b, map_sfa, map_sfb;
+  memset(&map_a, 0, sizeof map_a);
+  memset(&map_b, 0, sizeof map_b);
+  memset(&map_sfa, 0, sizeof map_sfa);
+  memset(&map_sfb, 0, sizeof map_sfb);
+  if (p->k_total > 0) {
+    DLG_TRY(map_operand(&map_a, p->a, 0, 1, (uint32_t)cfg.block_m, "a"));
+    DLG_TRY(map_operand(&map_b, p->b, 0, 1, (uint32_t)cfg.block_n, "b"));
+    if (!per_tensor) {
+      DLG_TRY(map_mn_major_scales(&map_sfa, p->sfa, (uint32_t)cfg.block_m, "sfa"));
+      DLG_TRY(map_mn_major_scales(&map_sfb, p->sfb, (uint32_t)cfg.block_n, "sfb"));
+    }
+  }
+
+  k_grouped_params_t q;
+  memset(&q, 0, sizeof q);
+  q.m = (uint32_t)p->m;
+  q.n = (uint32_t)p->n;
+  q.num_groups = (uint32_t)p->groups;
+  q.k_total = (uint32_t)p->k_total;
+  q.ks = (const int32_t*)dlg_data(p->ks);
+  q.ks_stride = dlg_stride(p->ks, 0);
+  if (per_tensor) {
+    q.scale_a = data_or_null(p->sfa);
+    q.scale_a_stride = p->sfa ? group_stride_or_zero(p->sfa) : 0;
+    q.scale_b = data_or_null(p->sfb);
+    q.scale_b_stride = p->sfb ? group_stride_or_zero(p->sfb) : 0;
+  }
+  if (c) {
+    q.c = dlg_data(c);
+    q.c_stride_g = dlg_stride(c, 0);
+    q.c_stride_m = dlg_stride(c, 1);
+  }
+  q.d = (float*)dlg_data(d);
+  q.d_stride_g = dlg_stride(d, 0);
+  q.d_stride_m = dlg_stride(d, 1);
+
+  char name[160], source[320];
+  snprintf(name, sizeof name, "sm90_fp8_k_grouped_gemm<%d, %d, %d, %d, %d, %d>", cfg.block_m,
+           cfg.block_n, cfg.stages, RASTER_GROUP_N, per_tensor, c_mode);
+  snprintf(source, sizeof source,
+           "#include \"sm90_fp8_k_grouped_gemm.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_FP8_K_GROUPED_GEMM_SIGNATURE);\n", name);
+  void* args[] = {&q, &map_a, &map_b, &map_sfa, &map_sfb};
+  return launch(ctx, source, name, &cfg, args, stream, op);
+}

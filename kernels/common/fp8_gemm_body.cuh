@@ -1,0 +1,397 @@
+// Body of the SM90 FP8 GEMM kernels (sm90_fp8_gemm_1d2d.cuh: 1D2D and per-tensor scales;
+// sm90_fp8_gemm_1d1d.cuh: 1D1D), D = C + A · Bᵀ with FP32 promotion once per 128-K block.
+//   A e4m3 [M, K] K-major, B e4m3 [N, K] K-major, D bf16|f32 [M, N] row-major, C optional.
+//
+// NOTES:
+// - Warp specialization: warpgroups 0..kNumMathWG-1 compute (math warpgroup w owns rows
+//   [64w, 64w+64) of the tile, one wgmma m64nBLOCK_Nk32 chain each); the last warpgroup is
+//   the TMA producer (one elected thread issues every load). With two math warpgroups the
+//   registers are rebalanced with setmaxnreg: producer 40, math 232 (40·128 + 232·256 =
+//   64512 <= 65536).
+// - Pipeline: kNumStages ring slots, each holding A (BLOCK_M x 128 B), B (BLOCK_N x 128 B),
+//   the sfa column of the k-block (BLOCK_M f32: 1D2D, 1D1D) and the sfb column (BLOCK_N f32:
+//   1D1D). full[s]: 1 arrival (producer's arrive.expect_tx of the whole slot's bytes) + TMA
+//   bytes; empty[s]: one arrival per math warp of every CTA in the cluster (a slot refilled by
+//   multicast is free only when both CTAs have read it). Phases: see ptx/mbarrier.cuh.
+// - Promotion (the point of the DeepSeek recipes): each 128-K block is computed by 4 chained
+//   wgmma k32 into a `partial` set (the first with scale-d = 0), then folded into the FP32
+//   accumulators on the CUDA cores:
+//     1D2D:       acc += partial · sfa[row] · sfb[col / 128]
+//     1D1D:       acc += partial · sfa[row] · sfb[col]
+//     per-tensor: acc += partial (scaled once in the epilogue)
+//   so the tensor cores' limited-precision accumulation never spans more than 128 products.
+// - kPipelined = 1 hides the promotion behind the tensor cores inside each warpgroup: two
+//   partial sets alternate (even k-blocks -> part0, odd -> part1); k-block kb+1 is issued
+//   before k-block kb is promoted (wgmma.wait_group 1), so the tensor cores always hold the
+//   next k-block while the CUDA cores promote the previous one. Costs BLOCK_N/2 registers
+//   more: 3 · BLOCK_N/2 must fit 232 (two math warpgroups, BLOCK_N <= 128) or 255 (one,
+//   BLOCK_N <= 144). kPipelined = 0: one partial set, wait_group 0 then promote (the tensor
+//   cores then rely on the other warpgroup's wgmma to stay busy); allows BLOCK_N up to 208.
+// - A slot is released (empty arrival) only after its k-block was promoted: the promotion
+//   reads the slot's scales from shared memory. mbarrier.arrive has release semantics, so
+//   those reads are ordered before the producer's refill.
+// - 1D2D sfb: the tile's columns touch up to kMaxSfb 128-column scale rows; 8-column
+//   accumulator groups never straddle one (n0 and 128 are multiples of 8), so group j picks
+//   its scale with (n0 % 128 + 8j) / 128. The values are plain global loads issued with the
+//   k-block's wgmma and consumed at its promotion, so their latency is hidden.
+// - TMA boxes: A {128, BLOCK_M / kClusterN}, B {128, BLOCK_N / kClusterM} with 128B swizzle
+//   (descriptor math in ptx/wgmma.cuh); sfa {BLOCK_M, 1} and sfb {BLOCK_N, 1} unswizzled
+//   boxes of the MN-major [K/128, M|N] scale matrices; D and C per epilogue.cuh.
+//   Multicast: with kClusterN == 2 the two CTAs share the m-block, each loads half of the A
+//   rows into both CTAs (mask 0b11); kClusterM == 2 does the same for B.
+// - kCMode 3 (C has D's dtype and TMA-compatible strides): the leader thread of each math
+//   warpgroup prefetches its 64 rows of C into the D staging tile right after issuing the
+//   tile's first k-block (after the previous tile's TMA store has finished reading that
+//   tile), signalled by c_full[wg]; the epilogue adds C from shared memory. So the C traffic
+//   of weight-gradient GEMMs overlaps the mainloop instead of stalling the epilogue.
+// - Tails: out-of-range rows/columns/K are zero-filled by TMA loads (scales included) and
+//   clipped by stores.
+#pragma once
+
+#include "common/epilogue.cuh"
+#include "common/scheduler.cuh"
+#include "common/types.cuh"
+#include "ptx/base.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/tma.cuh"
+#include "ptx/wgmma.cuh"
+
+namespace dlg {
+
+// Scale recipes of the FP8 kernels (kScaleMode).
+constexpr uint32_t kFp8Scale1D2D = 0;       // sfa per (row, k-block); sfb per (128 cols, k-block)
+constexpr uint32_t kFp8ScalePerTensor = 1;  // device scalars (NULL = 1), applied at the end
+constexpr uint32_t kFp8Scale1D1D = 2;       // sfa per (row, k-block); sfb per (col, k-block)
+
+// Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_fp8_gemm.c
+// (same field order and types: 80 bytes, natural alignment).
+struct Sm90Fp8GemmParams {
+  uint32_t m, n, k;
+  const float* sfb;       // 1D2D: B block scales
+  int64_t sfb_stride_n;   // elements between scale rows (128-column blocks of N)
+  int64_t sfb_stride_k;   // elements between k-blocks
+  uint32_t sfb_rows;      // ceil(N / 128)
+  const float* scale_a;   // per-tensor: device scalars, NULL = 1
+  const float* scale_b;
+  EpilogueC c;            // C (kCMode 1, 2): global pointer and row stride
+};
+static_assert(sizeof(Sm90Fp8GemmParams) == 80, "host mirror expects 80 bytes");
+
+// Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
+constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
+  uint32_t most = 1;
+  for (uint32_t t = 0; t < 128; ++t) {
+    const uint32_t off = (t * block_n) % 128;
+    const uint32_t count = (off + block_n - 1) / 128 + 1;
+    most = count > most ? count : most;
+  }
+  return most;
+}
+
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
+          uint32_t kClusterN, uint32_t kGroupN, uint32_t kScaleMode, typename OutT,
+          uint32_t kCMode, uint32_t kPipelined>
+DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorMap* tmap_a,
+                                   const ptx::TensorMap* tmap_b, const ptx::TensorMap* tmap_sfa,
+                                   const ptx::TensorMap* tmap_sfb, const ptx::TensorMap* tmap_d,
+                                   const ptx::TensorMap* tmap_c) {
+  using namespace dlg::ptx;
+
+  // ---- static checks ----------------------------------------------------------------------
+  static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
+  static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
+  static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+  static_assert(kClusterM * kClusterN <= 2, "clusters of at most 2 CTAs");
+  static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
+                "a multicast half must be whole 8-row swizzle atoms");
+  static_assert(kScaleMode <= 2 && kCMode <= 3 && kPipelined <= 1, "modes");
+
+  // ---- configs ----------------------------------------------------------------------------
+  constexpr uint32_t kBlockK = 128;  // bytes of e4m3 per row = one 128B swizzle row
+  constexpr uint32_t kNumMathWG = kBlockM / 64;
+  constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
+  constexpr uint32_t kClusterSize = kClusterM * kClusterN;
+  constexpr uint32_t kNumAcc = kBlockN / 2;
+  constexpr bool k1D2D = kScaleMode == kFp8Scale1D2D;
+  constexpr bool k1D1D = kScaleMode == kFp8Scale1D1D;
+  constexpr bool kPerTensor = kScaleMode == kFp8ScalePerTensor;
+  constexpr uint32_t kMaxSfb = k1D2D ? fp8_max_sfb_blocks(kBlockN) : 1;
+  using Mma = WgmmaE4M3<kBlockN>;
+  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
+  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN>;
+  static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
+  // Two math warpgroups: the producer gives registers to the math warpgroups (launch: 168 x
+  // 384 = 64512 = 40·128 + 232·256). (24/240 spills in the producer: measured by ptxas.)
+  constexpr uint32_t kProducerRegs = 40;
+  constexpr uint32_t kMathRegs = 232;
+
+  // ---- shared memory (must match the launcher's size formula) -----------------------------
+  constexpr uint32_t kABytes = kBlockM * kBlockK;
+  constexpr uint32_t kBBytes = kBlockN * kBlockK;
+  constexpr uint32_t kSfaBytes = kPerTensor ? 0 : kBlockM * 4;
+  constexpr uint32_t kSfbBytes = k1D1D ? kBlockN * 4 : 0;
+  constexpr uint32_t kDBytes = (Epilogue::kTileBytes + 1023) / 1024 * 1024;
+  constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbBytes;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+  uint8_t* smem_d = smem;
+  uint8_t* smem_a = smem_d + kDBytes;
+  uint8_t* smem_b = smem_a + kNumStages * kABytes;
+  float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kBBytes);
+  float* smem_sfb = reinterpret_cast<float*>(smem_b + kNumStages * (kBBytes + kSfaBytes));
+  uint64_t* full =
+      reinterpret_cast<uint64_t*>(smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes));
+  uint64_t* empty = full + kNumStages;
+  uint64_t* c_full = empty + kNumStages;  // [2]: C prefetch of each math warpgroup (kCMode 3)
+
+  const uint32_t warp = warp_idx_uniform();
+  const uint32_t lane = lane_idx();
+  const uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+
+  // ---- barriers ---------------------------------------------------------------------------
+  if (threadIdx.x == kNumMathThreads) {  // first producer thread
+    tma_prefetch_map(tmap_a);
+    tma_prefetch_map(tmap_b);
+    if constexpr (!kPerTensor) tma_prefetch_map(tmap_sfa);
+    if constexpr (k1D1D) tma_prefetch_map(tmap_sfb);
+    tma_prefetch_map(tmap_d);
+    if constexpr (kCMode == 3) tma_prefetch_map(tmap_c);
+#pragma unroll
+    for (uint32_t s = 0; s < kNumStages; ++s) {
+      mbarrier_init(&full[s], 1);
+      mbarrier_init(&empty[s], kClusterSize * kNumMathThreads / 32);
+    }
+    mbarrier_init(&c_full[0], 1);
+    mbarrier_init(&c_full[1], 1);
+    fence_barrier_init();
+  }
+  if constexpr (kClusterSize > 1) cluster_sync();
+  else __syncthreads();
+  // Everything above touched no global data: wait for the previous grid only now (PDL).
+  grid_dependency_wait();
+
+  if (threadIdx.x >= kNumMathThreads) {
+    // ---- producer warpgroup (TMA) ---------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_dec<kProducerRegs>();
+    if (warp == kNumMathThreads / 32 && elect_one()) {
+      const uint32_t rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
+      Scheduler sched(p.m, p.n);
+      uint32_t m_block, n_block, stage = 0, phase = 0;
+      while (sched.next(m_block, n_block)) {
+        const int32_t m0 = static_cast<int32_t>(m_block * kBlockM);
+        const int32_t n0 = static_cast<int32_t>(n_block * kBlockN);
+        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+          const int32_t k0 = static_cast<int32_t>(kb * kBlockK);
+          mbarrier_wait(&empty[stage], phase ^ 1);
+          mbarrier_arrive_expect_tx(&full[stage], kStageTx);
+          uint8_t* a_dst = smem_a + stage * kABytes;
+          uint8_t* b_dst = smem_b + stage * kBBytes;
+          if constexpr (kClusterN == 2) {
+            constexpr uint32_t kHalf = kBlockM / 2;
+            tma_load_2d_multicast(tmap_a, &full[stage], a_dst + rank * kHalf * kBlockK, k0,
+                                  m0 + static_cast<int32_t>(rank * kHalf), 0x3);
+          } else {
+            tma_load_2d(tmap_a, &full[stage], a_dst, k0, m0);
+          }
+          if constexpr (kClusterM == 2) {
+            constexpr uint32_t kHalf = kBlockN / 2;
+            tma_load_2d_multicast(tmap_b, &full[stage], b_dst + rank * kHalf * kBlockK, k0,
+                                  n0 + static_cast<int32_t>(rank * kHalf), 0x3);
+          } else {
+            tma_load_2d(tmap_b, &full[stage], b_dst, k0, n0);
+          }
+          if constexpr (!kPerTensor)
+            tma_load_2d(tmap_sfa, &full[stage], smem_sfa + stage * kBlockM, m0,
+                        static_cast<int32_t>(kb));
+          if constexpr (k1D1D)
+            tma_load_2d(tmap_sfb, &full[stage], smem_sfb + stage * kBlockN, n0,
+                        static_cast<int32_t>(kb));
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
+    }
+    __syncwarp();
+  } else {
+    // ---- math warpgroups (wgmma) ----------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
+    const uint32_t wg = threadIdx.x / 128;
+    const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
+    const uint32_t col_q = 2 * (lane % 4);                         // tile column of acc[0]
+    const bool leader = threadIdx.x % 128 == 0;
+    float tensor_scale = 1.0f;
+    if constexpr (kPerTensor) {
+      if (p.scale_a) tensor_scale *= ldg_f32(p.scale_a);
+      if (p.scale_b) tensor_scale *= ldg_f32(p.scale_b);
+    }
+    Scheduler sched(p.m, p.n);
+    uint32_t m_block, n_block;
+    uint32_t stage = 0, phase = 0;  // next slot to compute
+    uint32_t rel = 0;               // next slot to promote and release (trails `stage`)
+    uint32_t c_phase = 0;
+    float acc[kNumAcc];
+    while (sched.next(m_block, n_block)) {
+      const uint32_t m0 = m_block * kBlockM, n0 = n_block * kBlockN;
+#pragma unroll
+      for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
+      // 1D2D: B-scale rows this tile touches (clamped: a clamped row only feeds clipped
+      // columns).
+      const uint32_t sfb_off = n0 % 128;
+      const float* sfb_row[kMaxSfb];
+#pragma unroll
+      for (uint32_t s = 0; s < kMaxSfb; ++s) {
+        const uint32_t r = k1D2D ? min(n0 / 128 + s, p.sfb_rows - 1) : 0;
+        sfb_row[s] = k1D2D ? p.sfb + static_cast<int64_t>(r) * p.sfb_stride_n : nullptr;
+      }
+
+      // Loads the 1D2D B scales of k-block kb (no-op otherwise).
+      auto load_sfb = [&](float (&v)[kMaxSfb], uint32_t kb) {
+#pragma unroll
+        for (uint32_t s = 0; s < kMaxSfb; ++s)
+          v[s] = k1D2D ? ldg_f32(sfb_row[s] + static_cast<int64_t>(kb) * p.sfb_stride_k) : 1.0f;
+      };
+      // Waits for the next slot and issues its k-block into `part`.
+      auto issue = [&](float (&part)[kNumAcc]) {
+        mbarrier_wait(&full[stage], phase);
+        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+        fence_operands(part);
+        wgmma_fence();
+#pragma unroll
+        for (uint32_t k = 0; k < kBlockK / 32; ++k)
+          Mma::mma(wgmma_desc_advance(desc_a, k * 32), wgmma_desc_advance(desc_b, k * 32), part,
+                   k != 0);
+        wgmma_commit();
+        if (++stage == kNumStages) stage = 0, phase ^= 1;
+      };
+      // Folds a finished k-block (slot `rel`) into acc, then frees the slot in every CTA of
+      // the cluster (lane r arrives on CTA r's barrier).
+      auto promote_release = [&](float (&part)[kNumAcc], const float (&sfb)[kMaxSfb]) {
+        fence_operands(part);
+        if constexpr (kPerTensor) {
+#pragma unroll
+          for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];
+        } else {
+          const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
+          const float sfa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
+          if constexpr (k1D2D) {
+            float scale_lo[kMaxSfb], scale_hi[kMaxSfb];
+#pragma unroll
+            for (uint32_t s = 0; s < kMaxSfb; ++s) {
+              scale_lo[s] = sfa_lo * sfb[s];
+              scale_hi[s] = sfa_hi * sfb[s];
+            }
+#pragma unroll
+            for (uint32_t j = 0; j < kBlockN / 8; ++j) {
+              float f_lo = scale_lo[0], f_hi = scale_hi[0];
+              if constexpr (kMaxSfb > 1) {
+                const uint32_t pos = sfb_off + 8 * j;
+                if (pos >= 128) f_lo = scale_lo[1], f_hi = scale_hi[1];
+                if constexpr (kMaxSfb > 2) {
+                  if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
+                }
+              }
+              acc[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, acc[4 * j + 0]);
+              acc[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, acc[4 * j + 1]);
+              acc[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, acc[4 * j + 2]);
+              acc[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, acc[4 * j + 3]);
+            }
+          } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
+            const float2* sfb_cols = reinterpret_cast<const float2*>(smem_sfb + rel * kBlockN);
+#pragma unroll
+            for (uint32_t j = 0; j < kBlockN / 8; ++j) {
+              // Column scale first, in place (no temporaries on top of three accumulator
+              // sets), then the row scale folded into the accumulation.
+              const float2 b = sfb_cols[(8 * j + col_q) / 2];
+              part[4 * j + 0] *= b.x;
+              part[4 * j + 1] *= b.y;
+              part[4 * j + 2] *= b.x;
+              part[4 * j + 3] *= b.y;
+              acc[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo, acc[4 * j + 0]);
+              acc[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo, acc[4 * j + 1]);
+              acc[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi, acc[4 * j + 2]);
+              acc[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi, acc[4 * j + 3]);
+            }
+          }
+        }
+        if constexpr (kClusterSize > 1) {
+          if (lane < kClusterSize) mbarrier_arrive_cluster(&empty[rel], lane);
+        } else {
+          if (lane == 0) mbarrier_arrive(&empty[rel]);
+        }
+        if (++rel == kNumStages) rel = 0;
+      };
+      // kCMode 3: fetch this warpgroup's rows of C into the staging tile (once the previous
+      // tile's stores have read it) while the mainloop runs.
+      auto prefetch_c = [&]() {
+        if constexpr (kCMode == 3) {
+          if (leader) Epilogue::load_c_async(tmap_c, smem_d, wg, m0, n0, &c_full[wg]);
+        }
+      };
+
+      float sfb0[kMaxSfb], sfb1[kMaxSfb];
+      uint32_t kb = 0;
+      if constexpr (kPipelined) {
+        // Chains of 4 k-blocks, alternating the partial sets: each k-block is issued before
+        // the previous one is promoted, so only the chain's last promotion leaves this
+        // warpgroup's tensor-core queue empty. ptxas tracks in-flight accumulators per
+        // control-flow path conservatively and serializes every wgmma of the kernel if any
+        // path might touch one, so a chain is straight-line code that ends with nothing in
+        // flight (no accumulator in flight across a branch or the loop's back edge).
+        for (; kb + 4 <= num_k_blocks; kb += 4) {
+          // Scoped here: the first wgmma of a k-block ignores its input (scale-d = 0), so
+          // nothing keeps the partial sets alive outside a chain.
+          float part0[kNumAcc], part1[kNumAcc];
+          load_sfb(sfb0, kb);
+          issue(part0);
+          if (kb == 0) prefetch_c();
+          load_sfb(sfb1, kb + 1);
+          issue(part1);
+          wgmma_wait<1>();
+          promote_release(part0, sfb0);
+          load_sfb(sfb0, kb + 2);
+          issue(part0);
+          wgmma_wait<1>();
+          promote_release(part1, sfb1);
+          load_sfb(sfb1, kb + 3);
+          issue(part1);
+          wgmma_wait<1>();
+          promote_release(part0, sfb0);
+          wgmma_wait<0>();
+          promote_release(part1, sfb1);
+        }
+      }
+      // The k-blocks left (all of them without kPipelined): one at a time.
+      for (; kb < num_k_blocks; ++kb) {
+        float part0[kNumAcc];
+        load_sfb(sfb0, kb);
+        issue(part0);
+        if (kb == 0) prefetch_c();
+        wgmma_wait<0>();
+        promote_release(part0, sfb0);
+      }
+      (void)sfb1;
+
+      if constexpr (kPerTensor) {
+#pragma unroll
+        for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] *= tensor_scale;
+      }
+      if constexpr (kCMode == 3) {
+        Epilogue::run_smem_c(acc, m0, n0, smem_d, wg, tmap_d, &c_full[wg], c_phase);
+        c_phase ^= 1;
+      } else {
+        Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
+      }
+    }
+    if (leader) tma_store_wait_all<0>();
+  }
+
+  grid_launch_dependents();
+  // No CTA of a cluster may leave while its peer can still multicast into it or arrive on
+  // its barriers. (barrier.cluster is .aligned: reconverge each warp first.)
+  if constexpr (kClusterSize > 1) {
+    __syncwarp();
+    cluster_sync();
+  }
+}
+
+}  // namespace dlg

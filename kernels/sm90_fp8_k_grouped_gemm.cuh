@@ -1,0 +1,246 @@
+// SM90 K-grouped FP8 GEMM (MoE weight gradients): K_total is split into G consecutive
+// segments of ks[g] columns (multiples of 128, zero allowed, read on the device):
+//   D[g] = C[g] + A[:, seg g] · B[:, seg g]ᵀ      (D f32 [G, M, N], C f32|bf16 or none)
+//   kPerTensor 0 (1D1D): result = Σ_kb sfa[m, kb] · sfb[n, kb] · Σ_{k in kb} a·b, sfa
+//                        [M, K_total/128] and sfb [N, K_total/128] f32 MN-major (TMA);
+//   kPerTensor 1:        result = scale_a[g] · scale_b[g] · Σ a·b (scalar or per group).
+//   A [M, K_total], B [N, K_total] e4m3 K-major (2D TMA maps; FP8 wgmma needs K-major).
+//   kCMode: 0 no C, 1 bf16 C, 2 f32 C (C may alias D: each element is read, then written,
+//   by the same thread).
+// DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 128, 6, 8, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<64, 192, 8, 8, 1, 0>
+//
+// NOTES:
+// - Skeleton of sm90_fp8_gemm_1d2d.cuh (warp specialization, TMA ring, promotion per 128-K
+//   block). Each slot also holds the k-block's BLOCK_M A scales and BLOCK_N B scales (TMA
+//   boxes {BLOCK_M, 1} / {BLOCK_N, 1} of the MN-major scale matrices). 1D1D promotion needs
+//   one B scale per column: a thread's columns are 8j + 2(l%4) + {0,1}, read as float2.
+// - Tiles: KGroupedScheduler (common/grouped.cuh), group-major; a group with ks[g] = 0 has
+//   no k-blocks: the producer loads nothing and the math warpgroups store C[g] (or 0).
+// - K blocks never straddle groups (each ks[g] is a multiple of 128).
+// - Epilogue: f32 pairs stored straight from registers (a quad of lanes writes 32 B of a
+//   row), C added from global memory first; rows >= M / columns >= N are masked.
+#pragma once
+
+#include "common/grouped.cuh"
+#include "common/scheduler.cuh"
+#include "common/types.cuh"
+#include "ptx/base.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/tma.cuh"
+#include "ptx/wgmma.cuh"
+
+namespace dlg {
+
+// Mirrored by core/launch/sm90_k_grouped_gemm.c (112 bytes).
+struct Sm90KGroupedParams {
+  uint32_t m, n;
+  uint32_t num_groups;
+  uint32_t k_total;      // 0: every group empty (the tensor maps are then not valid)
+  const int32_t* ks;
+  int64_t ks_stride;
+  const float* scale_a;  // per-tensor: scalar or [G] (stride_g), NULL = 1
+  int64_t scale_a_stride;
+  const float* scale_b;
+  int64_t scale_b_stride;
+  const void* c;         // kCMode != 0
+  int64_t c_stride_g, c_stride_m;
+  float* d;
+  int64_t d_stride_g, d_stride_m;
+};
+static_assert(sizeof(Sm90KGroupedParams) == 112, "host mirror expects 112 bytes");
+
+#define DLG_SM90_FP8_K_GROUPED_GEMM_SIGNATURE                                 \
+  const dlg::Sm90KGroupedParams, const __grid_constant__ dlg::ptx::TensorMap,  \
+      const __grid_constant__ dlg::ptx::TensorMap,                             \
+      const __grid_constant__ dlg::ptx::TensorMap,                             \
+      const __grid_constant__ dlg::ptx::TensorMap
+
+}  // namespace dlg
+
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kGroupN,
+          uint32_t kPerTensor, uint32_t kCMode>
+__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+    sm90_fp8_k_grouped_gemm(const dlg::Sm90KGroupedParams p,
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_a,
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_b,
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_sfa,
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_sfb) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  using namespace dlg;
+  using namespace dlg::ptx;
+
+  static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
+  static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 208, "BLOCK_N: 16..208 step 16");
+  static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+
+  constexpr uint32_t kBlockK = 128;
+  constexpr uint32_t kNumMathWG = kBlockM / 64;
+  constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
+  constexpr uint32_t kNumAcc = kBlockN / 2;
+  using Mma = WgmmaE4M3<kBlockN>;
+  using Scheduler = KGroupedScheduler<kBlockM, kBlockN, kGroupN>;
+  using Store = DirectStore<kBlockN, float>;
+
+  // ---- shared memory (must match the launcher's size formula) -----------------------------
+  constexpr uint32_t kABytes = kBlockM * kBlockK;
+  constexpr uint32_t kBBytes = kBlockN * kBlockK;
+  constexpr uint32_t kSfaBytes = kPerTensor ? 0 : kBlockM * 4;
+  constexpr uint32_t kSfbBytes = kPerTensor ? 0 : kBlockN * 4;
+  constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbBytes;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+  uint8_t* smem_a = smem;
+  uint8_t* smem_b = smem_a + kNumStages * kABytes;
+  float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kBBytes);
+  float* smem_sfb = reinterpret_cast<float*>(smem_b + kNumStages * (kBBytes + kSfaBytes));
+  uint64_t* full =
+      reinterpret_cast<uint64_t*>(smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes));
+  uint64_t* empty = full + kNumStages;
+
+  const uint32_t warp = warp_idx_uniform();
+  const uint32_t lane = lane_idx();
+
+  if (threadIdx.x == kNumMathThreads) {
+    if (p.k_total > 0) tma_prefetch_map(&tmap_a);
+    if (p.k_total > 0) tma_prefetch_map(&tmap_b);
+    if (!kPerTensor && p.k_total > 0) {
+      tma_prefetch_map(&tmap_sfa);
+      tma_prefetch_map(&tmap_sfb);
+    }
+#pragma unroll
+    for (uint32_t s = 0; s < kNumStages; ++s) {
+      mbarrier_init(&full[s], 1);
+      mbarrier_init(&empty[s], kNumMathThreads / 32);
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  grid_dependency_wait();
+
+  if (threadIdx.x >= kNumMathThreads) {
+    // ---- producer warpgroup (TMA) ---------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_dec<40>();
+    if (warp == kNumMathThreads / 32 && elect_one()) {
+      Scheduler sched(p.ks, p.ks_stride, p.num_groups, p.m, p.n);
+      KGroupedTile t;
+      uint32_t stage = 0, phase = 0;
+      while (sched.next(t)) {
+        for (uint32_t kb = 0; kb < t.num_k_blocks; ++kb) {
+          const uint32_t kcol = t.k_begin + kb * kBlockK;
+          mbarrier_wait(&empty[stage], phase ^ 1);
+          mbarrier_arrive_expect_tx(&full[stage], kStageTx);
+          tma_load_2d(&tmap_a, &full[stage], smem_a + stage * kABytes,
+                      static_cast<int32_t>(kcol), static_cast<int32_t>(t.m0));
+          tma_load_2d(&tmap_b, &full[stage], smem_b + stage * kBBytes,
+                      static_cast<int32_t>(kcol), static_cast<int32_t>(t.n0));
+          if constexpr (!kPerTensor) {
+            tma_load_2d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,
+                        static_cast<int32_t>(t.m0), static_cast<int32_t>(kcol / kBlockK));
+            tma_load_2d(&tmap_sfb, &full[stage], smem_sfb + stage * kBlockN,
+                        static_cast<int32_t>(t.n0), static_cast<int32_t>(kcol / kBlockK));
+          }
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
+    }
+    __syncwarp();
+  } else {
+    // ---- math warpgroups (wgmma) ----------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
+    const uint32_t wg = threadIdx.x / 128;
+    const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;
+    const uint32_t col_q = 2 * (lane % 4);
+    Scheduler sched(p.ks, p.ks_stride, p.num_groups, p.m, p.n);
+    KGroupedTile t;
+    uint32_t stage = 0, phase = 0;
+    float partial[kNumAcc], acc[kNumAcc];
+    while (sched.next(t)) {
+#pragma unroll
+      for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
+      for (uint32_t kb = 0; kb < t.num_k_blocks; ++kb) {
+        mbarrier_wait(&full[stage], phase);
+        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+        fence_operands(partial);
+        wgmma_fence();
+#pragma unroll
+        for (uint32_t k = 0; k < kBlockK / 32; ++k)
+          Mma::mma(wgmma_desc_advance(desc_a, k * 32), wgmma_desc_advance(desc_b, k * 32),
+                   partial, k != 0);
+        wgmma_commit();
+        if constexpr (kPerTensor) {
+          wgmma_wait<0>();
+          fence_operands(partial);
+          if (lane == 0) mbarrier_arrive(&empty[stage]);
+#pragma unroll
+          for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += partial[i];
+        } else {
+          // Scales of this slot: read them while the wgmma runs, release the slot after.
+          const float sa_lo = smem_sfa[stage * kBlockM + row_lo];
+          const float sa_hi = smem_sfa[stage * kBlockM + row_lo + 8];
+          float2 sb[kBlockN / 8];
+#pragma unroll
+          for (uint32_t j = 0; j < kBlockN / 8; ++j)
+            sb[j] = *reinterpret_cast<const float2*>(smem_sfb + stage * kBlockN + 8 * j + col_q);
+          wgmma_wait<0>();
+          fence_operands(partial);
+          if (lane == 0) mbarrier_arrive(&empty[stage]);
+#pragma unroll
+          for (uint32_t j = 0; j < kBlockN / 8; ++j) {
+            acc[4 * j + 0] = fmaf(partial[4 * j + 0], sa_lo * sb[j].x, acc[4 * j + 0]);
+            acc[4 * j + 1] = fmaf(partial[4 * j + 1], sa_lo * sb[j].y, acc[4 * j + 1]);
+            acc[4 * j + 2] = fmaf(partial[4 * j + 2], sa_hi * sb[j].x, acc[4 * j + 2]);
+            acc[4 * j + 3] = fmaf(partial[4 * j + 3], sa_hi * sb[j].y, acc[4 * j + 3]);
+          }
+        }
+        if (++stage == kNumStages) stage = 0, phase ^= 1;
+      }
+      if constexpr (kPerTensor) {
+        float s = 1.0f;
+        if (p.scale_a) s *= ldg_f32(p.scale_a + static_cast<int64_t>(t.group) * p.scale_a_stride);
+        if (p.scale_b) s *= ldg_f32(p.scale_b + static_cast<int64_t>(t.group) * p.scale_b_stride);
+#pragma unroll
+        for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] *= s;
+      }
+
+      // ---- epilogue: + C, masked f32 stores -----------------------------------------------
+      const uint32_t r_lo = t.m0 + row_lo;
+      const bool valid_lo = r_lo < p.m, valid_hi = r_lo + 8 < p.m;
+      if constexpr (kCMode != 0) {
+#pragma unroll
+        for (uint32_t i = 0; i < kNumAcc; i += 2) {
+          const bool hi = (i / 2) % 2 == 1;
+          const uint32_t row = r_lo + (hi ? 8 : 0);
+          const uint32_t col = t.n0 + 8 * (i / 4) + col_q;
+          if ((hi ? valid_hi : valid_lo) && col < p.n) {
+            const int64_t off = static_cast<int64_t>(t.group) * p.c_stride_g +
+                                static_cast<int64_t>(row) * p.c_stride_m + col;
+            const bool both = col + 1 < p.n;
+            if constexpr (kCMode == 1) {
+              const uint16_t* c = static_cast<const uint16_t*>(p.c) + off;
+              acc[i] += dlg_bf16_bits_to_float(c[0]);
+              if (both) acc[i + 1] += dlg_bf16_bits_to_float(c[1]);
+            } else {
+              const float* c = static_cast<const float*>(p.c) + off;
+              if (both) {
+                const float2 v = *reinterpret_cast<const float2*>(c);
+                acc[i] += v.x;
+                acc[i + 1] += v.y;
+              } else {
+                acc[i] += c[0];
+              }
+            }
+          }
+        }
+      }
+      const uint32_t row0 = t.m0 + 64 * wg;
+      float* d = p.d + static_cast<int64_t>(t.group) * p.d_stride_g +
+                 static_cast<int64_t>(row0) * p.d_stride_m + t.n0;
+      Store::run(acc, d, p.d_stride_m, p.n - t.n0, valid_lo, valid_hi);
+    }
+  }
+
+  grid_launch_dependents();
+#endif
+}

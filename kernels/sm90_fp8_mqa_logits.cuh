@@ -1,0 +1,323 @@
+// SM90 MQA logits, non-paged (the prefill side of DeepSeek V3.2's lightning indexer):
+//
+//   logits[i, j] = Σ_h relu((q[i, h, :] · kv[j, :]) · kv_scale[j]) · w[i, h]   j in [ks[i], ke[i])
+//
+// Only valid (i, j) are written; the launcher runs portable_clean_logits afterwards when the
+// caller asked for -inf elsewhere (so this kernel never needs a second store pattern).
+//
+// Mapping (keys on wgmma M, query heads on N, so the head reduction stays in registers):
+//   - one CTA = 1 producer warpgroup + 2 math warpgroups, persistent over query blocks
+//     (CTA b takes blocks b, b + grid, ...; a causal mask makes the blocks' work grow with the
+//     index, and the stride interleave evens it out);
+//   - a query block is kBlockQ = 2 · (128 / H) queries; math warpgroup w owns 128 / H of them,
+//     i.e. the 128 rows (query, head) of the Q tile at rows [128w, 128w + 128);
+//   - the KV range of a block is [min ks, max ke) over its queries, in blocks of 64 keys; each
+//     64-key block is one TMA load (ring of kNumStages slots) that BOTH math warpgroups read:
+//     wgmma m64n128k32 with A = 64 keys × 128 B (K = D), B = its 128 Q rows; D / 32 steps;
+//   - in registers: × kv_scale[key], relu, × w[query, head], summed over the thread's heads,
+//     then over the quad (shfl xor 1, 2): a fixed order, so every run is bitwise identical.
+//
+// NOTES:
+// - Tiles are 128-byte rows with the 128B swizzle whatever D is (D ∈ {32, 64, 96, 128}): the
+//   TMA box is 128 elements wide, past D it is zero-filled (and never read: only D / 32 k-steps
+//   run). The descriptor math is that of ptx/wgmma.cuh (SBO 1024, base offset 0, 1024-aligned
+//   tiles).
+// - Barriers: kv_full[s] (1 arrival + tx), kv_empty[s] (8 arrivals: every math warp, after its
+//   wgmma.wait_group 0), q_full[2] / q_empty[2] the same for the double-buffered Q tile, which
+//   is released when a warp has finished the block's last key block. Parity protocol as in
+//   ptx/mbarrier.cuh.
+// - Accumulator fragment (ptx/wgmma.cuh): thread (warp w4 of its warpgroup, lane l) holds keys
+//   16·w4 + l/4 (+8) and columns 8j + 2(l%4) + {0,1}; column c is (query c / H, head c % H).
+//   After the quad reduction every lane of a quad has the same kQ·2 sums; lane l%4 == k%4
+//   stores sum k (k = 2·query + {0: key, 1: key + 8}).
+// - All shared helpers used by the paged kernel live in namespace dlg::mqa below.
+#pragma once
+
+#include "common/types.cuh"
+#include "ptx/base.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/tma.cuh"
+#include "ptx/wgmma.cuh"
+
+namespace dlg {
+namespace mqa {
+
+constexpr uint32_t kKeysPerBlock = 64;  // one wgmma M
+constexpr uint32_t kRowBytes = 128;     // a smem row of Q / KV: one 128B swizzle row
+constexpr uint32_t kMathThreads = 256;  // two math warpgroups
+constexpr uint32_t kThreads = kMathThreads + 128;
+
+template <bool kBf16>
+DLG_DEVICE void store_logit(void* base, int64_t off, float v) {
+  if constexpr (kBf16) {
+    static_cast<uint16_t*>(base)[off] = dlg_float_to_bf16_bits(v);
+  } else {
+    static_cast<float*>(base)[off] = v;
+  }
+}
+
+// Row i's valid range as the CPU reference clamps it: lo = clamp(ks, 0, n), hi in [lo, n].
+DLG_DEVICE void clamp_range(int32_t ks, int32_t ke, int32_t n, int32_t& lo, int32_t& hi) {
+  lo = ks < 0 ? 0 : (ks > n ? n : ks);
+  hi = ke > n ? n : ke;
+  if (hi < lo) hi = lo;
+}
+
+// w[2j + e] = weights[row0 + c / H, c % H] for the thread's column c = 8j + 2(l%4) + e
+// (0 past `rows`).
+template <uint32_t N, uint32_t H>
+DLG_DEVICE void load_weights(float (&w)[N / 4], const float* weights, int64_t s0, int64_t s1,
+                             int64_t row0, int64_t rows, uint32_t lane) {
+#pragma unroll
+  for (uint32_t j = 0; j < N / 8; ++j) {
+    const int64_t row = row0 + (8 * j) / H;  // H is a multiple of 8: one query per 8 columns
+#pragma unroll
+    for (uint32_t e = 0; e < 2; ++e) {
+      const int64_t h = (8 * j) % H + 2 * (lane % 4) + e;
+      w[2 * j + e] = row < rows ? ptx::ldg_f32(weights + row * s0 + h * s1) : 0.0f;
+    }
+  }
+}
+
+// Σ_h relu(acc · scale) · w for each of the N / H queries, for the thread's two keys, summed
+// over the quad so that all four lanes hold the same values.
+template <uint32_t N, uint32_t H>
+DLG_DEVICE void reduce_heads(const float (&acc)[N / 2], const float (&w)[N / 4], float s_lo,
+                             float s_hi, float (&out_lo)[N / H], float (&out_hi)[N / H]) {
+  constexpr uint32_t kJPerQuery = H / 8;
+#pragma unroll
+  for (uint32_t q = 0; q < N / H; ++q) {
+    float a = 0.0f, b = 0.0f;
+#pragma unroll
+    for (uint32_t jj = 0; jj < kJPerQuery; ++jj) {
+      const uint32_t j = q * kJPerQuery + jj;
+#pragma unroll
+      for (uint32_t e = 0; e < 2; ++e) {
+        a = fmaf(fmaxf(acc[4 * j + e] * s_lo, 0.0f), w[2 * j + e], a);
+        b = fmaf(fmaxf(acc[4 * j + 2 + e] * s_hi, 0.0f), w[2 * j + e], b);
+      }
+    }
+    // x + y == y + x bitwise, so the butterfly leaves identical sums in all four lanes.
+    a += __shfl_xor_sync(0xffffffffu, a, 1);
+    b += __shfl_xor_sync(0xffffffffu, b, 1);
+    a += __shfl_xor_sync(0xffffffffu, a, 2);
+    b += __shfl_xor_sync(0xffffffffu, b, 2);
+    out_lo[q] = a;
+    out_hi[q] = b;
+  }
+}
+
+// Stores the quad's kQ · 2 sums: lane l writes those with (2q + r) % 4 == l % 4, where
+// key_lo is the thread's first key, r = 1 the key 8 further. Row row0 + q is valid on
+// [lo[q], hi[q]); rows past `rows` are skipped.
+template <uint32_t kQ, bool kBf16>
+DLG_DEVICE void store_sums(const float (&out_lo)[kQ], const float (&out_hi)[kQ],
+                           const int32_t (&lo)[kQ], const int32_t (&hi)[kQ], void* logits,
+                           int64_t s0, int64_t s1, int64_t row0, int32_t key_lo,
+                           uint32_t lane) {
+#pragma unroll
+  for (uint32_t q = 0; q < kQ; ++q) {
+#pragma unroll
+    for (uint32_t r = 0; r < 2; ++r) {
+      if (((2 * q + r) & 3u) != (lane & 3u)) continue;
+      const int32_t key = key_lo + 8 * static_cast<int32_t>(r);
+      if (key >= lo[q] && key < hi[q])
+        store_logit<kBf16>(logits, (row0 + q) * s0 + static_cast<int64_t>(key) * s1,
+                           r ? out_hi[q] : out_lo[q]);
+    }
+  }
+}
+
+// Mirrored byte for byte in core/launch/sm90_mqa_logits.c (8-byte fields, then 4-byte).
+struct Sm90MqaLogitsParams {
+  const int32_t* ks;
+  const int32_t* ke;
+  const float* kv_scale;
+  const float* weights;
+  void* logits;
+  int64_t ks_stride, ke_stride, scale_stride;  // element strides
+  int64_t w_stride0, w_stride1;
+  int64_t out_stride0, out_stride1;
+  int32_t seq_len, seq_len_kv;
+};
+static_assert(sizeof(Sm90MqaLogitsParams) == 104, "params layout must match the host");
+
+// Key-block range [kb_begin, kb_end) of queries [q0, q0 + count): the union of their valid
+// ranges (empty rows ignored), in 64-key blocks. The producer and the math warps call this
+// with the same arguments, so both walk the same blocks.
+DLG_DEVICE void key_block_range(const Sm90MqaLogitsParams& p, int64_t q0, uint32_t count,
+                                uint32_t& kb_begin, uint32_t& kb_end) {
+  int32_t lo_min = p.seq_len_kv, hi_max = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const int64_t row = q0 + i;
+    if (row >= p.seq_len) break;
+    int32_t lo, hi;
+    clamp_range(__ldg(p.ks + row * p.ks_stride), __ldg(p.ke + row * p.ke_stride), p.seq_len_kv,
+                lo, hi);
+    if (hi > lo) {
+      lo_min = min(lo_min, lo);
+      hi_max = max(hi_max, hi);
+    }
+  }
+  if (hi_max > lo_min) {
+    kb_begin = static_cast<uint32_t>(lo_min) / kKeysPerBlock;
+    kb_end = (static_cast<uint32_t>(hi_max) + kKeysPerBlock - 1) / kKeysPerBlock;
+  } else {
+    kb_begin = kb_end = 0;
+  }
+}
+
+}  // namespace mqa
+}  // namespace dlg
+
+#define DLG_SM90_MQA_LOGITS_SIGNATURE                                    \
+  const dlg::mqa::Sm90MqaLogitsParams p,                                 \
+      const __grid_constant__ dlg::ptx::TensorMap tmap_q,                \
+      const __grid_constant__ dlg::ptx::TensorMap tmap_kv
+
+template <uint32_t kNumHeads, uint32_t kHeadDim, uint32_t kNumStages, uint32_t kBf16Out>
+__global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
+    sm90_fp8_mqa_logits(DLG_SM90_MQA_LOGITS_SIGNATURE) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  using namespace dlg;
+  using namespace dlg::ptx;
+  using namespace dlg::mqa;
+
+  static_assert(kNumHeads >= 16 && kNumHeads <= 128 && 128 % kNumHeads == 0, "H: 16..128");
+  static_assert(kHeadDim % 32 == 0 && kHeadDim >= 32 && kHeadDim <= 128, "D: 32..128 step 32");
+  static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+
+  constexpr uint32_t kN = 128;                   // Q rows (query, head) per math warpgroup
+  constexpr uint32_t kQPerWG = kN / kNumHeads;   // queries per math warpgroup
+  constexpr uint32_t kBlockQ = 2 * kQPerWG;      // queries per CTA block
+  constexpr uint32_t kQBytes = 2 * kN * kRowBytes;
+  constexpr uint32_t kKVBytes = kKeysPerBlock * kRowBytes;
+  constexpr uint32_t kKSteps = kHeadDim / 32;
+  constexpr bool kBf16 = kBf16Out != 0;
+  using Mma = WgmmaE4M3<kN>;
+
+  // ---- shared memory (launcher: 1024 alignment slack + 2 Q slots + stages + barriers) ------
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+  uint8_t* smem_q = smem;
+  uint8_t* smem_kv = smem_q + 2 * kQBytes;
+  uint64_t* kv_full = reinterpret_cast<uint64_t*>(smem_kv + kNumStages * kKVBytes);
+  uint64_t* kv_empty = kv_full + kNumStages;
+  uint64_t* q_full = kv_empty + kNumStages;
+  uint64_t* q_empty = q_full + 2;
+
+  const uint32_t warp = warp_idx_uniform();
+  const uint32_t lane = lane_idx();
+  const uint32_t num_q_blocks = (static_cast<uint32_t>(p.seq_len) + kBlockQ - 1) / kBlockQ;
+
+  if (threadIdx.x == kMathThreads) {
+    tma_prefetch_map(&tmap_q);
+    tma_prefetch_map(&tmap_kv);
+#pragma unroll
+    for (uint32_t s = 0; s < kNumStages; ++s) {
+      mbarrier_init(&kv_full[s], 1);
+      mbarrier_init(&kv_empty[s], kMathThreads / 32);
+    }
+#pragma unroll
+    for (uint32_t s = 0; s < 2; ++s) {
+      mbarrier_init(&q_full[s], 1);
+      mbarrier_init(&q_empty[s], kMathThreads / 32);
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  grid_dependency_wait();  // nothing global was touched above (PDL)
+
+  if (threadIdx.x >= kMathThreads) {
+    // ---- producer: one elected thread issues every TMA load -----------------------------
+    if (warp == kMathThreads / 32 && elect_one()) {
+      uint32_t stage = 0, phase = 0, iter = 0;
+      for (uint32_t qb = blockIdx.x; qb < num_q_blocks; qb += gridDim.x, ++iter) {
+        uint32_t kb_begin, kb_end;
+        key_block_range(p, static_cast<int64_t>(qb) * kBlockQ, kBlockQ, kb_begin, kb_end);
+        const uint32_t slot = iter & 1;
+        mbarrier_wait(&q_empty[slot], ((iter >> 1) & 1) ^ 1);
+        mbarrier_arrive_expect_tx(&q_full[slot], kQBytes);
+        tma_load_2d(&tmap_q, &q_full[slot], smem_q + slot * kQBytes, 0,
+                    static_cast<int32_t>(qb * kBlockQ * kNumHeads));
+        for (uint32_t kb = kb_begin; kb < kb_end; ++kb) {
+          mbarrier_wait(&kv_empty[stage], phase ^ 1);
+          mbarrier_arrive_expect_tx(&kv_full[stage], kKVBytes);
+          tma_load_2d(&tmap_kv, &kv_full[stage], smem_kv + stage * kKVBytes, 0,
+                      static_cast<int32_t>(kb * kKeysPerBlock));
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
+    }
+    __syncwarp();
+  } else {
+    // ---- math warpgroups ----------------------------------------------------------------
+    const uint32_t wg = threadIdx.x / 128;
+    const uint32_t warp_in_wg = warp % 4;
+    uint32_t stage = 0, phase = 0, iter = 0;
+    float acc[kN / 2];
+    for (uint32_t qb = blockIdx.x; qb < num_q_blocks; qb += gridDim.x, ++iter) {
+      const int64_t q0 = static_cast<int64_t>(qb) * kBlockQ;
+      uint32_t kb_begin, kb_end;
+      key_block_range(p, q0, kBlockQ, kb_begin, kb_end);
+
+      // This warpgroup's queries: valid ranges, the key blocks they touch, weights.
+      const int64_t my_q0 = q0 + wg * kQPerWG;
+      int32_t lo[kQPerWG], hi[kQPerWG];
+      int32_t my_lo = p.seq_len_kv, my_hi = 0;
+#pragma unroll
+      for (uint32_t q = 0; q < kQPerWG; ++q) {
+        const int64_t row = my_q0 + q;
+        lo[q] = hi[q] = 0;
+        if (row < p.seq_len)
+          clamp_range(__ldg(p.ks + row * p.ks_stride), __ldg(p.ke + row * p.ke_stride),
+                      p.seq_len_kv, lo[q], hi[q]);
+        if (hi[q] > lo[q]) my_lo = min(my_lo, lo[q]), my_hi = max(my_hi, hi[q]);
+      }
+      float w[kN / 4];
+      load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, my_q0, p.seq_len,
+                                  lane);
+
+      const uint32_t slot = iter & 1;
+      mbarrier_wait(&q_full[slot], (iter >> 1) & 1);
+      const uint64_t desc_q = wgmma_desc_sw128(smem_q + slot * kQBytes + wg * kN * kRowBytes);
+
+      for (uint32_t kb = kb_begin; kb < kb_end; ++kb) {
+        const int32_t kv0 = static_cast<int32_t>(kb * kKeysPerBlock);
+        // Warpgroup-uniform: skip the math of blocks outside all of this warpgroup's ranges.
+        const bool needed = kv0 < my_hi && kv0 + static_cast<int32_t>(kKeysPerBlock) > my_lo;
+        const int32_t key_lo = kv0 + static_cast<int32_t>(16 * warp_in_wg + lane / 4);
+        float s_lo = 0.0f, s_hi = 0.0f;
+        if (needed) {
+          if (key_lo < p.seq_len_kv) s_lo = ldg_f32(p.kv_scale + key_lo * p.scale_stride);
+          if (key_lo + 8 < p.seq_len_kv)
+            s_hi = ldg_f32(p.kv_scale + (key_lo + 8) * p.scale_stride);
+        }
+        mbarrier_wait(&kv_full[stage], phase);
+        if (needed) {
+          const uint64_t desc_kv = wgmma_desc_sw128(smem_kv + stage * kKVBytes);
+          fence_operands(acc);
+          wgmma_fence();
+#pragma unroll
+          for (uint32_t k = 0; k < kKSteps; ++k)
+            Mma::mma(wgmma_desc_advance(desc_kv, k * 32), wgmma_desc_advance(desc_q, k * 32),
+                     acc, k != 0);
+          wgmma_commit();
+          wgmma_wait<0>();
+          fence_operands(acc);
+        }
+        if (lane == 0) mbarrier_arrive(&kv_empty[stage]);
+        if (++stage == kNumStages) stage = 0, phase ^= 1;
+        if (needed) {
+          float out_lo[kQPerWG], out_hi[kQPerWG];
+          reduce_heads<kN, kNumHeads>(acc, w, s_lo, s_hi, out_lo, out_hi);
+          store_sums<kQPerWG, kBf16>(out_lo, out_hi, lo, hi, p.logits, p.out_stride0,
+                                     p.out_stride1, my_q0, key_lo, lane);
+        }
+      }
+      if (lane == 0) mbarrier_arrive(&q_empty[slot]);
+    }
+  }
+  grid_launch_dependents();
+#endif
+}

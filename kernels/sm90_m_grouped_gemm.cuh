@@ -1,0 +1,280 @@
+// SM90 M-grouped GEMMs (MoE prefill and decode): for each valid row r of group g,
+//   D[r, :] = A[r, :] · B[g]ᵀ  (contiguous)   or   D[g, r, :] = A[g, r, :] · B[g]ᵀ  (masked).
+//   kKind 0: FP8 e4m3 with DeepSeek 1D2D scales: sfa f32 per (row, 128-K block), any strides;
+//            sfb f32 per (group, 128-row block of N, 128-K block), any strides.
+//   kKind 1: FP8 e4m3 with per-tensor scales (scalar or one per group; NULL = 1).
+//   kKind 2: BF16.
+//   A K-major (3D TMA map {K, rows, groups}: contiguous A has one "group"), B [G, N, K]
+//   K-major (3D map {K, N, G}), D bf16 row-major (plain pointers, row-predicated stores).
+//   kMode: common/grouped.cuh's GroupedMode (row ids, offsets, masked).
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 4, 8, 1, 2>
+//
+// NOTES:
+// - Skeleton of sm90_fp8_gemm_1d2d.cuh / sm90_bf16_gemm.cuh (read their NOTES first):
+//   warp specialization (BLOCK_M / 64 math warpgroups + 1 TMA producer warpgroup, setmaxnreg
+//   40/232 with two math warpgroups), a ring of kNumStages slots with full/empty mbarriers,
+//   FP8 promotion per 128-K block, BF16 accumulating in the wgmma registers with one group
+//   in flight. No clusters (a 2-CTA pair would need both its m-blocks in one group).
+// - Grouping (common/grouped.cuh): the producer and the math warpgroups each run an
+//   MGroupedScheduler over the same device-side layout reads and get the same tiles; tiles
+//   that are all padding are skipped by both. A and B are loaded with 3D TMA boxes
+//   {128 B of K, BLOCK_M | BLOCK_N, 1}, so a box never reads past its group's rows (zero
+//   fill) - rows past masked_m inside a box are read but never written.
+// - Scales: sfa is read by the math threads themselves (their two rows per k-block: a plain
+//   global load issued before the full-barrier wait, like sfb), so any sfa layout works
+//   (MN-major TMA-aligned is the fast one: a warp's 8 rows then share 32-byte sectors).
+// - Epilogue: row-predicated direct stores (grouped.cuh) - padding rows and rows past
+//   masked_m are never written.
+#pragma once
+
+#include "common/grouped.cuh"
+#include "common/scheduler.cuh"
+#include "common/types.cuh"
+#include "ptx/base.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/tma.cuh"
+#include "ptx/wgmma.cuh"
+
+namespace dlg {
+
+// Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_grouped_gemm.c
+// (same field order and types: 128 bytes).
+struct Sm90MGroupedParams {
+  uint32_t m;            // contiguous: rows of A and D; masked: max_m
+  uint32_t n, k;
+  uint32_t num_groups;
+  const int32_t* layout; // row ids [M] | offsets [G + 1] | masked_m [G]
+  int64_t layout_stride;
+  const float* sfa;      // 1D2D: scales of A; per-tensor: scale_a (NULL = 1)
+  int64_t sfa_stride_g, sfa_stride_m, sfa_stride_k;
+  const float* sfb;      // 1D2D: scales of B; per-tensor: scale_b (NULL = 1)
+  int64_t sfb_stride_g, sfb_stride_n, sfb_stride_k;
+  uint32_t sfb_rows;     // ceil(N / 128)
+  uint32_t pad_;
+  dlg_bf16* d;
+  int64_t d_stride_g, d_stride_m;
+};
+static_assert(sizeof(Sm90MGroupedParams) == 128, "host mirror expects 128 bytes");
+
+#define DLG_SM90_M_GROUPED_GEMM_SIGNATURE                                    \
+  const dlg::Sm90MGroupedParams, const __grid_constant__ dlg::ptx::TensorMap, \
+      const __grid_constant__ dlg::ptx::TensorMap
+
+// Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
+constexpr uint32_t grouped_max_sfb_blocks(uint32_t block_n) {
+  uint32_t most = 1;
+  for (uint32_t t = 0; t < 128; ++t) {
+    const uint32_t off = (t * block_n) % 128;
+    const uint32_t count = (off + block_n - 1) / 128 + 1;
+    most = count > most ? count : most;
+  }
+  return most;
+}
+
+}  // namespace dlg
+
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kGroupN,
+          uint32_t kMode, uint32_t kKind>
+__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+    sm90_m_grouped_gemm(const dlg::Sm90MGroupedParams p,
+                        const __grid_constant__ dlg::ptx::TensorMap tmap_a,
+                        const __grid_constant__ dlg::ptx::TensorMap tmap_b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  using namespace dlg;
+  using namespace dlg::ptx;
+
+  static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
+  static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
+  static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+  static_assert(kMode <= 2 && kKind <= 2, "mode / kind");
+
+  constexpr bool kFp8 = kKind != 2;
+  constexpr bool kBlockScaled = kKind == 0;
+  constexpr uint32_t kRowBytes = 128;                 // one 128B swizzle row of K
+  constexpr uint32_t kBlockK = kFp8 ? 128 : 64;       // elements per k-block
+  constexpr uint32_t kNumMathWG = kBlockM / 64;
+  constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
+  constexpr uint32_t kNumAcc = kBlockN / 2;
+  constexpr uint32_t kMaxSfb = grouped_max_sfb_blocks(kBlockN);
+  using Scheduler = MGroupedScheduler<kBlockM, kBlockN, kGroupN, kMode>;
+  using Store = DirectStore<kBlockN, dlg_bf16>;
+
+  // ---- shared memory (must match the launcher's size formula) -----------------------------
+  constexpr uint32_t kABytes = kBlockM * kRowBytes;
+  constexpr uint32_t kBBytes = kBlockN * kRowBytes;
+  constexpr uint32_t kStageTx = kABytes + kBBytes;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+  uint8_t* smem_a = smem;
+  uint8_t* smem_b = smem_a + kNumStages * kABytes;
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem_b + kNumStages * kBBytes);
+  uint64_t* empty = full + kNumStages;
+
+  const uint32_t warp = warp_idx_uniform();
+  const uint32_t lane = lane_idx();
+  const uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+
+  if (threadIdx.x == kNumMathThreads) {
+    tma_prefetch_map(&tmap_a);
+    tma_prefetch_map(&tmap_b);
+#pragma unroll
+    for (uint32_t s = 0; s < kNumStages; ++s) {
+      mbarrier_init(&full[s], 1);
+      mbarrier_init(&empty[s], kNumMathThreads / 32);
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  grid_dependency_wait();  // PDL: first global read (the group layout) comes after this
+
+  if (threadIdx.x >= kNumMathThreads) {
+    // ---- producer warpgroup (TMA) ---------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_dec<40>();
+    if (warp == kNumMathThreads / 32 && elect_one()) {
+      Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
+      MGroupedTile t;
+      uint32_t stage = 0, phase = 0;
+      while (sched.next(t)) {
+        const int32_t a_group = kMode == kGroupedMasked ? static_cast<int32_t>(t.group) : 0;
+        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+          const int32_t k0 = static_cast<int32_t>(kb * kBlockK);
+          mbarrier_wait(&empty[stage], phase ^ 1);
+          mbarrier_arrive_expect_tx(&full[stage], kStageTx);
+          tma_load_3d(&tmap_a, &full[stage], smem_a + stage * kABytes, k0,
+                      static_cast<int32_t>(t.m0), a_group);
+          tma_load_3d(&tmap_b, &full[stage], smem_b + stage * kBBytes, k0,
+                      static_cast<int32_t>(t.n0), static_cast<int32_t>(t.group));
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
+    }
+    __syncwarp();
+  } else {
+    // ---- math warpgroups (wgmma) ----------------------------------------------------------
+    if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
+    const uint32_t wg = threadIdx.x / 128;
+    const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
+    Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
+    MGroupedTile t;
+    uint32_t stage = 0, phase = 0;
+    float acc[kNumAcc];
+    float partial[kFp8 ? kNumAcc : 1];
+    while (sched.next(t)) {
+      const int64_t a_group = kMode == kGroupedMasked ? t.group : 0;
+#pragma unroll
+      for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
+
+      // Scale pointers of this tile (rows clamped: a clamped row is never stored).
+      const float* sfa_lo = nullptr;
+      const float* sfa_hi = nullptr;
+      const float* sfb_row[kMaxSfb];
+      const uint32_t sfb_off = t.n0 % 128;
+      if constexpr (kBlockScaled) {
+        const uint32_t r_lo = min(t.m0 + row_lo, p.m - 1), r_hi = min(t.m0 + row_lo + 8, p.m - 1);
+        const float* base = p.sfa + a_group * p.sfa_stride_g;
+        sfa_lo = base + static_cast<int64_t>(r_lo) * p.sfa_stride_m;
+        sfa_hi = base + static_cast<int64_t>(r_hi) * p.sfa_stride_m;
+#pragma unroll
+        for (uint32_t s = 0; s < kMaxSfb; ++s) {
+          const uint32_t r = min(t.n0 / 128 + s, p.sfb_rows - 1);
+          sfb_row[s] = p.sfb + static_cast<int64_t>(t.group) * p.sfb_stride_g +
+                       static_cast<int64_t>(r) * p.sfb_stride_n;
+        }
+      }
+
+      uint32_t prev_stage = 0;
+      for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+        float sfb[kMaxSfb], sa_lo = 1.0f, sa_hi = 1.0f;
+        if constexpr (kBlockScaled) {
+          const int64_t ko = static_cast<int64_t>(kb);
+#pragma unroll
+          for (uint32_t s = 0; s < kMaxSfb; ++s) sfb[s] = ldg_f32(sfb_row[s] + ko * p.sfb_stride_k);
+          sa_lo = ldg_f32(sfa_lo + ko * p.sfa_stride_k);
+          sa_hi = ldg_f32(sfa_hi + ko * p.sfa_stride_k);
+        }
+        mbarrier_wait(&full[stage], phase);
+        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+
+        if constexpr (kFp8) {
+          fence_operands(partial);
+          wgmma_fence();
+#pragma unroll
+          for (uint32_t k = 0; k < kBlockK / 32; ++k)
+            WgmmaE4M3<kBlockN>::mma(wgmma_desc_advance(desc_a, k * 32),
+                                    wgmma_desc_advance(desc_b, k * 32), partial, k != 0);
+          wgmma_commit();
+          wgmma_wait<0>();
+          fence_operands(partial);
+          if (lane == 0) mbarrier_arrive(&empty[stage]);
+          if constexpr (kBlockScaled) {
+            float scale_lo[kMaxSfb], scale_hi[kMaxSfb];
+#pragma unroll
+            for (uint32_t s = 0; s < kMaxSfb; ++s) {
+              scale_lo[s] = sa_lo * sfb[s];
+              scale_hi[s] = sa_hi * sfb[s];
+            }
+#pragma unroll
+            for (uint32_t j = 0; j < kBlockN / 8; ++j) {
+              float f_lo = scale_lo[0], f_hi = scale_hi[0];
+              if constexpr (kMaxSfb > 1) {
+                const uint32_t pos = sfb_off + 8 * j;
+                if (pos >= 128) f_lo = scale_lo[1], f_hi = scale_hi[1];
+                if constexpr (kMaxSfb > 2) {
+                  if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
+                }
+              }
+              acc[4 * j + 0] = fmaf(partial[4 * j + 0], f_lo, acc[4 * j + 0]);
+              acc[4 * j + 1] = fmaf(partial[4 * j + 1], f_lo, acc[4 * j + 1]);
+              acc[4 * j + 2] = fmaf(partial[4 * j + 2], f_hi, acc[4 * j + 2]);
+              acc[4 * j + 3] = fmaf(partial[4 * j + 3], f_hi, acc[4 * j + 3]);
+            }
+          } else {
+#pragma unroll
+            for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += partial[i];
+          }
+        } else {
+          // BF16: accumulate in place, keep k-block kb in flight while kb-1 retires.
+          fence_operands(acc);
+          wgmma_fence();
+#pragma unroll
+          for (uint32_t k = 0; k < kBlockK / 16; ++k)
+            WgmmaBF16<kBlockN>::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),
+                                                   wgmma_desc_advance(desc_b, k * 32), acc, true);
+          wgmma_commit();
+          wgmma_wait<1>();
+          fence_operands(acc);
+          if (kb > 0 && lane == 0) mbarrier_arrive(&empty[prev_stage]);
+          prev_stage = stage;
+        }
+        if (++stage == kNumStages) stage = 0, phase ^= 1;
+      }
+      if constexpr (!kFp8) {
+        wgmma_wait<0>();
+        fence_operands(acc);
+        if (num_k_blocks > 0 && lane == 0) mbarrier_arrive(&empty[prev_stage]);
+      }
+
+      if constexpr (kKind == 1) {
+        float s = 1.0f;
+        if (p.sfa) s *= ldg_f32(p.sfa + a_group * p.sfa_stride_g);
+        if (p.sfb) s *= ldg_f32(p.sfb + static_cast<int64_t>(t.group) * p.sfb_stride_g);
+#pragma unroll
+        for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] *= s;
+      }
+
+      // ---- epilogue: row-predicated stores ------------------------------------------------
+      const uint32_t r_lo = t.m0 + row_lo;
+      const bool valid_lo = sched.row_valid(t, r_lo);
+      const bool valid_hi = sched.row_valid(t, r_lo + 8);
+      const uint32_t row0 = t.m0 + 64 * wg;  // first row of this warpgroup
+      dlg_bf16* d = p.d + a_group * p.d_stride_g + static_cast<int64_t>(row0) * p.d_stride_m + t.n0;
+      Store::run(acc, d, p.d_stride_m, p.n - t.n0, valid_lo, valid_hi);
+    }
+  }
+
+  grid_launch_dependents();
+#endif
+}

@@ -7,6 +7,8 @@
 #include <time.h>
 #include "cublaslt.h"
 #include "extras.h"
+#include "mqa.h"
+#include "grouped.h"
 #include "problem.h"
 #include "report.h"
 #include "shapes.h"
@@ -51,6 +53,10 @@ static void usage(FILE* f) {
       "  --device N        CUDA device ordinal (default 0)\n"
       "  --seed N          seed of the A operands (default 1)\n"
       "  --list            print the selected shapes and exit (no GPU needed)\n"
+
+      "                    m_grouped_contiguous, m_grouped_masked, k_grouped or grouped\n"
+      "                    (all three) run the MoE grouped GEMM suites (bench/grouped.c:\n"
+      "                    --quick --iters --warmup --json --flush-mib --no-baseline)\n"
       "  --help            this text\n"
       "\n"
       "Environment: DLG_COMMIT (recorded as the commit; else `git rev-parse`),\n"
@@ -472,6 +478,12 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
 }
 
 int main(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (!strcmp(argv[i], "--op") && bench_grouped_op(argv[i + 1]))
+      return bench_grouped_main(argc, argv);
+  /* --op mqa | paged_mqa | attention: the MQA logits bench (bench/mqa.c). */
+  for (int i = 1; i + 1 < argc; ++i)
+    if (!strcmp(argv[i], "--op") && bench_mqa_is_op(argv[i + 1])) return bench_mqa_main(argc, argv);
   options_t o;
   int a = parse_args(argc, argv, &o);
   if (a != 0) return a > 0 ? 0 : 64;

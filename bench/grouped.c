@@ -624,6 +624,11 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
   printf("results: %s\n", path);
 }
 
+int bench_grouped_op(const char* op) {
+  return !strcmp(op, "m_grouped_contiguous") || !strcmp(op, "m_grouped_masked") ||
+         !strcmp(op, "k_grouped") || !strcmp(op, "grouped");
+}
+
 int bench_grouped_main(int argc, char** argv) {
   gopts_t o;
   memset(&o, 0, sizeof o);

@@ -6,4 +6,7 @@
  * | grouped` (all three). Returns the process exit code. */
 int bench_grouped_main(int argc, char** argv);
 
+/* 1 when `op` names one of the grouped suites. */
+int bench_grouped_op(const char* op);
+
 #endif /* DLG_BENCH_GROUPED_H_ */

@@ -459,13 +459,16 @@ static void test_metadata_only(int64_t batch, int64_t cols, int block_kv, int sm
 }
 
 static void test_gpu(void) {
+  /* $DLG_MQA_RERUNS shortens the rerun loop (e.g. under compute-sanitizer). */
+  const char* env = getenv("DLG_MQA_RERUNS");
+  const int reruns = env && atoi(env) >= 2 ? atoi(env) : RERUNS;
   /* non-paged: H 64/32, D 128/64, f32/bf16, clean on/off, padded rows, windows, tails */
   const mqa_case_t mqa[] = {
       {300, 64, 128, 2000, 2048, 0, 1, 0},   {77, 32, 128, 1000, 1000, 1, 1, 300},
       {130, 64, 64, 513, 520, 0, 0, 200},    {17, 32, 128, 100, 128, 0, 0, 40},
       {1, 64, 128, 64, 64, 0, 1, 0},         {64, 16, 32, 96, 100, 1, 0, 0},
   };
-  for (size_t i = 0; i < sizeof mqa / sizeof mqa[0]; ++i) test_mqa(&mqa[i], i == 0 ? RERUNS : 2);
+  for (size_t i = 0; i < sizeof mqa / sizeof mqa[0]; ++i) test_mqa(&mqa[i], i == 0 ? reruns : 2);
   /* paged: next_n 1/2, H 64/32, lens [B] / [B, next_n], a few SM counts */
   const paged_case_t paged[] = {
       {37, 2, 64, 128, 20, 5, 1, 0, 1, 0}, {37, 1, 64, 128, 20, 5, 0, 0, 1, 0},
@@ -473,7 +476,7 @@ static void test_gpu(void) {
       {64, 2, 64, 128, 3, 0, 0, 0, 1, 5},
   };
   for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i)
-    test_paged(&paged[i], i == 0 ? RERUNS : 2);
+    test_paged(&paged[i], i == 0 ? reruns : 2);
   test_clean(33, 1000, 1000, 0, 1);
   test_clean(17, 100, 112, 1, 1);
   test_clean(9, 77, 77, 0, 0);

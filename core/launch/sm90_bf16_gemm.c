@@ -46,6 +46,7 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
   if (!dlg_sm90_gemm_choose(&shape, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 bf16 gemm: no tile config fits %zu bytes of shared memory",
                     shape.smem_limit);
+  dlg_sm90_apply_override(&shape, &cfg);
 
   char name[160], source[512];
   dlg_sm90_bf16_gemm_source(&cfg, dlg_dtype_is(p->d, DLG_DT_F32), dlg_sm90_c_mode(p), name,

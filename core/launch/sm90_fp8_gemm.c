@@ -1,7 +1,8 @@
-/* Launcher of kernels/sm90_fp8_gemm_1d2d.cuh: FP8 GEMM with DeepSeek 1D2D block scales or
- * per-tensor scales on SM90 (wgmma + TMA). Declines (DLG_ERR_UNSUPPORTED, nothing launched)
- * what the kernel does not cover: 1D1D, packed UE8M0 scales, non-K-major operands, TMA
- * misalignment, scale layouts other than MN-major sfa. */
+/* Launcher of the SM90 FP8 GEMMs: kernels/sm90_fp8_gemm_1d2d.cuh (DeepSeek 1D2D block scales
+ * or per-tensor scales) and kernels/sm90_fp8_gemm_1d1d.cuh (1D1D: per-row scales on both
+ * operands). Declines (DLG_ERR_UNSUPPORTED, nothing launched) what the kernels do not
+ * cover: packed UE8M0 scales, non-K-major operands, TMA misalignment, scale layouts other
+ * than MN-major TMA-aligned sfa (and, for 1D1D, sfb). */
 #include <stdio.h>
 #include <string.h>
 #include "gpu.h"
@@ -25,29 +26,51 @@ static const float* scalar_or_null(const DLTensor* t) {
   return t && t->data ? (const float*)dlg_data(t) : NULL;
 }
 
-/* Everything the kernel needs from the scales, or UNSUPPORTED. */
+/* A per-row scale matrix [rows, ceil(K/128)] the kernel loads with TMA: MN-major, column
+ * stride >= rows and a multiple of 4 floats, 16-byte aligned base. */
+static dlg_status_t check_row_scales(const char* name, const DLTensor* sf, int64_t rows,
+                                     int64_t k, int check_ptr) {
+  const int64_t kb = dlg_ceil_div64(k, 128);
+  if (rows > 1 && dlg_stride(sf, 0) != 1)
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "%s: sm90 kernel needs MN-major scales (stride(0) == 1; see dlg_transform_sf)", name);
+  const int64_t lds = dlg_stride(sf, 1);
+  if (kb > 1 && (lds < rows || (lds * 4) % 16 != 0))
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "%s: sm90 kernel needs stride(1) >= %lld and a multiple of 4 (TMA-aligned), got %lld",
+                    name, (long long)rows, (long long)lds);
+  if (check_ptr && ((uintptr_t)dlg_data(sf)) % 16 != 0)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 kernel needs a 16-byte aligned base address", name);
+  return DLG_OK;
+}
+
+/* Everything the kernels need from the scales, or UNSUPPORTED. */
 static dlg_status_t check_scales(const dlg_gemm_problem_t* p, int check_ptr) {
   if (p->recipe == DLG_RECIPE_FP8_PER_TENSOR) return DLG_OK; /* scalars, validated by the op */
-  if (p->recipe != DLG_RECIPE_FP8_1D2D)
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "recipe: sm90 fp8 kernel covers fp8_1d2d and fp8_per_tensor, not %s",
+  if (p->recipe != DLG_RECIPE_FP8_1D2D && p->recipe != DLG_RECIPE_FP8_1D1D)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "recipe: sm90 fp8 kernels cover fp8_1d2d, fp8_1d1d and fp8_per_tensor, not %s",
                     dlg_recipe_name(p->recipe));
   if (!dlg_dtype_is(p->sfa, DLG_DT_F32) || !dlg_dtype_is(p->sfb, DLG_DT_F32))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa, sfb: sm90 kernel takes float32 scales (packed UE8M0 is SM100's)");
-  /* sfa is loaded by TMA as an [M rows contiguous, K blocks] matrix. */
-  const int64_t kb = dlg_ceil_div64(p->k, 128);
-  if (p->m > 1 && dlg_stride(p->sfa, 0) != 1)
-    return dlg_fail(DLG_ERR_UNSUPPORTED,
-                    "sfa: sm90 kernel needs MN-major scales (stride(0) == 1; see dlg_transform_sf)");
-  const int64_t lds = dlg_stride(p->sfa, 1);
-  if (kb > 1 && (lds < p->m || (lds * 4) % 16 != 0))
-    return dlg_fail(DLG_ERR_UNSUPPORTED,
-                    "sfa: sm90 kernel needs stride(1) >= M and a multiple of 4 (TMA-aligned), got %lld",
-                    (long long)lds);
-  if (check_ptr && ((uintptr_t)dlg_data(p->sfa)) % 16 != 0)
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa: sm90 kernel needs a 16-byte aligned base address");
+  dlg_status_t s = check_row_scales("sfa", p->sfa, p->m, p->k, check_ptr);
+  if (s != DLG_OK) return s;
+  if (p->recipe == DLG_RECIPE_FP8_1D1D) return check_row_scales("sfb", p->sfb, p->n, p->k, check_ptr);
   if (dlg_stride(p->sfb, 0) < 0 || dlg_stride(p->sfb, 1) < 0)
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sfb: sm90 kernel needs non-negative strides");
   return DLG_OK;
+}
+
+/* kCMode 3 (C prefetched by TMA into the D staging tile) when C has D's dtype and a TMA-able
+ * row-major layout; else the epilogue's global loads (dlg_sm90_c_mode). */
+static int fp8_c_mode(const dlg_gemm_problem_t* p, int check_ptr) {
+  const int mode = dlg_sm90_c_mode(p);
+  if (mode == 0 || p->c->dtype.code != p->d->dtype.code || p->c->dtype.bits != p->d->dtype.bits)
+    return mode;
+  const int64_t eb = p->c->dtype.bits / 8, ldc = dlg_stride(p->c, 0);
+  if (p->n > 1 && dlg_stride(p->c, 1) != 1) return mode;
+  if (p->m > 1 && (ldc < p->n || (ldc * eb) % 16 != 0)) return mode;
+  if (check_ptr && ((uintptr_t)dlg_data(p->c)) % 16 != 0) return mode;
+  return 3;
 }
 
 static void fill_params(const dlg_gemm_problem_t* p, sm90_fp8_params_t* q) {
@@ -60,7 +83,7 @@ static void fill_params(const dlg_gemm_problem_t* p, sm90_fp8_params_t* q) {
     q->sfb_stride_n = dlg_stride(p->sfb, 0);
     q->sfb_stride_k = dlg_stride(p->sfb, 1);
     q->sfb_rows = (uint32_t)p->sfb->shape[0];
-  } else {
+  } else if (p->recipe == DLG_RECIPE_FP8_PER_TENSOR) {
     q->scale_a = scalar_or_null(p->sfa);
     q->scale_b = scalar_or_null(p->sfb);
   }
@@ -70,30 +93,48 @@ static void fill_params(const dlg_gemm_problem_t* p, sm90_fp8_params_t* q) {
   }
 }
 
-static dlg_status_t encode_sfa(CUtensorMap* map, const dlg_gemm_problem_t* p, int block_m) {
+/* Tensor map of a per-row scale matrix [rows, kb] (MN-major): box {block, 1}. */
+static dlg_status_t encode_row_scales(CUtensorMap* map, const DLTensor* sf, int64_t rows,
+                                      int64_t k, int block, const char* what) {
   dlg_tma_2d_t v;
   memset(&v, 0, sizeof v);
-  v.base = dlg_data(p->sfa);
+  v.base = dlg_data(sf);
   v.dtype = CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
-  v.inner = (uint64_t)p->m;
-  v.outer = (uint64_t)dlg_ceil_div64(p->k, 128);
-  v.row_stride_bytes = (uint64_t)dlg_stride(p->sfa, 1) * 4;
-  v.box_inner = (uint32_t)block_m;
+  v.inner = (uint64_t)rows;
+  v.outer = (uint64_t)dlg_ceil_div64(k, 128);
+  v.row_stride_bytes = (uint64_t)dlg_stride(sf, 1) * 4;
+  v.box_inner = (uint32_t)block;
   v.box_outer = 1;
   v.swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;
   v.l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
-  return dlg_tma_encode_2d(map, &v, "sfa");
+  return dlg_tma_encode_2d(map, &v, what);
 }
 
 void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor, int f32_out,
                               int c_mode, char* name, size_t name_cap, char* source,
                               size_t source_cap) {
-  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d>", cfg->block_m,
-           cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n, per_tensor,
-           f32_out ? "float" : "dlg_bf16", c_mode);
+  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d, %d>",
+           cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
+           per_tensor, f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined);
   snprintf(source, source_cap,
            "#include \"sm90_fp8_gemm_1d2d.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_GEMM_SIGNATURE);\n", name);
+}
+
+void dlg_sm90_fp8_recipe_source(const dlg_sm90_gemm_config_t* cfg, dlg_recipe_t recipe,
+                                int f32_out, int c_mode, char* name, size_t name_cap,
+                                char* source, size_t source_cap) {
+  if (recipe != DLG_RECIPE_FP8_1D1D) {
+    dlg_sm90_fp8_gemm_source(cfg, recipe == DLG_RECIPE_FP8_PER_TENSOR, f32_out, c_mode, name,
+                             name_cap, source, source_cap);
+    return;
+  }
+  snprintf(name, name_cap, "sm90_fp8_gemm_1d1d<%d, %d, %d, %d, %d, %d, %s, %d, %d>",
+           cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
+           f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined);
+  snprintf(source, source_cap,
+           "#include \"sm90_fp8_gemm_1d1d.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_FP8_GEMM_1D1D_SIGNATURE);\n", name);
 }
 
 dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
@@ -110,35 +151,51 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
   if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
 
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
+  const int one_d_one_d = p->recipe == DLG_RECIPE_FP8_1D1D;
+  const int scales = per_tensor ? 0
+                     : one_d_one_d ? (DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB)
+                                   : DLG_SM90_SMEM_SFA;
   dlg_sm90_gemm_shape_t shape;
-  if ((s = dlg_sm90_make_shape(ctx, p, 1, !per_tensor, &shape)) != DLG_OK) return s;
+  if ((s = dlg_sm90_make_shape(ctx, p, 1, scales, &shape)) != DLG_OK) return s;
   dlg_sm90_gemm_config_t cfg;
   if (!dlg_sm90_gemm_choose(&shape, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: no tile config fits %zu bytes of shared memory",
                     shape.smem_limit);
+  dlg_sm90_apply_override(&shape, &cfg);
 
+  const int c_mode = fp8_c_mode(p, check_ptr);
   char name[160], source[512];
-  dlg_sm90_fp8_gemm_source(&cfg, per_tensor, dlg_dtype_is(p->d, DLG_DT_F32), dlg_sm90_c_mode(p),
-                           name, sizeof name, source, sizeof source);
+  dlg_sm90_fp8_recipe_source(&cfg, p->recipe, dlg_dtype_is(p->d, DLG_DT_F32), c_mode, name,
+                             sizeof name, source, sizeof source);
   dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
   dlg_kernel_t kernel;
   if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;
   const int pdl = dlg_context_get_pdl(ctx);
   if (!warmup_only) dlg_sm90_fit_clusters(&kernel, &cfg);
-  dlg_sm90_print_config("sm90_fp8_gemm_1d2d", p, &cfg, &kernel, pdl);
+  dlg_sm90_print_config(one_d_one_d ? "sm90_fp8_gemm_1d1d" : "sm90_fp8_gemm_1d2d", p, &cfg,
+                        &kernel, pdl);
   if (warmup_only) return DLG_OK;
 
-  /* Tensor maps (the multicast operand is loaded in halves by the two CTAs). */
-  CUtensorMap map_a, map_b, map_sfa, map_d;
+  /* Tensor maps (the multicast operand is loaded in halves by the two CTAs); unused maps
+   * stay zero (the kernel never touches them). */
+  CUtensorMap map_a, map_b, map_sfa, map_sfb, map_d, map_c;
   memset(&map_sfa, 0, sizeof map_sfa);
+  memset(&map_sfb, 0, sizeof map_sfb);
+  memset(&map_c, 0, sizeof map_c);
   if ((s = dlg_sm90_map_operand(&map_a, p->a, CU_TENSOR_MAP_DATA_TYPE_UINT8,
                                 (uint32_t)(cfg.block_m / cfg.cluster_n), "a")) != DLG_OK)
     return s;
   if ((s = dlg_sm90_map_operand(&map_b, p->b, CU_TENSOR_MAP_DATA_TYPE_UINT8,
                                 (uint32_t)(cfg.block_n / cfg.cluster_m), "b")) != DLG_OK)
     return s;
-  if (!per_tensor && (s = encode_sfa(&map_sfa, p, cfg.block_m)) != DLG_OK) return s;
+  if (!per_tensor &&
+      (s = encode_row_scales(&map_sfa, p->sfa, p->m, p->k, cfg.block_m, "sfa")) != DLG_OK)
+    return s;
+  if (one_d_one_d &&
+      (s = encode_row_scales(&map_sfb, p->sfb, p->n, p->k, cfg.block_n, "sfb")) != DLG_OK)
+    return s;
   if ((s = dlg_sm90_map_output(&map_d, p->d, &cfg)) != DLG_OK) return s;
+  if (c_mode == 3 && (s = dlg_sm90_map_epilogue(&map_c, p->c, &cfg, "c")) != DLG_OK) return s;
 
   sm90_fp8_params_t params;
   fill_params(p, &params);
@@ -153,8 +210,9 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
   lc.smem_bytes = cfg.smem_bytes;
   lc.pdl = pdl;
   lc.stream = stream;
-  void* args[] = {&params, &map_a, &map_b, &map_sfa, &map_d};
-  s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  void* args_1d2d[] = {&params, &map_a, &map_b, &map_sfa, &map_d, &map_c};
+  void* args_1d1d[] = {&params, &map_a, &map_b, &map_sfa, &map_sfb, &map_d, &map_c};
+  s = dlg_jit_launch(ctx, &kernel, &lc, one_d_one_d ? args_1d1d : args_1d2d);
   if (s != DLG_OK) dlg_error_prefix("sm90 fp8 gemm");
   return s;
 }

@@ -1,5 +1,6 @@
 /* Shared helpers of the SM90 GEMM launchers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
 #include "jit/dl.h"
@@ -74,7 +75,22 @@ dlg_status_t dlg_sm90_make_shape(dlg_context_t* ctx, const dlg_gemm_problem_t* p
   out->fp8 = fp8;
   out->sfa_in_smem = sfa_in_smem;
   out->out_bytes = dlg_dtype_is(p->d, DLG_DT_F32) ? 4 : 2;
+  out->c_bytes = p->c ? (dlg_dtype_is(p->c, DLG_DT_F32) ? 4 : 2) : 0;
+  switch (p->recipe) {
+    case DLG_RECIPE_FP8_1D2D: out->promotion = DLG_SM90_PROMOTE_ROW_BLOCK; break;
+    case DLG_RECIPE_FP8_1D1D: out->promotion = DLG_SM90_PROMOTE_ROW_COL; break;
+    case DLG_RECIPE_FP8_PER_TENSOR: out->promotion = DLG_SM90_PROMOTE_ADD; break;
+    default: out->promotion = DLG_SM90_PROMOTE_NONE; break;
+  }
   return DLG_OK;
+}
+
+void dlg_sm90_apply_override(const dlg_sm90_gemm_shape_t* shape, dlg_sm90_gemm_config_t* cfg) {
+  const char* spec = getenv("DLG_SM90_GEMM_CONFIG");
+  if (!spec || !*spec) return;
+  const char* why = NULL;
+  if (!dlg_sm90_gemm_override(shape, spec, cfg, &why) && dlg_print_configs())
+    fprintf(stderr, "dlgemm: DLG_SM90_GEMM_CONFIG='%s' ignored: %s\n", spec, why);
 }
 
 dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorMapDataType dtype,
@@ -96,6 +112,11 @@ dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorM
 
 dlg_status_t dlg_sm90_map_output(CUtensorMap* map, const DLTensor* d,
                                  const dlg_sm90_gemm_config_t* cfg) {
+  return dlg_sm90_map_epilogue(map, d, cfg, "d");
+}
+
+dlg_status_t dlg_sm90_map_epilogue(CUtensorMap* map, const DLTensor* d,
+                                   const dlg_sm90_gemm_config_t* cfg, const char* what) {
   const int f32 = dlg_dtype_is(d, DLG_DT_F32);
   const size_t eb = f32 ? 4 : 2;
   dlg_tma_2d_t v;
@@ -111,7 +132,7 @@ dlg_status_t dlg_sm90_map_output(CUtensorMap* map, const DLTensor* d,
               : cfg->d_swizzle == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
                                      : CU_TENSOR_MAP_SWIZZLE_32B;
   v.l2_promotion = CU_TENSOR_MAP_L2_PROMOTION_NONE;
-  return dlg_tma_encode_2d(map, &v, "d");
+  return dlg_tma_encode_2d(map, &v, what);
 }
 
 void dlg_sm90_fit_clusters(const dlg_kernel_t* k, dlg_sm90_gemm_config_t* cfg) {
@@ -143,11 +164,11 @@ void dlg_sm90_print_config(const char* kernel, const dlg_gemm_problem_t* p,
   if (!dlg_print_configs()) return;
   fprintf(stderr,
           "dlgemm: gemm %s m=%lld n=%lld k=%lld -> %s: BLOCK_M=%d BLOCK_N=%d stages=%d "
-          "cluster=%dx%d%s grid=%u block=%d smem=%zu tiles=%lld waves=%lld est=%.0f cyc "
-          "regs=%d local=%d pdl=%d\n",
+          "cluster=%dx%d%s pipelined=%d grid=%u block=%d smem=%zu tiles=%lld waves=%lld "
+          "est=%.0f cyc regs=%d local=%d pdl=%d\n",
           dlg_recipe_name(p->recipe), (long long)p->m, (long long)p->n, (long long)p->k, kernel,
           c->block_m, c->block_n, c->stages, c->cluster_m, c->cluster_n,
           c->cluster_n == 2 ? " (multicast A)" : c->cluster_m == 2 ? " (multicast B)" : "",
-          c->grid, c->threads, c->smem_bytes, (long long)c->tiles, (long long)c->waves,
+          c->pipelined, c->grid, c->threads, c->smem_bytes, (long long)c->tiles, (long long)c->waves,
           c->est_cycles, k ? k->num_regs : 0, k ? k->local_bytes : 0, pdl);
 }

@@ -32,6 +32,14 @@ dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorM
 /* Tensor map of D for the epilogue's TMA stores (box {swizzle span, 64 rows}). */
 dlg_status_t dlg_sm90_map_output(CUtensorMap* map, const DLTensor* d,
                                  const dlg_sm90_gemm_config_t* cfg);
+/* The same map for any [M, N] row-major epilogue tensor (D, or C when the kernel prefetches
+ * it with TMA); `what` names it in messages. */
+dlg_status_t dlg_sm90_map_epilogue(CUtensorMap* map, const DLTensor* t,
+                                   const dlg_sm90_gemm_config_t* cfg, const char* what);
+
+/* $DLG_SM90_GEMM_CONFIG, when set, replaces the heuristics' choice (tuning; see
+ * dlg_sm90_gemm_override). An invalid spec is ignored (said under DLG_PRINT_CONFIGS). */
+void dlg_sm90_apply_override(const dlg_sm90_gemm_shape_t* shape, dlg_sm90_gemm_config_t* cfg);
 
 /* The kernel instance of a config: `name` is the NVRTC name expression (template arguments =
  * the whole config), `source` the translation unit that instantiates it. Defined beside each
@@ -39,6 +47,10 @@ dlg_status_t dlg_sm90_map_output(CUtensorMap* map, const DLTensor* d,
 void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor, int f32_out,
                               int c_mode, char* name, size_t name_cap, char* source,
                               size_t source_cap);
+/* The FP8 kernel of a recipe (1D2D, per-tensor: sm90_fp8_gemm_1d2d; 1D1D: sm90_fp8_gemm_1d1d). */
+void dlg_sm90_fp8_recipe_source(const dlg_sm90_gemm_config_t* cfg, dlg_recipe_t recipe,
+                                int f32_out, int c_mode, char* name, size_t name_cap,
+                                char* source, size_t source_cap);
 void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
                                char* name, size_t name_cap, char* source, size_t source_cap);
 

@@ -1,6 +1,10 @@
 /* Heuristics of the SM90 GEMMs: a small cost model evaluated over every candidate
- * (BLOCK_M, BLOCK_N, cluster) — see docs/kernels.md for what each term stands for. */
+ * (BLOCK_M, BLOCK_N, cluster, pipelined promotion) — see docs/kernels.md for what each term
+ * stands for and how the constants were measured. */
 #include "launch/sm90_gemm_config.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define SLACK_BYTES 1024   /* the kernels align the dynamic smem base up to 1024 */
 #define ROW_BYTES 128      /* A/B bytes per row per k-block (one 128B swizzle row) */
@@ -9,21 +13,38 @@
 
 /* Cost-model constants (per SM, in SM clock cycles). They only rank candidates. */
 #define L2_BYTES_PER_CLK 48.0           /* sustained L2 -> SMEM bandwidth of one SM */
+#define DRAM_BYTES_PER_CLK 13.0         /* 3.0 TB/s / 132 SMs / 1.755 GHz */
 #define KBLOCK_OVERHEAD 40.0            /* barrier round trip + wgmma issue per k-block */
+#define WGMMA_LATENCY 120.0             /* issue -> wait_group 0 of a k-block's chain */
 #define EPILOGUE_FIXED 600.0            /* named barriers, TMA store issue, scheduler step */
 #define EPILOGUE_BYTES_PER_CLK 64.0
+/* CUDA-core instructions per accumulator per k-block of each promotion class. */
+static const double k_promote_per_acc[4] = {0.0, 1.0, 1.3, 2.3};
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 size_t dlg_sm90_gemm_smem_bytes(int block_m, int block_n, int stages, int sfa_in_smem,
                                 int out_bytes) {
   size_t d = ((size_t)block_m * block_n * out_bytes + 1023) / 1024 * 1024;
-  size_t stage = (size_t)(block_m + block_n) * ROW_BYTES + (sfa_in_smem ? (size_t)block_m * 4 : 0);
-  return SLACK_BYTES + d + (size_t)stages * stage + (size_t)stages * 16;
+  size_t stage = (size_t)(block_m + block_n) * ROW_BYTES;
+  if (sfa_in_smem & DLG_SM90_SMEM_SFA) stage += (size_t)block_m * 4;
+  if (sfa_in_smem & DLG_SM90_SMEM_SFB) stage += (size_t)block_n * 4;
+  return SLACK_BYTES + d + (size_t)stages * stage + (size_t)stages * 16 + 16;
 }
 
 int dlg_sm90_epilogue_swizzle(int row_bytes) {
   return row_bytes % 128 == 0 ? 128 : (row_bytes % 64 == 0 ? 64 : 32);
+}
+
+int dlg_sm90_fp8_max_block_n(int block_m, int pipelined) {
+  (void)block_m; /* 232 registers (two math warpgroups) or 255 (one) give the same bounds */
+  return pipelined ? 128 : 208;
+}
+
+static int promotion_of(const dlg_sm90_gemm_shape_t* s) {
+  if (!s->fp8) return DLG_SM90_PROMOTE_NONE;
+  if (s->promotion) return s->promotion;
+  return (s->sfa_in_smem & DLG_SM90_SMEM_SFA) ? DLG_SM90_PROMOTE_ROW_BLOCK : DLG_SM90_PROMOTE_ADD;
 }
 
 static int max_stages(const dlg_sm90_gemm_shape_t* s, int bm, int bn) {
@@ -36,74 +57,147 @@ static int max_stages(const dlg_sm90_gemm_shape_t* s, int bm, int bn) {
 
 /* Modelled cycles of the whole GEMM for one candidate. */
 static double estimate(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, int cn,
-                       int stages, int64_t* tiles_out, int64_t* waves_out, unsigned* grid_out) {
+                       int stages, int pipelined, int64_t* tiles_out, int64_t* waves_out,
+                       unsigned* grid_out) {
   const int64_t tiles = cdiv(s->m, bm) * cdiv(s->n, bn);
   int grid_max = s->num_sms;
   if (cm * cn > 1) grid_max &= ~1;
   const int64_t waves = cdiv(tiles, grid_max);
+  const unsigned grid = (unsigned)(tiles < grid_max ? tiles : grid_max);
   const double kblocks = (double)cdiv(s->k, s->fp8 ? 128 : 64);
-  /* One k-block: the tensor cores' time vs the time to stream the slot in; the multicast
-   * operand costs each CTA half its bytes. */
   /* Dense tensor-core rate per SM: 4096 FP8 or 2048 BF16 MAC/clk; a k-block is 128 FP8 or
    * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles. */
   const double mma = (double)bm * bn / 32.0;
-  const double bytes = ((double)bm / cn + (double)bn / cm) * ROW_BYTES +
-                       (s->sfa_in_smem ? bm * 4.0 : 0.0);
+  /* Streaming the slot in: the multicast operand costs each CTA half its bytes. */
+  double bytes = ((double)bm / cn + (double)bn / cm) * ROW_BYTES;
+  if (s->sfa_in_smem & DLG_SM90_SMEM_SFA) bytes += bm * 4.0;
+  if (s->sfa_in_smem & DLG_SM90_SMEM_SFB) bytes += bn * 4.0;
   const double load = bytes / L2_BYTES_PER_CLK;
-  double per_kb = (mma > load ? mma : load) + KBLOCK_OVERHEAD;
-  /* FP8 promotion (~1.5 instructions per accumulator pair per thread) is hidden behind the
-   * other math warpgroup's wgmma when there are two; with one (BLOCK_M 64) it is not. */
-  if (s->fp8 && bm == 64) per_kb += 0.75 * bn;
+  /* Promotion: per math warpgroup, BLOCK_N/2 accumulators per thread, one warp of it on each
+   * SM sub-partition. Not pipelined, the warpgroup waits for its chain, then promotes: with
+   * two warpgroups the other one's chain covers part of it; pipelined, only one promotion in
+   * a chain of 4 k-blocks is exposed. */
+  const int promotion = promotion_of(s);
+  const double promote = k_promote_per_acc[promotion] * bn / 2.0;
+  double exposed = 0.0;
+  if (promotion != DLG_SM90_PROMOTE_NONE) {
+    const double alone = promote + WGMMA_LATENCY;
+    exposed = pipelined ? alone / 4.0 : alone;
+    if (bm == 128) exposed *= 0.5; /* the other warpgroup's chain fills part of the gap */
+  }
+  double per_kb = mma + exposed;
+  if (load > per_kb) per_kb = load;
+  per_kb += KBLOCK_OVERHEAD;
   /* Fewer than 4 slots cannot cover the TMA latency. */
   if (stages < 4) per_kb *= 1.0 + 0.15 * (4 - stages);
-  const double epilogue = (double)bm * bn * s->out_bytes / EPILOGUE_BYTES_PER_CLK + EPILOGUE_FIXED;
+  const double epilogue =
+      (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK + EPILOGUE_FIXED;
+  double cycles = (double)waves * (kblocks * per_kb + epilogue);
+  /* Every byte comes from DRAM once at least, shared by the whole grid. */
+  const double dram = ((double)s->m * s->k + (double)s->n * s->k) * (s->fp8 ? 1 : 2) +
+                      (double)s->m * s->n * (s->out_bytes + s->c_bytes);
+  const double dram_cycles = dram / (DRAM_BYTES_PER_CLK * s->num_sms);
+  if (dram_cycles > cycles) cycles = dram_cycles;
   *tiles_out = tiles;
   *waves_out = waves;
-  *grid_out = (unsigned)(tiles < grid_max ? tiles : grid_max);
-  return (double)waves * (kblocks * per_kb + epilogue);
+  *grid_out = grid;
+  return cycles;
+}
+
+/* Fills the derived fields of a config from its (bm, bn, stages, cm, cn, pipelined). */
+static void complete(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c) {
+  c->group_n = c->group_n ? c->group_n : GROUP_N;
+  c->threads = (c->block_m / 64 + 1) * 128;
+  c->d_swizzle = dlg_sm90_epilogue_swizzle(c->block_n * s->out_bytes);
+  c->smem_bytes =
+      dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages, s->sfa_in_smem, s->out_bytes);
+  c->est_cycles = estimate(s, c->block_m, c->block_n, c->cluster_m, c->cluster_n, c->stages,
+                           c->pipelined, &c->tiles, &c->waves, &c->grid);
+}
+
+/* Both CTAs of a cluster need a tile of the same cluster tile: the clustered dimension's
+ * block count must be even, and there must be 2 SMs. */
+static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, int cn) {
+  if (cm * cn == 1) return 1;
+  if (cm * cn != 2 || s->num_sms < 2) return 0;
+  if (cm == 2 && cdiv(s->m, bm) % 2) return 0;
+  if (cn == 2 && cdiv(s->n, bn) % 2) return 0;
+  return 1;
 }
 
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out) {
   static const int cluster_shapes[3][2] = {{1, 1}, {1, 2}, {2, 1}}; /* {cm, cn} */
-  /* FP8 keeps two accumulator sets (partial + promoted): 2 x BLOCK_N/2 registers must fit
-   * the math warpgroups' 232, so BLOCK_N <= 208 (256 spills). BF16 keeps one set. */
-  const int max_bn = s->fp8 ? 208 : 256;
   int found = 0;
-  dlg_sm90_gemm_config_t best = {0};
-  for (int bm = 64; bm <= 128; bm += 64) {
-    for (int bn = 16; bn <= max_bn; bn += 16) {
-      const int stages = max_stages(s, bm, bn);
-      if (stages < 2) continue;
-      for (int c = 0; c < 3; ++c) {
-        const int cm = cluster_shapes[c][0], cn = cluster_shapes[c][1];
-        if (cm * cn > 1) {
-          /* Both CTAs of a cluster need a tile of the same cluster tile: the clustered
-           * dimension's block count must be even, and there must be 2 SMs. */
-          if (s->num_sms < 2) continue;
-          if (cm == 2 && cdiv(s->m, bm) % 2) continue;
-          if (cn == 2 && cdiv(s->n, bn) % 2) continue;
+  dlg_sm90_gemm_config_t best;
+  memset(&best, 0, sizeof best);
+  for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
+    for (int bm = 64; bm <= 128; bm += 64) {
+      const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe) : 256;
+      for (int bn = 16; bn <= max_bn; bn += 16) {
+        const int stages = max_stages(s, bm, bn);
+        if (stages < 2) continue;
+        for (int c = 0; c < 3; ++c) {
+          const int cm = cluster_shapes[c][0], cn = cluster_shapes[c][1];
+          if (!cluster_ok(s, bm, bn, cm, cn)) continue;
+          int64_t tiles, waves;
+          unsigned grid;
+          const double cost = estimate(s, bm, bn, cm, cn, stages, pipe, &tiles, &waves, &grid);
+          if (found && !(cost < best.est_cycles)) continue; /* ties keep the earlier one */
+          found = 1;
+          memset(&best, 0, sizeof best);
+          best.block_m = bm;
+          best.block_n = bn;
+          best.stages = stages;
+          best.cluster_m = cm;
+          best.cluster_n = cn;
+          best.pipelined = pipe;
+          complete(s, &best);
         }
-        int64_t tiles, waves;
-        unsigned grid;
-        const double cost = estimate(s, bm, bn, cm, cn, stages, &tiles, &waves, &grid);
-        if (found && !(cost < best.est_cycles)) continue; /* ties keep the earlier one */
-        found = 1;
-        best.block_m = bm;
-        best.block_n = bn;
-        best.stages = stages;
-        best.cluster_m = cm;
-        best.cluster_n = cn;
-        best.group_n = GROUP_N;
-        best.threads = (bm / 64 + 1) * 128;
-        best.d_swizzle = dlg_sm90_epilogue_swizzle(bn * s->out_bytes);
-        best.smem_bytes = dlg_sm90_gemm_smem_bytes(bm, bn, stages, s->sfa_in_smem, s->out_bytes);
-        best.grid = grid;
-        best.tiles = tiles;
-        best.waves = waves;
-        best.est_cycles = cost;
       }
     }
   }
   if (found) *out = best;
   return found;
+}
+
+int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
+                           dlg_sm90_gemm_config_t* cfg, const char** why) {
+  const char* dummy;
+  if (!why) why = &dummy;
+  dlg_sm90_gemm_config_t c = *cfg;
+  int stages_given = 0, shape_changed = 0;
+  char buf[256];
+  strncpy(buf, spec, sizeof buf - 1);
+  buf[sizeof buf - 1] = '\0';
+  for (char* save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+    char* eq = strchr(kv, '=');
+    if (!eq) return *why = "expected key=value", 0;
+    *eq = '\0';
+    char* end = NULL;
+    const long v = strtol(eq + 1, &end, 10);
+    if (!eq[1] || *end || v < 0 || v > 4096) return *why = "value is not a small number", 0;
+    if (!strcmp(kv, "bm")) c.block_m = (int)v, shape_changed = 1;
+    else if (!strcmp(kv, "bn")) c.block_n = (int)v, shape_changed = 1;
+    else if (!strcmp(kv, "stages")) c.stages = (int)v, stages_given = 1;
+    else if (!strcmp(kv, "cm")) c.cluster_m = (int)v;
+    else if (!strcmp(kv, "cn")) c.cluster_n = (int)v;
+    else if (!strcmp(kv, "pipe")) c.pipelined = (int)v, shape_changed = 1;
+    else if (!strcmp(kv, "group")) c.group_n = (int)v;
+    else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, group)", 0;
+  }
+  if (c.block_m != 64 && c.block_m != 128) return *why = "bm: 64 or 128", 0;
+  const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(c.block_m, c.pipelined) : 256;
+  if (c.block_n < 16 || c.block_n > max_bn || c.block_n % 16)
+    return *why = "bn: a multiple of 16 within the kernel's register budget", 0;
+  if (c.pipelined && !s->fp8) return *why = "pipe: FP8 only", 0;
+  if (c.pipelined < 0 || c.pipelined > 1) return *why = "pipe: 0 or 1", 0;
+  if (!cluster_ok(s, c.block_m, c.block_n, c.cluster_m, c.cluster_n))
+    return *why = "cluster does not divide the block counts", 0;
+  if (c.group_n < 1 || c.group_n % c.cluster_n) return *why = "group: a multiple of cn", 0;
+  const int most = max_stages(s, c.block_m, c.block_n);
+  if (!stages_given && shape_changed) c.stages = most;
+  if (c.stages < 2 || c.stages > most) return *why = "stages: 2 .. what fits in shared memory", 0;
+  complete(s, &c);
+  *cfg = c;
+  return 1;
 }

@@ -1,6 +1,7 @@
 package dlgemm
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"unsafe"
@@ -78,12 +79,13 @@ func FromBytes(data []byte, dtype DType, shape, strides []int64) (*Tensor, error
 }
 
 // Zeros allocates a zeroed, row-major CPU tensor in Go memory. Like make, it panics on a
-// negative extent or more than MaxNDim dimensions.
+// negative extent, more than MaxNDim dimensions or an absurd size (over 2^40 elements).
 func Zeros(dtype DType, shape ...int64) *Tensor {
+	const maxElems = int64(1) << 40
 	n := int64(1)
 	for _, e := range shape {
-		if e < 0 || (e > 0 && n > math.MaxInt32*int64(64)/e) {
-			panic("dlgemm.Zeros: bad extent")
+		if e < 0 || (e > 0 && n > maxElems/e) {
+			panic(fmt.Sprintf("dlgemm.Zeros: bad shape %v", shape))
 		}
 		n *= e
 	}

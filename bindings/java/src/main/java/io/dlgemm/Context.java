@@ -45,7 +45,7 @@ public final class Context extends NativeResource {
    */
   public Context(int device) {
     super(create(device), NativeApi::dlg_context_destroy);
-    this.device = device;
+    this.device = NativeApi.dlg_context_device(rawHandle()); // immutable: read once
   }
 
   private static long create(int device) {

@@ -4,9 +4,9 @@
 //   [N, ceil(K/128)], both MN-major with a TMA-aligned column stride (what dlg_transform_sf
 //   gives), D f32|bf16 [M, N] row-major, C optional (may alias D: the in-place accumulation
 //   of weight gradients; kCMode 3 prefetches it with TMA during the mainloop).
-// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 128, 5, 1, 2, 16, float, 3, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 112, 5, 1, 2, 16, float, 3, 1>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 112, 6, 2, 1, 16, dlg_bf16, 0, 1>
-// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<64, 144, 8, 1, 1, 16, float, 2, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<64, 112, 8, 1, 1, 16, float, 2, 1>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 176, 4, 1, 1, 16, float, 3, 0>
 //
 // NOTES: the body is common/fp8_gemm_body.cuh (kScaleMode kFp8Scale1D1D), shared with the

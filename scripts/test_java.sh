@@ -9,7 +9,7 @@
 #      console launcher in bindings/java/target/device (skip: DLG_JAVA_SKIP_BUNDLE=1), checked by
 #      running bindings/java/device_run.sh with it.
 # Maven runs quietly; the Surefire totals are printed from its reports at the end.
-# Usage: bash scripts/test_java.sh [extra mvn args, e.g. -Dtest=DlGemmTest#testGemmBf16]
+# Usage: bash scripts/test_java.sh [extra mvn args for verify, e.g. -Dtest='DlGemmTest#testGemmBf16']
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,6 +19,11 @@ source scripts/env.sh # swig, DLG_DLPACK_INCLUDE_DIR, DLG_CUDA_INCLUDE_DIR for t
 
 java_dir="$root/bindings/java"
 mvn=(mvn -q -B -ntp -Dstyle.color=never)
+# DLG_JAVA_M2_REPO: a local repository other than ~/.m2/repository (e.g. an empty one, to check
+# what a fresh machine downloads).
+[[ -n "${DLG_JAVA_M2_REPO:-}" ]] && mvn+=("-Dmaven.repo.local=$DLG_JAVA_M2_REPO")
+# Debian's Maven 3.8 prints stray colour resets even with -B: dropped (pipefail keeps its status).
+mvnq() { "${mvn[@]}" "$@" 2>&1 | sed -u $'s/\x1b\\[0m//g'; }
 version=0.1.0
 junit_platform=$(sed -n 's:.*<junit.platform.version>\(.*\)</junit.platform.version>.*:\1:p' \
   "$java_dir/pom.xml")
@@ -41,7 +46,7 @@ EOF
 echo "== mvn verify (native library, jar, JUnit 5 on the CPU) =="
 cd "$java_dir"
 rc=0
-"${mvn[@]}" verify "$@" || rc=$?
+mvnq verify "$@" || rc=$?
 if [[ $rc -ne 0 ]]; then
   for log in target/native-build/configure.log target/native-build/build.log; do
     if [[ -f $log ]] && grep -qi "error" "$log"; then
@@ -54,10 +59,12 @@ if [[ $rc -ne 0 ]]; then
 fi
 
 echo "== javadoc (public API) =="
-"${mvn[@]}" javadoc:javadoc
+mvnq javadoc:javadoc
 
 echo "== mvn install + a fresh consumer project =="
-"${mvn[@]}" install -DskipTests
+mvnq install -DskipTests
+# The consumer below builds offline: fetch the one plugin it uses that this build has not.
+mvnq dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 consumer=$(mktemp -d "${TMPDIR:-/tmp}/dlgemm-java-consumer.XXXXXX")
 trap 'rm -rf "$consumer"' EXIT
 mkdir -p "$consumer/src/main/java/demo"
@@ -121,8 +128,8 @@ public class Main {
   }
 }
 EOF
-(cd "$consumer" && "${mvn[@]}" -o package &&
-  "${mvn[@]}" -o dependency:build-classpath -Dmdep.outputFile=cp.txt &&
+(cd "$consumer" && mvnq -o package &&
+  mvnq -o dependency:build-classpath -Dmdep.outputFile=cp.txt &&
   java -cp "target/classes:$(cat cp.txt)" demo.Main)
 
 if [[ -z "${DLG_JAVA_SKIP_BUNDLE:-}" ]]; then
@@ -131,7 +138,7 @@ if [[ -z "${DLG_JAVA_SKIP_BUNDLE:-}" ]]; then
   rm -rf "$bundle"
   mkdir -p "$bundle/lib"
   cp "target/dlgemm-$version.jar" "target/dlgemm-$version-tests.jar" "$bundle/lib/"
-  "${mvn[@]}" dependency:copy \
+  mvnq dependency:copy \
     -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_platform" \
     -DoutputDirectory="$bundle/lib"
   mv "$bundle/lib/junit-platform-console-standalone-$junit_platform.jar" \

@@ -47,6 +47,8 @@
     io.dlgemm.internal.NativeLoader.load();
   }
 %}
+/* The info-struct proxies are freed with delete() right after use: no finalizers. */
+%typemap(javafinalize) SWIGTYPE %{%}
 %pragma(java) moduleclassmodifiers="public final class"
 %pragma(java) jniclassclassmodifiers="public final class"
 

@@ -36,9 +36,13 @@ int dlg_sm90_epilogue_swizzle(int row_bytes) {
   return row_bytes % 128 == 0 ? 128 : (row_bytes % 64 == 0 ? 64 : 32);
 }
 
-int dlg_sm90_fp8_max_block_n(int block_m, int pipelined) {
-  (void)block_m; /* 232 registers (two math warpgroups) or 255 (one) give the same bounds */
-  return pipelined ? 128 : 208;
+int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion) {
+  /* Not pipelined: acc + partial = BLOCK_N registers of 232 (two math warpgroups) or 255.
+   * Pipelined: 1.5 BLOCK_N; the 1D1D promotion's scale loads need a few registers more than
+   * are left at 128 (ptxas spills 2-8 with either warpgroup count). */
+  (void)block_m;
+  if (!pipelined) return 208;
+  return promotion == DLG_SM90_PROMOTE_ROW_COL ? 112 : 128;
 }
 
 static int promotion_of(const dlg_sm90_gemm_shape_t* s) {
@@ -132,7 +136,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
   memset(&best, 0, sizeof best);
   for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
     for (int bm = 64; bm <= 128; bm += 64) {
-      const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe) : 256;
+      const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe, promotion_of(s)) : 256;
       for (int bn = 16; bn <= max_bn; bn += 16) {
         const int stages = max_stages(s, bm, bn);
         if (stages < 2) continue;
@@ -186,7 +190,8 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
     else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, group)", 0;
   }
   if (c.block_m != 64 && c.block_m != 128) return *why = "bm: 64 or 128", 0;
-  const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(c.block_m, c.pipelined) : 256;
+  const int max_bn =
+      s->fp8 ? dlg_sm90_fp8_max_block_n(c.block_m, c.pipelined, promotion_of(s)) : 256;
   if (c.block_n < 16 || c.block_n > max_bn || c.block_n % 16)
     return *why = "bn: a multiple of 16 within the kernel's register budget", 0;
   if (c.pipelined && !s->fp8) return *why = "pipe: FP8 only", 0;

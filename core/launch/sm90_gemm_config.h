@@ -53,9 +53,9 @@ size_t dlg_sm90_gemm_smem_bytes(int block_m, int block_n, int stages, int sfa_in
 /* Largest TMA swizzle span (32/64/128 bytes) dividing a D tile row of `row_bytes`. */
 int dlg_sm90_epilogue_swizzle(int row_bytes);
 
-/* Largest BLOCK_N the FP8 kernel takes for a BLOCK_M, pipelined or not (registers: three
- * accumulator sets when pipelined, two otherwise). */
-int dlg_sm90_fp8_max_block_n(int block_m, int pipelined);
+/* Largest BLOCK_N the FP8 kernels take for a BLOCK_M, pipelined or not, and a promotion
+ * class (registers: three accumulator sets when pipelined, two otherwise). */
+int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion);
 
 /* Picks the config with the lowest modelled time. Returns 0 when no config fits (e.g. the
  * shared-memory limit is too small), else 1. */

@@ -44,7 +44,13 @@ static dlg_sm90_gemm_shape_t make_shape(shape3_t s, int fp8, int sfa, int out_by
 
 static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
   CHECK(c->block_m == 64 || c->block_m == 128);
-  CHECK(c->block_n >= 16 && c->block_n % 16 == 0 && c->block_n <= (s->fp8 ? 208 : 256));
+  CHECK(c->pipelined == 0 || (c->pipelined == 1 && s->fp8));
+  CHECK(c->block_n >= 16 && c->block_n % 16 == 0 &&
+        c->block_n <= (s->fp8 ? dlg_sm90_fp8_max_block_n(c->block_m, c->pipelined,
+                                                         s->promotion ? s->promotion
+                                                         : s->sfa_in_smem ? DLG_SM90_PROMOTE_ROW_BLOCK
+                                                                          : DLG_SM90_PROMOTE_ADD)
+                              : 256));
   CHECK(c->stages >= 2 && c->stages <= 12);
   CHECK(c->smem_bytes <= s->smem_limit);
   CHECK(c->smem_bytes == dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages,
@@ -71,10 +77,14 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
 static void heuristics(void) {
   static const int sms[] = {132, 78, 7, 2, 1};
   for (size_t i = 0; i < N_SHAPES; ++i) {
-    for (int kind = 0; kind < 4; ++kind) { /* fp8 1d2d, fp8 per-tensor, bf16, bf16 -> f32 */
-      const int fp8 = kind < 2, sfa = kind == 0, out_bytes = kind == 3 ? 4 : 2;
+    /* fp8 1d2d, fp8 per-tensor, bf16, bf16 -> f32, fp8 1d1d -> f32 */
+    for (int kind = 0; kind < 5; ++kind) {
+      const int fp8 = kind < 2 || kind == 4, out_bytes = kind >= 3 ? 4 : 2;
+      const int sfa = kind == 0 ? DLG_SM90_SMEM_SFA
+                      : kind == 4 ? (DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB) : 0;
       for (size_t j = 0; j < sizeof sms / sizeof sms[0]; ++j) {
         dlg_sm90_gemm_shape_t s = make_shape(k_shapes[i], fp8, sfa, out_bytes, sms[j]);
+        if (kind == 4) s.promotion = DLG_SM90_PROMOTE_ROW_COL;
         dlg_sm90_gemm_config_t a, b;
         memset(&a, 0, sizeof a);
         memset(&b, 0, sizeof b);
@@ -90,20 +100,47 @@ static void heuristics(void) {
   dlg_sm90_gemm_config_t c;
   s.smem_limit = 16 * 1024;
   CHECK(!dlg_sm90_gemm_choose(&s, &c));
+
+  /* $DLG_SM90_GEMM_CONFIG overrides: valid ones give a consistent config, others change
+   * nothing. */
+  s = make_shape(k_shapes[14], 1, DLG_SM90_SMEM_SFA, 2, 132); /* 4096^3 */
+  CHECK(dlg_sm90_gemm_choose(&s, &c));
+  dlg_sm90_gemm_config_t o = c;
+  const char* why = NULL;
+  CHECK(dlg_sm90_gemm_override(&s, "bm=128,bn=128,cn=2,cm=1,pipe=1", &o, &why));
+  CHECK(o.block_m == 128 && o.block_n == 128 && o.cluster_n == 2 && o.pipelined == 1);
+  check_config(&s, &o);
+  CHECK(o.stages == 12 || dlg_sm90_gemm_smem_bytes(128, 128, o.stages + 1, s.sfa_in_smem, 2) >
+                              s.smem_limit);
+  CHECK(dlg_sm90_gemm_override(&s, "stages=3", &o, &why) && o.stages == 3);
+  static const char* const bad[] = {"bn=144,pipe=1", "bm=96", "bn=100", "cm=2,cn=2",
+                                    "stages=40", "foo=1", "bn", "bn=x"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    dlg_sm90_gemm_config_t before = o;
+    why = NULL;
+    CHECK(!dlg_sm90_gemm_override(&s, bad[i], &o, &why) && why != NULL);
+    CHECK(memcmp(&before, &o, sizeof o) == 0);
+  }
 }
 
 static void print_choices(void) {
-  printf("  choices on 132 SMs, %d B smem (fp8 1d2d -> bf16 | bf16 -> bf16):\n", SMEM_H100);
+  printf("  choices on 132 SMs, %d B smem (fp8 1d2d -> bf16 | fp8 per-tensor | bf16 -> bf16):\n",
+         SMEM_H100);
   for (size_t i = 0; i < 16; ++i) {
-    dlg_sm90_gemm_config_t f, b;
-    dlg_sm90_gemm_shape_t sf = make_shape(k_shapes[i], 1, 1, 2, 132);
+    dlg_sm90_gemm_config_t f, t, b;
+    dlg_sm90_gemm_shape_t sf = make_shape(k_shapes[i], 1, DLG_SM90_SMEM_SFA, 2, 132);
+    dlg_sm90_gemm_shape_t st = make_shape(k_shapes[i], 1, 0, 2, 132);
     dlg_sm90_gemm_shape_t sb = make_shape(k_shapes[i], 0, 0, 2, 132);
-    if (!dlg_sm90_gemm_choose(&sf, &f) || !dlg_sm90_gemm_choose(&sb, &b)) continue;
-    printf("  %5lld %5lld %5lld | %3dx%3d st%2d cl%dx%d grid %3u waves %2lld | "
-           "%3dx%3d st%2d cl%dx%d grid %3u waves %2lld\n",
+    if (!dlg_sm90_gemm_choose(&sf, &f) || !dlg_sm90_gemm_choose(&st, &t) ||
+        !dlg_sm90_gemm_choose(&sb, &b))
+      continue;
+    printf("  %5lld %5lld %5lld | %3dx%3d st%2d cl%dx%d p%d w%2lld | %3dx%3d st%2d cl%dx%d p%d "
+           "w%2lld | %3dx%3d st%2d cl%dx%d w%2lld\n",
            (long long)k_shapes[i].m, (long long)k_shapes[i].n, (long long)k_shapes[i].k,
-           f.block_m, f.block_n, f.stages, f.cluster_m, f.cluster_n, f.grid, (long long)f.waves,
-           b.block_m, b.block_n, b.stages, b.cluster_m, b.cluster_n, b.grid, (long long)b.waves);
+           f.block_m, f.block_n, f.stages, f.cluster_m, f.cluster_n, f.pipelined,
+           (long long)f.waves, t.block_m, t.block_n, t.stages, t.cluster_m, t.cluster_n,
+           t.pipelined, (long long)t.waves, b.block_m, b.block_n, b.stages, b.cluster_m,
+           b.cluster_n, (long long)b.waves);
   }
 }
 
@@ -165,10 +202,15 @@ static void make_case(gemm_case_t* g, dlg_recipe_t recipe, int64_t m, int64_t n,
   g->a = fp8 ? tt_new(kDLFloat8_e4m3fn, 8, 2, m, k) : tt_new(kDLBfloat, 16, 2, m, k);
   g->b = fp8 ? tt_new(kDLFloat8_e4m3fn, 8, 2, n, k) : tt_new(kDLBfloat, 16, 2, n, k);
   g->d = tt_new(kDLBfloat, 16, 2, m, n);
-  if (recipe == DLG_RECIPE_FP8_1D2D) {
+  if (recipe == DLG_RECIPE_FP8_1D2D || recipe == DLG_RECIPE_FP8_1D1D) {
     const int64_t sh[2] = {m, kb}, st[2] = {1, am};
     g->sfa = tt_new_strided(kDLFloat, 32, 2, sh, st);
-    g->sfb = tt_new(kDLFloat, 32, 2, cdiv(n, 128), kb);
+    if (recipe == DLG_RECIPE_FP8_1D2D) {
+      g->sfb = tt_new(kDLFloat, 32, 2, cdiv(n, 128), kb);
+    } else {
+      const int64_t shb[2] = {n, kb}, stb[2] = {1, (n + 3) / 4 * 4};
+      g->sfb = tt_new_strided(kDLFloat, 32, 2, shb, stb);
+    }
   }
   g->p.recipe = recipe;
   g->p.m = m;
@@ -201,10 +243,20 @@ static void declines(void) {
   CHECK_OK(dlg_context_create(0, &ctx)); /* no CUDA call is made until GPU work */
   gemm_case_t g;
 
-  make_case(&g, DLG_RECIPE_FP8_1D2D, 256, 512, 256);
-  g.p.recipe = DLG_RECIPE_FP8_1D1D;
+  /* 1D1D: both scale matrices MN-major and TMA-aligned. */
+  make_case(&g, DLG_RECIPE_FP8_1D1D, 256, 200, 384);
+  dlg_clear_error();
+  CHECK(launch(ctx, &g, 1) != DLG_ERR_UNSUPPORTED);
+  g.sfb->strides[0] = 3; /* K-major sfb */
+  g.sfb->strides[1] = 1;
   CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
-  g.p.recipe = DLG_RECIPE_FP8_1D2D;
+  CHECK(strstr(dlg_last_error(), "sfb") != NULL);
+  g.sfb->strides[0] = 1;
+  g.sfb->strides[1] = 202; /* column stride not a multiple of 4 */
+  CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
+  free_case(&g);
+
+  make_case(&g, DLG_RECIPE_FP8_1D2D, 256, 512, 256);
   g.p.k = 0;
   CHECK_STATUS(launch(ctx, &g, 0), DLG_ERR_UNSUPPORTED);
   g.p.k = 256;
@@ -307,6 +359,11 @@ static void compile_and_check(const char* name, const char* source, int fp8, int
     free(log);
     return;
   }
+  /* ptxas says when it had to serialize the wgmma (an accumulator touched while in flight,
+   * or too few registers): the pipelines then stall on every instruction. */
+  const int serialized = log && strstr(log, "serialized") != NULL;
+  CHECK(!serialized);
+  if (serialized) fprintf(stderr, "  %s: %s\n", name, log);
   free(log);
   if (!dlg_jit_cuobjdump_path()) {
     printf("  compiled %s (no cuobjdump: SASS not checked)\n", name);
@@ -356,6 +413,7 @@ static void compile_and_check(const char* name, const char* source, int fp8, int
 typedef struct kcase {
   int fp8, per_tensor, f32_out, c_mode;
   int bm, bn, stages, cm, cn;
+  int pipelined, one_d_one_d;
 } kcase_t;
 
 static void compile_case(const kcase_t* k) {
@@ -367,10 +425,14 @@ static void compile_case(const kcase_t* k) {
   cfg.cluster_m = k->cm;
   cfg.cluster_n = k->cn;
   cfg.group_n = 16;
+  cfg.pipelined = k->pipelined;
   char name[160], source[512];
   if (k->fp8)
-    dlg_sm90_fp8_gemm_source(&cfg, k->per_tensor, k->f32_out, k->c_mode, name, sizeof name, source,
-                             sizeof source);
+    dlg_sm90_fp8_recipe_source(&cfg,
+                               k->one_d_one_d  ? DLG_RECIPE_FP8_1D1D
+                               : k->per_tensor ? DLG_RECIPE_FP8_PER_TENSOR
+                                               : DLG_RECIPE_FP8_1D2D,
+                               k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
   else
     dlg_sm90_bf16_gemm_source(&cfg, k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
   compile_and_check(name, source, k->fp8, (k->bm / 64 + 1) * 128);
@@ -379,17 +441,25 @@ static void compile_case(const kcase_t* k) {
 static void representative_kernels(void) {
   static const kcase_t cases[] = {
       /* fp8 1d2d, bf16 out: the BLOCK_N family incl. non-powers of two, both BLOCK_M */
-      {1, 0, 0, 0, 128, 112, 6, 1, 1}, {1, 0, 0, 0, 128, 128, 5, 1, 2},
-      {1, 0, 0, 0, 128, 160, 5, 1, 2}, {1, 0, 0, 0, 128, 192, 4, 2, 1},
-      {1, 0, 0, 0, 128, 208, 3, 1, 1}, {1, 0, 0, 0, 64, 128, 8, 2, 1},
-      {1, 0, 0, 0, 64, 176, 8, 1, 1},
+      {1, 0, 0, 0, 128, 112, 6, 1, 1, 0, 0}, {1, 0, 0, 0, 128, 128, 5, 1, 2, 0, 0},
+      {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0}, {1, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0},
+      {1, 0, 0, 0, 128, 208, 3, 1, 1, 0, 0}, {1, 0, 0, 0, 64, 128, 8, 2, 1, 0, 0},
+      {1, 0, 0, 0, 64, 176, 8, 1, 1, 0, 0},
       /* fp8 per-tensor; f32 out; C */
-      {1, 1, 0, 0, 128, 160, 5, 1, 1}, {1, 1, 0, 0, 128, 192, 4, 1, 2},
-      {1, 0, 1, 2, 128, 128, 5, 1, 1}, {1, 0, 0, 1, 64, 96, 8, 1, 1},
+      {1, 1, 0, 0, 128, 160, 5, 1, 1, 0, 0}, {1, 1, 0, 0, 128, 192, 4, 1, 2, 0, 0},
+      {1, 0, 1, 2, 128, 128, 5, 1, 1, 0, 0}, {1, 0, 0, 1, 64, 96, 8, 1, 1, 0, 0},
       /* bf16 */
-      {0, 0, 0, 0, 128, 128, 6, 1, 1}, {0, 0, 0, 0, 128, 256, 4, 1, 2},
-      {0, 0, 0, 0, 128, 192, 4, 2, 1}, {0, 0, 0, 0, 64, 256, 4, 1, 1},
-      {0, 0, 1, 2, 128, 160, 4, 1, 1}, {0, 0, 0, 1, 128, 112, 5, 1, 1},
+      {0, 0, 0, 0, 128, 128, 6, 1, 1, 0, 0}, {0, 0, 0, 0, 128, 256, 4, 1, 2, 0, 0},
+      {0, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0}, {0, 0, 0, 0, 64, 256, 4, 1, 1, 0, 0},
+      {0, 0, 1, 2, 128, 160, 4, 1, 1, 0, 0}, {0, 0, 0, 1, 128, 112, 5, 1, 1, 0, 0},
+      /* fp8 with pipelined promotion (3 accumulator sets: BLOCK_N <= 128), C via TMA */
+      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0}, {1, 1, 0, 0, 128, 128, 6, 2, 1, 1, 0},
+      {1, 0, 0, 0, 64, 128, 8, 1, 1, 1, 0}, {1, 0, 0, 0, 128, 112, 6, 1, 2, 1, 0},
+      {1, 0, 1, 3, 128, 96, 6, 1, 1, 1, 0}, {1, 0, 0, 3, 64, 32, 12, 1, 2, 1, 0},
+      /* fp8 1d1d: f32 D += C (TMA prefetch), bf16 D, ldg C, not pipelined */
+      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1},
+      {1, 0, 1, 2, 64, 112, 8, 1, 1, 1, 1}, {1, 0, 1, 3, 128, 176, 4, 1, 1, 0, 1},
+      {1, 0, 1, 3, 64, 16, 12, 1, 2, 1, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) compile_case(&cases[i]);
 }
@@ -397,22 +467,32 @@ static void representative_kernels(void) {
 /* Every distinct config the heuristics pick for the anchor shapes (bf16 out, 132 SMs; the
  * per-tensor picks differ from 1D2D's only by the sfa bytes per stage). */
 static void chosen_kernels(void) {
-  char seen[64][160];
+  char seen[128][160];
   int n_seen = 0;
-  for (int kind = 0; kind < 2; ++kind) { /* fp8 1d2d, bf16 */
+  for (int kind = 0; kind < 4; ++kind) { /* fp8 1d2d, bf16, fp8 per-tensor, fp8 1d1d f32 += C */
     for (size_t i = 0; i < 16; ++i) {
-      const int fp8 = kind == 0, per_tensor = 0;
-      dlg_sm90_gemm_shape_t s = make_shape(k_shapes[i], fp8, fp8, 2, 132);
+      const int fp8 = kind != 1;
+      const dlg_recipe_t recipe = kind == 0   ? DLG_RECIPE_FP8_1D2D
+                                  : kind == 2 ? DLG_RECIPE_FP8_PER_TENSOR
+                                              : DLG_RECIPE_FP8_1D1D;
+      const int scales = kind == 0 ? DLG_SM90_SMEM_SFA
+                         : kind == 3 ? (DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB) : 0;
+      dlg_sm90_gemm_shape_t s = make_shape(k_shapes[i], fp8, scales, kind == 3 ? 4 : 2, 132);
+      s.promotion = kind == 0 ? DLG_SM90_PROMOTE_ROW_BLOCK
+                    : kind == 2 ? DLG_SM90_PROMOTE_ADD
+                    : kind == 3 ? DLG_SM90_PROMOTE_ROW_COL : DLG_SM90_PROMOTE_NONE;
+      if (kind == 3) s.c_bytes = 4;
       dlg_sm90_gemm_config_t cfg;
       if (!dlg_sm90_gemm_choose(&s, &cfg)) continue;
       char name[160], source[512];
       if (fp8)
-        dlg_sm90_fp8_gemm_source(&cfg, per_tensor, 0, 0, name, sizeof name, source, sizeof source);
+        dlg_sm90_fp8_recipe_source(&cfg, recipe, kind == 3, kind == 3 ? 3 : 0, name, sizeof name,
+                                   source, sizeof source);
       else
         dlg_sm90_bf16_gemm_source(&cfg, 0, 0, name, sizeof name, source, sizeof source);
       int dup = 0;
       for (int j = 0; j < n_seen; ++j) dup |= strcmp(seen[j], name) == 0;
-      if (dup || n_seen == 64) continue;
+      if (dup || n_seen == 128) continue;
       snprintf(seen[n_seen++], sizeof seen[0], "%s", name);
       compile_and_check(name, source, fp8, cfg.threads);
     }

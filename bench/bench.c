@@ -54,8 +54,8 @@ static void usage(FILE* f) {
       "  --seed N          seed of the A operands (default 1)\n"
       "  --list            print the selected shapes and exit (no GPU needed)\n"
 
-      "                    m_grouped_contiguous, m_grouped_masked, k_grouped or grouped\n"
-      "                    (all three) run the MoE grouped GEMM suites (bench/grouped.c:\n"
+      "                    m_grouped_contiguous, m_grouped_masked, k_grouped, casts or\n"
+      "                    grouped (all four) run the MoE / quantisation suites (bench/grouped.c:\n"
       "                    --quick --iters --warmup --json --flush-mib --no-baseline)\n"
       "  --help            this text\n"
       "\n"

@@ -38,7 +38,7 @@
 #define MAX_G 32
 #define MASKED_MAX_M 4096
 
-typedef enum { OP_CONTIG = 1, OP_MASKED = 2, OP_KGROUPED = 4 } gop_t;
+typedef enum { OP_CONTIG = 1, OP_MASKED = 2, OP_KGROUPED = 4, OP_CASTS = 8 } gop_t;
 
 typedef struct gshape {
   gop_t op;
@@ -542,6 +542,125 @@ static void run_one(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* timer
   free_problem(&env->cu, &p);
 }
 
+
+/* ---- the FP8 casts: GB/s against the device's ~3.0 TB/s copy bandwidth ------------------ */
+
+typedef struct crec {
+  const char* op;
+  const char* dtype;
+  int64_t m, k;
+  double us, gbps, bytes;
+  int ran;
+  char status[256];
+} crec_t;
+
+typedef struct ccall {
+  bench_env_t* env;
+  int kind; /* 0 per-token, 1 per-block, 2 per-tensor */
+  int64_t x_sh[2], sf_sh[2], sf_st[2];
+  DLTensor x, out, sf;
+} ccall_t;
+
+static int cast_launch(void* user, CUstream stream, char* why, size_t cap) {
+  ccall_t* c = user;
+  dlg_status_t st;
+  if (c->kind == 0) st = dlg_cast_fp8_per_token(c->env->ctx, &c->x, 0, &c->out, &c->sf, stream);
+  else if (c->kind == 1) st = dlg_cast_fp8_per_block(c->env->ctx, &c->x, 0, &c->out, &c->sf, stream);
+  else st = dlg_cast_fp8_per_tensor(c->env->ctx, &c->x, &c->out, &c->sf, stream);
+  if (st != DLG_OK) return snprintf(why, cap, "%s: %s", dlg_status_name(st), dlg_last_error()), -1;
+  return 0;
+}
+
+/* Times the three casts on [m, k] f32 and bf16 inputs (per-token scales in the TMA-aligned
+ * MN-major layout). Values: a random chunk uploaded repeatedly. Returns records written. */
+static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) {
+  static const int64_t shapes[2][2] = {{8192, 7168}, {4096, 7168}};
+  static const char* names[3] = {"cast_fp8_per_token", "cast_fp8_per_block", "cast_fp8_per_tensor"};
+  bench_cuda_t* cu = &env->cu;
+  int n = 0;
+  for (int si = 0; si < 2; ++si) {
+    for (int bf = 0; bf < 2; ++bf) {
+      const int64_t m = shapes[si][0], k = shapes[si][1];
+      const size_t eb = bf ? 2 : 4, x_bytes = (size_t)(m * k) * eb;
+      bench_dev_buf_t x, o, sf;
+      char why[320] = "";
+      memset(&x, 0, sizeof x);
+      memset(&o, 0, sizeof o);
+      memset(&sf, 0, sizeof sf);
+      const int64_t sf_ld = dlg_tma_aligned_size(m, 4);
+      int ok = bench_dev_upload(cu, &x, NULL, x_bytes, why, sizeof why) == 0 &&
+               bench_dev_upload(cu, &o, NULL, (size_t)(m * k), why, sizeof why) == 0 &&
+               bench_dev_upload(cu, &sf, NULL, (size_t)(sf_ld * ((k + 127) / 128)) * 4, why, sizeof why) == 0;
+      if (ok) { /* random values: a 16 MiB chunk, repeated */
+        const size_t chunk = (size_t)16 << 20;
+        void* h = malloc(chunk);
+        if (h) {
+          int64_t sh[1] = {(int64_t)(chunk / eb)};
+          DLTensor t = host_view(h, bf ? kDLBfloat : kDLFloat, bf ? 16 : 32, 1, sh, NULL);
+          dlg_testing_fill(&t, 21, DLG_FILL_NORMAL, 0.0, 1.0);
+          for (size_t off = 0; off < x_bytes; off += chunk)
+            cu->memcpy_htod(x.ptr + off, h, x_bytes - off < chunk ? x_bytes - off : chunk);
+          free(h);
+        }
+      }
+      for (int kind = 0; kind < 3; ++kind) {
+        crec_t* r = &out[n++];
+        memset(r, 0, sizeof *r);
+        r->op = names[kind];
+        r->dtype = bf ? "bfloat16" : "float32";
+        r->m = m;
+        r->k = k;
+        if (!ok) {
+          snprintf(r->status, sizeof r->status, "setup: %.240s", why);
+          continue;
+        }
+        ccall_t c;
+        memset(&c, 0, sizeof c);
+        c.env = env;
+        c.kind = kind;
+        c.x_sh[0] = m;
+        c.x_sh[1] = k;
+        c.x = dev_view(env->device, x.ptr, bf ? kDLBfloat : kDLFloat, bf ? 16 : 32, 2, c.x_sh, NULL);
+        c.out = dev_view(env->device, o.ptr, kDLFloat8_e4m3fn, 8, 2, c.x_sh, NULL);
+        int64_t sf_bytes;
+        if (kind == 0) {
+          c.sf_sh[0] = m;
+          c.sf_sh[1] = (k + 127) / 128;
+          c.sf_st[0] = 1;
+          c.sf_st[1] = sf_ld;
+          c.sf = dev_view(env->device, sf.ptr, kDLFloat, 32, 2, c.sf_sh, c.sf_st);
+          sf_bytes = m * ((k + 127) / 128) * 4;
+        } else if (kind == 1) {
+          c.sf_sh[0] = (m + 127) / 128;
+          c.sf_sh[1] = (k + 127) / 128;
+          c.sf = dev_view(env->device, sf.ptr, kDLFloat, 32, 2, c.sf_sh, NULL);
+          sf_bytes = c.sf_sh[0] * c.sf_sh[1] * 4;
+        } else {
+          c.sf = dev_view(env->device, sf.ptr, kDLFloat, 32, 0, c.sf_sh, NULL);
+          sf_bytes = 4;
+        }
+        /* per-tensor reads x twice (amax, then cast): its useful bytes count x once */
+        r->bytes = (double)x_bytes + (double)(m * k) + (double)sf_bytes;
+        bench_stats_t st;
+        if (bench_time_gpu(timer, cast_launch, &c, &st, why, sizeof why) == 0) {
+          r->ran = 1;
+          r->us = st.median_us;
+          r->gbps = r->bytes / (st.median_us * 1e-6) / 1e9;
+        } else {
+          snprintf(r->status, sizeof r->status, "%.250s", why);
+        }
+        printf("%-20s %-8s %6lld x %-6lld %9.1f us %7.0f GB/s (%3.0f%% of 3.0 TB/s) %s\n", r->op,
+               r->dtype, (long long)m, (long long)k, r->us, r->gbps, r->gbps / 30.0, r->status);
+        fflush(stdout);
+      }
+      bench_dev_free(cu, &x);
+      bench_dev_free(cu, &o);
+      bench_dev_free(cu, &sf);
+    }
+  }
+  return n;
+}
+
 static const char* op_name(gop_t op) {
   return op == OP_CONTIG ? "m_grouped_contiguous" : op == OP_MASKED ? "m_grouped_masked" : "k_grouped";
 }
@@ -569,7 +688,7 @@ static int select_shapes(const gopts_t* o, gshape_t* out) {
 }
 
 static void write_json(const char* path, const gopts_t* o, const char* device, const grec_t* r,
-                       int n) {
+                       int n, const crec_t* casts, int n_casts) {
   FILE* f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "dlgemm_bench: cannot write %s\n", path);
@@ -618,6 +737,21 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
     bench_json_object_end(&j);
   }
   bench_json_array_end(&j);
+  bench_json_array_begin(&j, "casts");
+  for (int i = 0; i < n_casts; ++i) {
+    const crec_t* x = &casts[i];
+    bench_json_object_begin(&j, NULL);
+    bench_json_string(&j, "op", x->op);
+    bench_json_string(&j, "dtype", x->dtype);
+    bench_json_int(&j, "m", x->m);
+    bench_json_int(&j, "k", x->k);
+    bench_json_number(&j, "us", x->us, x->ran);
+    bench_json_number(&j, "gbps", x->gbps, x->ran);
+    bench_json_number(&j, "fraction_of_3000_gbps", x->gbps / 3000.0, x->ran);
+    bench_json_string(&j, "status", x->status);
+    bench_json_object_end(&j);
+  }
+  bench_json_array_end(&j);
   bench_json_object_end(&j);
   fputc('\n', f);
   fclose(f);
@@ -626,7 +760,7 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
 
 int bench_grouped_op(const char* op) {
   return !strcmp(op, "m_grouped_contiguous") || !strcmp(op, "m_grouped_masked") ||
-         !strcmp(op, "k_grouped") || !strcmp(op, "grouped");
+         !strcmp(op, "k_grouped") || !strcmp(op, "casts") || !strcmp(op, "grouped");
 }
 
 int bench_grouped_main(int argc, char** argv) {
@@ -644,7 +778,8 @@ int bench_grouped_main(int argc, char** argv) {
       if (!strcmp(v, "m_grouped_contiguous")) o.ops |= OP_CONTIG;
       else if (!strcmp(v, "m_grouped_masked")) o.ops |= OP_MASKED;
       else if (!strcmp(v, "k_grouped")) o.ops |= OP_KGROUPED;
-      else if (!strcmp(v, "grouped")) o.ops |= OP_CONTIG | OP_MASKED | OP_KGROUPED;
+      else if (!strcmp(v, "casts")) o.ops |= OP_CASTS;
+      else if (!strcmp(v, "grouped")) o.ops |= OP_CONTIG | OP_MASKED | OP_KGROUPED | OP_CASTS;
       else return fprintf(stderr, "dlgemm_bench: --op: unknown '%s'\n", v), 64;
     } else if (!strcmp(a, "--quick")) {
       o.quick = 1;
@@ -720,7 +855,12 @@ int bench_grouped_main(int argc, char** argv) {
     fflush(stdout);
     if (!r->dl_ran || !(r->diff < 1e-3) || r->poison_bad) rc = 1;
   }
-  if (o.json) write_json(o.json, &o, info.name, recs, n_shapes);
+  crec_t casts[16];
+  int n_casts = 0;
+  if (o.ops & OP_CASTS) n_casts = run_casts(&env, &timer, casts);
+  for (int i = 0; i < n_casts; ++i)
+    if (!casts[i].ran) rc = 1;
+  if (o.json) write_json(o.json, &o, info.name, recs, n_shapes, casts, n_casts);
   free(recs);
   free(pool.data);
   free(pool.stage);

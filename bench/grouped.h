@@ -3,7 +3,7 @@
 #define DLG_BENCH_GROUPED_H_
 
 /* Runs when the command line holds `--op m_grouped_contiguous | m_grouped_masked | k_grouped
- * | grouped` (all three). Returns the process exit code. */
+ * | casts | grouped` (all four). Returns the process exit code. */
 int bench_grouped_main(int argc, char** argv);
 
 /* 1 when `op` names one of the grouped suites. */

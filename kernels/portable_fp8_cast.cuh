@@ -17,14 +17,17 @@
 //   matches frexpf-based dlg_f32_to_ue8m0_ceil, subnormals included), all-zero block -> 1;
 //   out = e4m3(x / sf) with an IEEE division (not x * (1/sf): that differs in the last bit)
 //   and cvt.rn.satfinite (RNE, saturate to ±448, NaN -> NaN): types.cuh.
-// - Per-token: one warp per (row, 512 columns): lane l owns columns 128j + 4l .. +3 of each
-//   of the 4 k-blocks; all loads are issued first (16 B per lane per block for f32), each
-//   block's amax is a 5-step xor-shuffle reduction, then 4 e4m3 go out as one 32-bit store.
-// - Per-block: one 256-thread CTA per 128 x 128 block; warp w owns rows 16w .. 16w+15, lane l
-//   columns 4l .. 4l+3; the 64 values stay in registers between the amax and the cast.
-// - kVec (runtime flag p.vec): x and out rows are unit-stride with 16 B (f32) / 8 B (bf16)
-//   and 4 B aligned starts and K % 4 == 0, so a lane's 4 columns are one vector access.
-//   Otherwise every element goes through its strides.
+// - Vectors: a lane moves 16 B of x per load, kElems = 4 (f32) or 8 (bf16) columns, and
+//   writes kElems e4m3 bytes; kLanes = 128 / kElems lanes (32 or 16) share a 128-column block.
+// - Per-token: one warp per (row, 4 x 32 x kElems columns): all 4 loads per lane are issued
+//   first (64 B in flight per lane), each block's amax is an xor-shuffle reduction over its
+//   kLanes lanes, then the lane's kElems e4m3 go out as one 4 or 8-byte store.
+// - Per-block: one 256-thread CTA per 128 x 128 block; warp w owns rows 16w .. 16w+15, a load
+//   covers 32 / kLanes rows; the block stays in registers as raw 16-byte words (64 f32 or
+//   64 bf16 values = 64 or 32 registers) between the amax and the cast.
+// - p.vec (runtime): x and out rows unit-stride, K % kElems == 0, starts and row strides
+//   aligned to 16 B (x) and kElems B (out). Otherwise every element goes through its strides
+//   (same lane -> column mapping).
 // - Per-tensor: a grid-stride loop over the flattened tensor (compact fast path, or
 //   N-d strides); amax of non-negative floats orders like their bit patterns, so
 //   atomicMax(unsigned) on sf is exact.
@@ -79,62 +82,73 @@ __device__ __forceinline__ float cast_load1(const void* x, int64_t off) {
   }
 }
 
-// Four consecutive columns starting at element offset `off` (vector path).
 template <typename InT>
-__device__ __forceinline__ void cast_load4(const void* x, int64_t off, float (&v)[4]) {
-  if constexpr (sizeof(InT) == 2) {
-    const uint2 r = __ldg(reinterpret_cast<const uint2*>(static_cast<const uint16_t*>(x) + off));
-    v[0] = __uint_as_float(r.x << 16);
-    v[1] = __uint_as_float(r.x & 0xFFFF0000u);
-    v[2] = __uint_as_float(r.y << 16);
-    v[3] = __uint_as_float(r.y & 0xFFFF0000u);
-  } else {
-    const float4 r = __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(x) + off));
-    v[0] = r.x;
-    v[1] = r.y;
-    v[2] = r.z;
-    v[3] = r.w;
+struct CastVec {
+  static constexpr int kElems = 16 / static_cast<int>(sizeof(InT));  // columns per lane
+  static constexpr int kLanes = 128 / kElems;                        // lanes per 128 columns
+
+  // Value e of a raw 16-byte vector.
+  static __device__ __forceinline__ float get(const uint4& w, int e) {
+    const uint32_t word = e / (kElems / 4) == 0 ? w.x : e / (kElems / 4) == 1 ? w.y
+                        : e / (kElems / 4) == 2 ? w.z : w.w;
+    if constexpr (sizeof(InT) == 2) return __uint_as_float(e % 2 == 0 ? word << 16 : word & 0xFFFF0000u);
+    else return __uint_as_float(word);
   }
-}
 
-__device__ __forceinline__ uint32_t cast_pack4(const float (&v)[4], float s) {
-  const uint32_t lo = dlg_float2_to_e4m3x2_bits(__fdiv_rn(v[0], s), __fdiv_rn(v[1], s));
-  const uint32_t hi = dlg_float2_to_e4m3x2_bits(__fdiv_rn(v[2], s), __fdiv_rn(v[3], s));
-  return lo | (hi << 16);
-}
-
-__device__ __forceinline__ float warp_max(float v) {
+  // Row r, columns [c0, c0 + kElems) of x (zeros past K): one 16-byte load or per element.
+  static __device__ __forceinline__ uint4 load(const Fp8CastParams& p, int64_t r, int64_t c0) {
+    if (p.vec) {
+      if (c0 < p.k)
+        return __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(p.x) +
+                                                    (r * p.xs0 + c0) * static_cast<int64_t>(sizeof(InT))));
+      return make_uint4(0, 0, 0, 0);
+    }
+    uint32_t w[4] = {0, 0, 0, 0};
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-// Loads row r, columns [c0, c0 + 4) of x (zeros past K), vector or strided.
-template <typename InT>
-__device__ __forceinline__ void cast_load_quad(const Fp8CastParams& p, int64_t r, int64_t c0,
-                                               float (&v)[4]) {
-  if (p.vec) {
-    if (c0 < p.k) cast_load4<InT>(p.x, r * p.xs0 + c0, v);
-    else v[0] = v[1] = v[2] = v[3] = 0.0f;
-  } else {
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-      v[i] = c0 + i < p.k ? cast_load1<InT>(p.x, r * p.xs0 + (c0 + i) * p.xs1) : 0.0f;
+    for (int e = 0; e < kElems; ++e) {
+      if (c0 + e < p.k) {
+        const float f = cast_load1<InT>(p.x, r * p.xs0 + (c0 + e) * p.xs1);
+        if constexpr (sizeof(InT) == 2) w[e / 2] |= (__float_as_uint(f) >> 16) << (16 * (e % 2));
+        else w[e] = __float_as_uint(f);
+      }
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
   }
-}
 
-__device__ __forceinline__ void cast_store_quad(const Fp8CastParams& p, int64_t r, int64_t c0,
-                                                const float (&v)[4], float s) {
-  if (c0 >= p.k) return;
-  if (p.vec) {
-    *reinterpret_cast<uint32_t*>(p.out + r * p.os0 + c0) = cast_pack4(v, s);
-  } else {
-    const uint32_t q = cast_pack4(v, s);
+  static __device__ __forceinline__ float amax(const uint4& w) {
+    float a = 0.0f;
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-      if (c0 + i < p.k) p.out[r * p.os0 + (c0 + i) * p.os1] = static_cast<uint8_t>(q >> (8 * i));
+    for (int e = 0; e < kElems; ++e) a = fmaxf(a, fabsf(get(w, e)));
+    return a;
   }
-}
+
+  // Max over the kLanes lanes of this lane's block (xor offsets below kLanes).
+  static __device__ __forceinline__ float block_max(float v) {
+#pragma unroll
+    for (int o = kLanes / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+  }
+
+  static __device__ __forceinline__ void store(const Fp8CastParams& p, int64_t r, int64_t c0,
+                                               const uint4& w, float s) {
+    if (c0 >= p.k) return;
+    uint32_t q[2] = {0, 0};
+#pragma unroll
+    for (int e = 0; e < kElems; e += 2)
+      q[e / 4] |= static_cast<uint32_t>(dlg_float2_to_e4m3x2_bits(__fdiv_rn(get(w, e), s),
+                                                                  __fdiv_rn(get(w, e + 1), s)))
+                  << (8 * (e % 4));
+    if (p.vec) {
+      uint8_t* o = p.out + r * p.os0 + c0;
+      if constexpr (kElems == 8) *reinterpret_cast<uint2*>(o) = make_uint2(q[0], q[1]);
+      else *reinterpret_cast<uint32_t*>(o) = q[0];
+    } else {
+#pragma unroll
+      for (int e = 0; e < kElems; ++e)
+        if (c0 + e < p.k) p.out[r * p.os0 + (c0 + e) * p.os1] = static_cast<uint8_t>(q[e / 4] >> (8 * (e % 4)));
+    }
+  }
+};
 
 // Offset of flat (row-major logical) index i through an N-d stride set.
 __device__ __forceinline__ int64_t cast_nd_offset(const Fp8CastParams& p, const int64_t* strides,
@@ -147,49 +161,59 @@ __device__ __forceinline__ int64_t cast_nd_offset(const Fp8CastParams& p, const 
   return off;
 }
 
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
 }  // namespace dlg
 
 template <typename InT, uint32_t kOp>
 __global__ void __launch_bounds__(256) portable_fp8_cast(const dlg::Fp8CastParams p) {
   using namespace dlg;
+  using V = CastVec<InT>;
+  constexpr int kE = V::kElems, kL = V::kLanes;
   if constexpr (kOp == 0) {
-    // ---- per-token: warp per (row, 4 k-blocks) ---------------------------------------------
-    const int64_t chunks = (p.k + 511) / 512;
+    // ---- per-token: warp per (row, 4 loads x 32 lanes x kE columns) -----------------------
+    constexpr int64_t kChunk = 4 * 32 * kE;
+    const int64_t chunks = (p.k + kChunk - 1) / kChunk;
     const int64_t wid = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
     if (wid >= p.m * chunks) return;
-    const int64_t r = wid / chunks, kb0 = (wid % chunks) * 4;
+    const int64_t r = wid / chunks, c_first = (wid % chunks) * kChunk;
     const uint32_t lane = threadIdx.x % 32;
-    float v[4][4];
+    uint4 v[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) cast_load_quad<InT>(p, r, (kb0 + j) * 128 + 4 * lane, v[j]);
+    for (int j = 0; j < 4; ++j) v[j] = V::load(p, r, c_first + j * 32 * kE + lane * kE);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const int64_t kb = kb0 + j;
-      if (kb * 128 >= p.k) break;
-      float a = fmaxf(fmaxf(fabsf(v[j][0]), fabsf(v[j][1])), fmaxf(fabsf(v[j][2]), fabsf(v[j][3])));
-      a = warp_max(fmaxf(a, 0.0f));
+      const int64_t c0 = c_first + j * 32 * kE + lane * kE;
+      if (c_first + j * 32 * kE >= p.k) break;  // warp-uniform
+      const float a = V::block_max(V::amax(v[j]));
       const float s = cast_scale_for(a, p.use_ue8m0);
-      if (lane == 0) p.sf[r * p.ss0 + kb * p.ss1] = s;
-      cast_store_quad(p, r, kb * 128 + 4 * lane, v[j], s);
+      const int64_t kb = c0 / 128;
+      if (lane % kL == 0 && kb * 128 < p.k) p.sf[r * p.ss0 + kb * p.ss1] = s;
+      V::store(p, r, c0, v[j], s);
     }
   } else if constexpr (kOp == 1) {
-    // ---- per-block: CTA per 128 x 128 block ------------------------------------------------
+    // ---- per-block: CTA per 128 x 128 block --------------------------------------------------
+    constexpr int kRows = 32 / kL;       // rows per load across the warp
+    constexpr int kIters = 16 / kRows;   // loads per lane (16 rows per warp)
     __shared__ float warp_amax[8];
     const int64_t kblocks = (p.k + 127) / 128;
     const int64_t bm = blockIdx.x / kblocks, bk = blockIdx.x % kblocks;
     const uint32_t warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int64_t c0 = bk * 128 + 4 * lane;
-    float v[16][4];
+    const int64_t c0 = bk * 128 + (lane % kL) * kE;
+    const int64_t r0 = bm * 128 + warp * 16 + lane / kL;
+    uint4 v[kIters];
     float a = 0.0f;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int64_t r = bm * 128 + warp * 16 + i;
-      if (r < p.m) cast_load_quad<InT>(p, r, c0, v[i]);
-      else v[i][0] = v[i][1] = v[i][2] = v[i][3] = 0.0f;
+    for (int i = 0; i < kIters; ++i) {
+      const int64_t r = r0 + i * kRows;
+      v[i] = r < p.m ? V::load(p, r, c0) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
-    for (int i = 0; i < 16; ++i)
-      a = fmaxf(a, fmaxf(fmaxf(fabsf(v[i][0]), fabsf(v[i][1])), fmaxf(fabsf(v[i][2]), fabsf(v[i][3]))));
+    for (int i = 0; i < kIters; ++i) a = fmaxf(a, V::amax(v[i]));
     a = warp_max(a);
     if (lane == 0) warp_amax[warp] = a;
     __syncthreads();
@@ -199,9 +223,9 @@ __global__ void __launch_bounds__(256) portable_fp8_cast(const dlg::Fp8CastParam
     const float s = cast_scale_for(a, p.use_ue8m0);
     if (threadIdx.x == 0) p.sf[bm * p.ss0 + bk * p.ss1] = s;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int64_t r = bm * 128 + warp * 16 + i;
-      if (r < p.m) cast_store_quad(p, r, c0, v[i], s);
+    for (int i = 0; i < kIters; ++i) {
+      const int64_t r = r0 + i * kRows;
+      if (r < p.m) V::store(p, r, c0, v[i], s);
     }
   } else if constexpr (kOp == 2) {
     // ---- per-tensor amax -------------------------------------------------------------------
@@ -211,14 +235,13 @@ __global__ void __launch_bounds__(256) portable_fp8_cast(const dlg::Fp8CastParam
     float a = 0.0f;
     int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (p.vec) {
-      for (; 4 * i < n; i += stride) {
-        float v[4];
-        if (4 * i + 4 <= n) {
-          cast_load4<InT>(p.x, 4 * i, v);
+      for (; kE * i < n; i += stride) {
+        if (kE * i + kE <= n) {
+          a = fmaxf(a, V::amax(__ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(p.x) +
+                                                                 kE * i * static_cast<int64_t>(sizeof(InT))))));
         } else {
-          for (int j = 0; j < 4; ++j) v[j] = 4 * i + j < n ? cast_load1<InT>(p.x, 4 * i + j) : 0.0f;
+          for (int64_t j = kE * i; j < n; ++j) a = fmaxf(a, fabsf(cast_load1<InT>(p.x, j)));
         }
-        a = fmaxf(a, fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3]))));
       }
     } else {
       for (; i < n; i += stride) a = fmaxf(a, fabsf(cast_load1<InT>(p.x, cast_nd_offset(p, p.x_strides, i))));
@@ -231,19 +254,27 @@ __global__ void __launch_bounds__(256) portable_fp8_cast(const dlg::Fp8CastParam
       atomicMax(reinterpret_cast<unsigned int*>(p.sf), __float_as_uint(a));
     }
   } else if constexpr (kOp == 3) {
-    // ---- per-tensor cast -------------------------------------------------------------------
+    // ---- per-tensor cast (the compact path sees x as one row of n columns) ------------------
     const float s = cast_scale_for(__ldg(p.sf), 0);
     const int64_t n = p.m;
     const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
     int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (p.vec) {
-      for (; 4 * i < n; i += stride) {
-        if (4 * i + 4 <= n) {
-          float v[4];
-          cast_load4<InT>(p.x, 4 * i, v);
-          *reinterpret_cast<uint32_t*>(p.out + 4 * i) = cast_pack4(v, s);
+      for (; kE * i < n; i += stride) {
+        const int64_t c0 = kE * i;
+        if (c0 + kE <= n) {
+          const uint4 w = __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(p.x) +
+                                                            c0 * static_cast<int64_t>(sizeof(InT))));
+          uint32_t q[2] = {0, 0};
+#pragma unroll
+          for (int e = 0; e < kE; e += 2)
+            q[e / 4] |= static_cast<uint32_t>(dlg_float2_to_e4m3x2_bits(
+                            __fdiv_rn(V::get(w, e), s), __fdiv_rn(V::get(w, e + 1), s)))
+                        << (8 * (e % 4));
+          if constexpr (kE == 8) *reinterpret_cast<uint2*>(p.out + c0) = make_uint2(q[0], q[1]);
+          else *reinterpret_cast<uint32_t*>(p.out + c0) = q[0];
         } else {
-          for (int64_t j = 4 * i; j < n; ++j)
+          for (int64_t j = c0; j < n; ++j)
             p.out[j] = dlg_float_to_e4m3_bits(__fdiv_rn(cast_load1<InT>(p.x, j), s));
         }
       }

@@ -1,8 +1,9 @@
 // SM90 BF16 GEMM, D = C + A · Bᵀ, FP32 accumulation in the tensor cores.
 //   A bf16 [M, K] K-major, B bf16 [N, K] K-major, D bf16|f32 [M, N] row-major, C optional
 //   (bf16|f32 row-major, may alias D).
-// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 2, 16, dlg_bf16, 0>
-// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 112, 6, 2, 1, 16, float, 1>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 2, 16, dlg_bf16, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 112, 6, 2, 1, 16, float, 1, 0>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 2, 2, 16, dlg_bf16, 0, 1>
 //
 // NOTES:
 // - Same skeleton as sm90_fp8_gemm_1d2d.cuh (warp specialization, persistent grouped
@@ -15,6 +16,8 @@
 //   flight: after committing k-block i they wait for k-block i-1 (wgmma.wait_group 1) and only
 //   then release i-1's slot. The tensor cores thus never idle between k-blocks.
 // - Registers: 2 math warpgroups at 232 each hold BLOCK_N/2 <= 128 accumulators.
+// - kDirect = 1: no D staging tile, the accumulators are stored straight to global memory
+//   (epilogue.cuh run_direct); a 128x256 tile then gets 4 stages instead of 3.
 #pragma once
 
 #include "common/epilogue.cuh"
@@ -31,8 +34,10 @@ namespace dlg {
 struct Sm90Bf16GemmParams {
   uint32_t m, n, k;
   EpilogueC c;  // C: NULL unless kCMode != 0
+  void* d;      // D (kDirect): global pointer and row stride
+  int64_t ldd;
 };
-static_assert(sizeof(Sm90Bf16GemmParams) == 32, "host mirror expects 32 bytes");
+static_assert(sizeof(Sm90Bf16GemmParams) == 48, "host mirror expects 48 bytes");
 
 // The kernel's parameter list, for explicit instantiations: grid-constant tensor maps A, B, D.
 #define DLG_SM90_BF16_GEMM_SIGNATURE                                          \
@@ -42,7 +47,7 @@ static_assert(sizeof(Sm90Bf16GemmParams) == 32, "host mirror expects 32 bytes");
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
-          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode>
+          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode, uint32_t kDirect>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     sm90_bf16_gemm(const dlg::Sm90Bf16GemmParams p,
                    const __grid_constant__ dlg::ptx::TensorMap tmap_a,
@@ -56,7 +61,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
-  static_assert(kClusterM * kClusterN <= 2, "clusters of at most 2 CTAs");
+  static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
   static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
                 "a multicast half must be whole 8-row swizzle atoms");
 
@@ -66,6 +71,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr uint32_t kNumMathWG = kBlockM / 64;
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kClusterSize = kClusterM * kClusterN;
+  constexpr uint32_t kNumPeers = kClusterM + kClusterN - 1;  // CTAs writing into a slot
   constexpr uint32_t kNumAcc = kBlockN / 2;
   using Mma = WgmmaBF16<kBlockN>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
@@ -75,7 +81,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kRowBytes;
   constexpr uint32_t kBBytes = kBlockN * kRowBytes;
-  constexpr uint32_t kDBytes = (Epilogue::kTileBytes + 1023) / 1024 * 1024;
+  static_assert(kCMode <= 2 && kDirect <= 1, "modes");
+  constexpr uint32_t kDBytes = kDirect ? 0 : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
   constexpr uint32_t kStageTx = kABytes + kBBytes;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
@@ -93,11 +100,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
     tma_prefetch_map(&tmap_a);
     tma_prefetch_map(&tmap_b);
-    tma_prefetch_map(&tmap_d);
+    if constexpr (!kDirect) tma_prefetch_map(&tmap_d);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&full[s], 1);
-      mbarrier_init(&empty[s], kClusterSize * kNumMathThreads / 32);
+      mbarrier_init(&empty[s], kNumPeers * kNumMathThreads / 32);
     }
     fence_barrier_init();
   }
@@ -121,17 +128,22 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           mbarrier_arrive_expect_tx(&full[stage], kStageTx);
           uint8_t* a_dst = smem_a + stage * kABytes;
           uint8_t* b_dst = smem_b + stage * kBBytes;
+          // Multicast as in common/fp8_gemm_body.cuh (2x2 clusters share both operands).
           if constexpr (kClusterN == 2) {
             constexpr uint32_t kHalf = kBlockM / 2;
-            tma_load_2d_multicast(&tmap_a, &full[stage], a_dst + rank * kHalf * kRowBytes, k0,
-                                  m0 + static_cast<int32_t>(rank * kHalf), 0x3);
+            const uint32_t half = rank / kClusterM;
+            const uint16_t mask = static_cast<uint16_t>((1u | (1u << kClusterM)) << (rank % kClusterM));
+            tma_load_2d_multicast(&tmap_a, &full[stage], a_dst + half * kHalf * kRowBytes, k0,
+                                  m0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
             tma_load_2d(&tmap_a, &full[stage], a_dst, k0, m0);
           }
           if constexpr (kClusterM == 2) {
             constexpr uint32_t kHalf = kBlockN / 2;
-            tma_load_2d_multicast(&tmap_b, &full[stage], b_dst + rank * kHalf * kRowBytes, k0,
-                                  n0 + static_cast<int32_t>(rank * kHalf), 0x3);
+            const uint32_t half = rank % kClusterM;
+            const uint16_t mask = static_cast<uint16_t>(3u << (rank - half));
+            tma_load_2d_multicast(&tmap_b, &full[stage], b_dst + half * kHalf * kRowBytes, k0,
+                                  n0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
             tma_load_2d(&tmap_b, &full[stage], b_dst, k0, n0);
           }
@@ -144,10 +156,15 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
     const uint32_t wg = threadIdx.x / 128;
-    // Releases slot s in every CTA of the cluster (lane r arrives on CTA r's barrier).
+    // Releases slot s for every CTA that writes into it: lane 0 this CTA, lane 1 the A
+    // sharer (or the B sharer), lane 2 the B sharer.
+    const uint32_t cta_rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
     auto release = [&](uint32_t s) {
       if constexpr (kClusterSize > 1) {
-        if (lane < kClusterSize) mbarrier_arrive_cluster(&empty[s], lane);
+        if (lane < kNumPeers) {
+          const uint32_t flip = lane == 0 ? 0 : (lane == 1 && kClusterN == 2 ? kClusterM : 1);
+          mbarrier_arrive_cluster(&empty[s], cta_rank ^ flip);
+        }
       } else {
         if (lane == 0) mbarrier_arrive(&empty[s]);
       }
@@ -181,9 +198,12 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       wgmma_wait<0>();
       fence_operands(acc);
       if (num_k_blocks != 0) release(prev_stage);
-      Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
+      if constexpr (kDirect) Epilogue::run_direct(acc, p.c, p.m, p.n, m0, n0, wg, p.d, p.ldd);
+      else Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
     }
-    if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
+    if constexpr (!kDirect) {
+      if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
+    }
   }
 
   grid_launch_dependents();

@@ -4,7 +4,8 @@
 //   kPerTensor 0 (1D1D): result = Σ_kb sfa[m, kb] · sfb[n, kb] · Σ_{k in kb} a·b, sfa
 //                        [M, K_total/128] and sfb [N, K_total/128] f32 MN-major (TMA);
 //   kPerTensor 1:        result = scale_a[g] · scale_b[g] · Σ a·b (scalar or per group).
-//   A [M, K_total], B [N, K_total] e4m3 K-major (2D TMA maps; FP8 wgmma needs K-major).
+//   A [M, K_total], B [N, K_total] e4m3 K-major (3D TMA maps {K, rows, 1}; FP8 wgmma needs
+//   K-major).
 //   kCMode: 0 no C, 1 bf16 C, 2 f32 C (C may alias D: each element is read, then written,
 //   by the same thread).
 // DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 128, 6, 8, 0, 2>
@@ -130,10 +131,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           const uint32_t kcol = t.k_begin + kb * kBlockK;
           mbarrier_wait(&empty[stage], phase ^ 1);
           mbarrier_arrive_expect_tx(&full[stage], kStageTx);
-          tma_load_2d(&tmap_a, &full[stage], smem_a + stage * kABytes,
-                      static_cast<int32_t>(kcol), static_cast<int32_t>(t.m0));
-          tma_load_2d(&tmap_b, &full[stage], smem_b + stage * kBBytes,
-                      static_cast<int32_t>(kcol), static_cast<int32_t>(t.n0));
+          // A and B maps are rank 3 ({K, rows, 1}, as the M-grouped kernel's).
+          tma_load_3d(&tmap_a, &full[stage], smem_a + stage * kABytes,
+                      static_cast<int32_t>(kcol), static_cast<int32_t>(t.m0), 0);
+          tma_load_3d(&tmap_b, &full[stage], smem_b + stage * kBBytes,
+                      static_cast<int32_t>(kcol), static_cast<int32_t>(t.n0), 0);
           if constexpr (!kPerTensor) {
             tma_load_2d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,
                         static_cast<int32_t>(t.m0), static_cast<int32_t>(kcol / kBlockK));

@@ -15,17 +15,24 @@
 //     64-key block is one TMA load (ring of kNumStages slots) that BOTH math warpgroups read:
 //     wgmma m64n128k32 with A = 64 keys × 128 B (K = D), B = its 128 Q rows; D / 32 steps;
 //   - in registers: × kv_scale[key], relu, × w[query, head], summed over the thread's heads,
-//     then over the quad (shfl xor 1, 2): a fixed order, so every run is bitwise identical.
+//     then over the quad (shfl xor 1, 2): a fixed order, so every run is bitwise identical;
+//   - two accumulator sets per math warpgroup: the wgmma of key block i + 1 is issued before
+//     the epilogue of block i (wgmma.wait_group 1), so tensor cores and ALUs overlap;
+//     setmaxnreg gives the math warpgroups 232 registers, the producer 40.
 //
 // NOTES:
 // - Tiles are 128-byte rows with the 128B swizzle whatever D is (D ∈ {32, 64, 96, 128}): the
 //   TMA box is 128 elements wide, past D it is zero-filled (and never read: only D / 32 k-steps
 //   run). The descriptor math is that of ptx/wgmma.cuh (SBO 1024, base offset 0, 1024-aligned
 //   tiles).
-// - Barriers: kv_full[s] (1 arrival + tx), kv_empty[s] (8 arrivals: every math warp, after its
-//   wgmma.wait_group 0), q_full[2] / q_empty[2] the same for the double-buffered Q tile, which
-//   is released when a warp has finished the block's last key block. Parity protocol as in
-//   ptx/mbarrier.cuh.
+// - Barriers: kv_full[s] (1 arrival + tx), kv_empty[s] (8 arrivals: every math warp, once
+//   the wgmma.wait_group covering the slot returned), q_full[2] / q_empty[2] the same for the
+//   double-buffered Q tile, released when a warp has finished the block's last key block.
+//   Parity protocol as in ptx/mbarrier.cuh.
+// - Measured (H100, bench/results/h100-2026-11-22-mqa-*.json): ~530-570 TFLOPS, about 0.55x
+//   DeepGEMM. Neither the pipelined accumulators nor prefetched scales moved it much: the
+//   epilogue (2 math warps per SM sub-partition) is latency-bound; more math warpgroups or a
+//   cheaper reduction are the next things to try.
 // - Accumulator fragment (ptx/wgmma.cuh): thread (warp w4 of its warpgroup, lane l) holds keys
 //   16·w4 + l/4 (+8) and columns 8j + 2(l%4) + {0,1}; column c is (query c / H, head c % H).
 //   After the quad reduction every lane of a quad has the same kQ·2 sums; lane l%4 == k%4
@@ -43,6 +50,11 @@ namespace dlg {
 namespace mqa {
 
 constexpr uint32_t kKeysPerBlock = 64;  // one wgmma M
+
+template <int kValue>
+struct IntConst {
+  static constexpr int value = kValue;
+};
 constexpr uint32_t kRowBytes = 128;     // a smem row of Q / KV: one 128B swizzle row
 constexpr uint32_t kMathThreads = 256;  // two math warpgroups
 constexpr uint32_t kThreads = kMathThreads + 128;
@@ -80,30 +92,45 @@ DLG_DEVICE void load_weights(float (&w)[N / 4], const float* weights, int64_t s0
 }
 
 // Σ_h relu(acc · scale) · w for each of the N / H queries, for the thread's two keys, summed
-// over the quad so that all four lanes hold the same values.
+// over the quad so that all four lanes hold the same values. When every scale of the warp is
+// >= 0 (quantisation scales are), relu(x·s)·w = s·(relu(x)·w): one max and one FMA per
+// accumulator and the scale once per sum; otherwise (warp-uniform branch) the literal form.
+// Two partial sums per chain for ILP. The order is fixed either way: deterministic.
 template <uint32_t N, uint32_t H>
 DLG_DEVICE void reduce_heads(const float (&acc)[N / 2], const float (&w)[N / 4], float s_lo,
                              float s_hi, float (&out_lo)[N / H], float (&out_hi)[N / H]) {
   constexpr uint32_t kJPerQuery = H / 8;
+  const bool scales_nonneg = __all_sync(0xffffffffu, s_lo >= 0.0f && s_hi >= 0.0f);
 #pragma unroll
   for (uint32_t q = 0; q < N / H; ++q) {
-    float a = 0.0f, b = 0.0f;
+    float a0 = 0.0f, a1 = 0.0f, b0 = 0.0f, b1 = 0.0f;
+    if (scales_nonneg) {
 #pragma unroll
-    for (uint32_t jj = 0; jj < kJPerQuery; ++jj) {
-      const uint32_t j = q * kJPerQuery + jj;
+      for (uint32_t jj = 0; jj < kJPerQuery; ++jj) {
+        const uint32_t j = q * kJPerQuery + jj;
+        a0 = fmaf(fmaxf(acc[4 * j + 0], 0.0f), w[2 * j + 0], a0);
+        a1 = fmaf(fmaxf(acc[4 * j + 1], 0.0f), w[2 * j + 1], a1);
+        b0 = fmaf(fmaxf(acc[4 * j + 2], 0.0f), w[2 * j + 0], b0);
+        b1 = fmaf(fmaxf(acc[4 * j + 3], 0.0f), w[2 * j + 1], b1);
+      }
+    } else {
 #pragma unroll
-      for (uint32_t e = 0; e < 2; ++e) {
-        a = fmaf(fmaxf(acc[4 * j + e] * s_lo, 0.0f), w[2 * j + e], a);
-        b = fmaf(fmaxf(acc[4 * j + 2 + e] * s_hi, 0.0f), w[2 * j + e], b);
+      for (uint32_t jj = 0; jj < kJPerQuery; ++jj) {
+        const uint32_t j = q * kJPerQuery + jj;
+        a0 = fmaf(fmaxf(acc[4 * j + 0] * s_lo, 0.0f), w[2 * j + 0], a0);
+        a1 = fmaf(fmaxf(acc[4 * j + 1] * s_lo, 0.0f), w[2 * j + 1], a1);
+        b0 = fmaf(fmaxf(acc[4 * j + 2] * s_hi, 0.0f), w[2 * j + 0], b0);
+        b1 = fmaf(fmaxf(acc[4 * j + 3] * s_hi, 0.0f), w[2 * j + 1], b1);
       }
     }
+    float a = a0 + a1, b = b0 + b1;
     // x + y == y + x bitwise, so the butterfly leaves identical sums in all four lanes.
     a += __shfl_xor_sync(0xffffffffu, a, 1);
     b += __shfl_xor_sync(0xffffffffu, b, 1);
     a += __shfl_xor_sync(0xffffffffu, a, 2);
     b += __shfl_xor_sync(0xffffffffu, b, 2);
-    out_lo[q] = a;
-    out_hi[q] = b;
+    out_lo[q] = scales_nonneg ? a * s_lo : a;
+    out_hi[q] = scales_nonneg ? b * s_hi : b;
   }
 }
 
@@ -230,6 +257,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
 
   if (threadIdx.x >= kMathThreads) {
     // ---- producer: one elected thread issues every TMA load -----------------------------
+    setmaxnreg_dec<40>();
     if (warp == kMathThreads / 32 && elect_one()) {
       uint32_t stage = 0, phase = 0, iter = 0;
       for (uint32_t qb = blockIdx.x; qb < num_q_blocks; qb += gridDim.x, ++iter) {
@@ -252,19 +280,21 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
     __syncwarp();
   } else {
     // ---- math warpgroups ----------------------------------------------------------------
+    // Two accumulator sets: block i + 1's wgmma runs while block i's epilogue does (the other
+    // warpgroup's work fills the tensor cores too).
+    setmaxnreg_inc<232>();
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t warp_in_wg = warp % 4;
-    uint32_t stage = 0, phase = 0, iter = 0;
-    float acc[kN / 2];
+    uint32_t issue_stage = 0, issue_phase = 0, done_stage = 0, iter = 0;
+    float acc0[kN / 2], acc1[kN / 2];
     for (uint32_t qb = blockIdx.x; qb < num_q_blocks; qb += gridDim.x, ++iter) {
       const int64_t q0 = static_cast<int64_t>(qb) * kBlockQ;
       uint32_t kb_begin, kb_end;
       key_block_range(p, q0, kBlockQ, kb_begin, kb_end);
 
-      // This warpgroup's queries: valid ranges, the key blocks they touch, weights.
+      // This warpgroup's queries: valid ranges and weights.
       const int64_t my_q0 = q0 + wg * kQPerWG;
       int32_t lo[kQPerWG], hi[kQPerWG];
-      int32_t my_lo = p.seq_len_kv, my_hi = 0;
 #pragma unroll
       for (uint32_t q = 0; q < kQPerWG; ++q) {
         const int64_t row = my_q0 + q;
@@ -272,7 +302,6 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
         if (row < p.seq_len)
           clamp_range(__ldg(p.ks + row * p.ks_stride), __ldg(p.ke + row * p.ke_stride),
                       p.seq_len_kv, lo[q], hi[q]);
-        if (hi[q] > lo[q]) my_lo = min(my_lo, lo[q]), my_hi = max(my_hi, hi[q]);
       }
       float w[kN / 4];
       load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, my_q0, p.seq_len,
@@ -282,37 +311,60 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
       mbarrier_wait(&q_full[slot], (iter >> 1) & 1);
       const uint64_t desc_q = wgmma_desc_sw128(smem_q + slot * kQBytes + wg * kN * kRowBytes);
 
-      for (uint32_t kb = kb_begin; kb < kb_end; ++kb) {
-        const int32_t kv0 = static_cast<int32_t>(kb * kKeysPerBlock);
-        // Warpgroup-uniform: skip the math of blocks outside all of this warpgroup's ranges.
-        const bool needed = kv0 < my_hi && kv0 + static_cast<int32_t>(kKeysPerBlock) > my_lo;
-        const int32_t key_lo = kv0 + static_cast<int32_t>(16 * warp_in_wg + lane / 4);
-        float s_lo = 0.0f, s_hi = 0.0f;
-        if (needed) {
-          if (key_lo < p.seq_len_kv) s_lo = ldg_f32(p.kv_scale + key_lo * p.scale_stride);
-          if (key_lo + 8 < p.seq_len_kv)
-            s_hi = ldg_f32(p.kv_scale + (key_lo + 8) * p.scale_stride);
-        }
-        mbarrier_wait(&kv_full[stage], phase);
-        if (needed) {
-          const uint64_t desc_kv = wgmma_desc_sw128(smem_kv + stage * kKVBytes);
-          fence_operands(acc);
-          wgmma_fence();
+      // wgmma of key block kb into `dst` (asynchronous: one commit group), and the loads of
+      // its two keys' scales, which thus have a whole epilogue to arrive (L2 latency).
+      const int32_t key_off = static_cast<int32_t>(16 * warp_in_wg + lane / 4);
+      auto issue = [&](float (&dst)[kN / 2], uint32_t kb, float& s_lo, float& s_hi) {
+        const int32_t key_lo = static_cast<int32_t>(kb * kKeysPerBlock) + key_off;
+        s_lo = key_lo < p.seq_len_kv ? ldg_f32(p.kv_scale + key_lo * p.scale_stride) : 0.0f;
+        s_hi = key_lo + 8 < p.seq_len_kv ? ldg_f32(p.kv_scale + (key_lo + 8) * p.scale_stride)
+                                         : 0.0f;
+        mbarrier_wait(&kv_full[issue_stage], issue_phase);
+        const uint64_t desc_kv = wgmma_desc_sw128(smem_kv + issue_stage * kKVBytes);
+        fence_operands(dst);
+        wgmma_fence();
 #pragma unroll
-          for (uint32_t k = 0; k < kKSteps; ++k)
-            Mma::mma(wgmma_desc_advance(desc_kv, k * 32), wgmma_desc_advance(desc_q, k * 32),
-                     acc, k != 0);
-          wgmma_commit();
-          wgmma_wait<0>();
-          fence_operands(acc);
+        for (uint32_t k = 0; k < kKSteps; ++k)
+          Mma::mma(wgmma_desc_advance(desc_kv, k * 32), wgmma_desc_advance(desc_q, k * 32), dst,
+                   k != 0);
+        wgmma_commit();
+        if (++issue_stage == kNumStages) issue_stage = 0, issue_phase ^= 1;
+      };
+      // Waits for block kb's group (kPending = 1: the next block's stays in flight), frees
+      // its slot, writes its logits.
+      auto finish = [&](float (&src)[kN / 2], uint32_t kb, float s_lo, float s_hi, auto pending) {
+        const int32_t key_lo = static_cast<int32_t>(kb * kKeysPerBlock) + key_off;
+        wgmma_wait<decltype(pending)::value>();
+        fence_operands(src);
+        if (lane == 0) mbarrier_arrive(&kv_empty[done_stage]);
+        if (++done_stage == kNumStages) done_stage = 0;
+        float out_lo[kQPerWG], out_hi[kQPerWG];
+        reduce_heads<kN, kNumHeads>(src, w, s_lo, s_hi, out_lo, out_hi);
+        store_sums<kQPerWG, kBf16>(out_lo, out_hi, lo, hi, p.logits, p.out_stride0,
+                                   p.out_stride1, my_q0, key_lo, lane);
+      };
+      const IntConst<0> last;
+      const IntConst<1> more;
+
+      // No issue is conditional inside the loop and every wait depth is a constant: ptxas
+      // then keeps both accumulator sets in place and does not serialise the wgmmas.
+      const uint32_t n_blocks = kb_end - kb_begin;
+      float s0_lo, s0_hi, s1_lo, s1_hi;  // scales of the blocks in acc0 / acc1
+      if (n_blocks > 0) {
+        issue(acc0, kb_begin, s0_lo, s0_hi);
+        uint32_t i = 0;
+        for (; i + 2 < n_blocks; i += 2) {  // block kb_begin + i sits in acc0
+          issue(acc1, kb_begin + i + 1, s1_lo, s1_hi);
+          finish(acc0, kb_begin + i, s0_lo, s0_hi, more);
+          issue(acc0, kb_begin + i + 2, s0_lo, s0_hi);
+          finish(acc1, kb_begin + i + 1, s1_lo, s1_hi, more);
         }
-        if (lane == 0) mbarrier_arrive(&kv_empty[stage]);
-        if (++stage == kNumStages) stage = 0, phase ^= 1;
-        if (needed) {
-          float out_lo[kQPerWG], out_hi[kQPerWG];
-          reduce_heads<kN, kNumHeads>(acc, w, s_lo, s_hi, out_lo, out_hi);
-          store_sums<kQPerWG, kBf16>(out_lo, out_hi, lo, hi, p.logits, p.out_stride0,
-                                     p.out_stride1, my_q0, key_lo, lane);
+        if (i + 1 < n_blocks) {
+          issue(acc1, kb_begin + i + 1, s1_lo, s1_hi);
+          finish(acc0, kb_begin + i, s0_lo, s0_hi, more);
+          finish(acc1, kb_begin + i + 1, s1_lo, s1_hi, last);
+        } else {
+          finish(acc0, kb_begin + i, s0_lo, s0_hi, last);
         }
       }
       if (lane == 0) mbarrier_arrive(&q_empty[slot]);

@@ -9,11 +9,13 @@
 // Schedule (core/ops/attention.c documents it): the batches' key blocks laid end to end are
 // split evenly over the CTAs; CTA c walks (batch, block) entries from schedule_meta[c] up to
 // schedule_meta[c + 1], skipping batches without blocks. A batch's blocks number
-// ceil(longest row / 64). Every step below depends only on that walk, so the producer and both
-// math warpgroups replay it independently and agree.
+// ceil(longest row / 64). Every step below depends only on that walk, so the producer and every
+// math warpgroup replay it independently and agree.
 //
 // Mapping: N = next_n · H (<= 128) columns = the batch's Q rows (t, h); M = the 64 keys of a
-// block; the math warpgroups take alternate blocks of the walk (item i -> warpgroup i % 2).
+// block; three math warpgroups take the blocks of the walk in turn (item i -> warpgroup i % 3:
+// a warpgroup's wgmma + epilogue is latency-bound, so more of them in flight is what keeps
+// up with HBM); setmaxnreg gives them 152 registers and the producer 40.
 // Memory-bound: the ring of kNumStages blocks keeps ~100 KB of loads in flight per SM.
 //
 // NOTES:
@@ -27,7 +29,8 @@
 // - Q of a batch (N rows of the 2D view [B·next_n·H, D]) goes to a double-buffered slot,
 //   loaded by the producer when the walk enters the batch (a "segment"); q_empty takes one
 //   arrival per math warp when that warp enters the next segment.
-// - kv_empty takes 4 arrivals: only the owning warpgroup reads a block.
+// - kv_empty takes 4 arrivals: only the owning warpgroup reads a block. q_empty takes 12 (every
+//   math warp).
 #pragma once
 
 #include "sm90_fp8_mqa_logits.cuh"
@@ -115,6 +118,14 @@ struct PagedWalk {
 }  // namespace mqa
 }  // namespace dlg
 
+namespace dlg {
+namespace mqa {
+constexpr uint32_t kPagedMathWG = 3;
+constexpr uint32_t kPagedMathThreads = kPagedMathWG * 128;
+constexpr uint32_t kPagedThreads = kPagedMathThreads + 128;
+}  // namespace mqa
+}  // namespace dlg
+
 #define DLG_SM90_PAGED_MQA_LOGITS_SIGNATURE                              \
   const dlg::mqa::Sm90PagedMqaLogitsParams p,                            \
       const __grid_constant__ dlg::ptx::TensorMap tmap_q,                \
@@ -122,7 +133,7 @@ struct PagedWalk {
 
 template <uint32_t kNumHeads, uint32_t kHeadDim, uint32_t kNextN, uint32_t kNumStages,
           uint32_t kBf16Out>
-__global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
+__global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
     sm90_fp8_paged_mqa_logits(DLG_SM90_PAGED_MQA_LOGITS_SIGNATURE) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using namespace dlg;
@@ -155,7 +166,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
   const uint32_t warp = warp_idx_uniform();
   const uint32_t lane = lane_idx();
 
-  if (threadIdx.x == kMathThreads) {
+  if (threadIdx.x == kPagedMathThreads) {
     tma_prefetch_map(&tmap_q);
     tma_prefetch_map(&tmap_kv);
 #pragma unroll
@@ -166,16 +177,17 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
 #pragma unroll
     for (uint32_t s = 0; s < 2; ++s) {
       mbarrier_init(&q_full[s], 1);
-      mbarrier_init(&q_empty[s], kMathThreads / 32);
+      mbarrier_init(&q_empty[s], kPagedMathThreads / 32);
     }
     fence_barrier_init();
   }
   __syncthreads();
   grid_dependency_wait();
 
-  if (threadIdx.x >= kMathThreads) {
+  if (threadIdx.x >= kPagedMathThreads) {
     // ---- producer ------------------------------------------------------------------------
-    if (warp == kMathThreads / 32 && elect_one()) {
+    setmaxnreg_dec<40>();
+    if (warp == kPagedMathThreads / 32 && elect_one()) {
       PagedWalk walk;
       walk.init(p, blockIdx.x);
       uint32_t stage = 0, phase = 0, seg = 0;
@@ -206,7 +218,8 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
     }
     __syncwarp();
   } else {
-    // ---- math warpgroups: item i of the walk belongs to warpgroup i % 2 -------------------
+    // ---- math warpgroups: item i of the walk belongs to warpgroup i % 3 -------------------
+    setmaxnreg_inc<152>();  // (65536 - 40 · 128) / 384, rounded down to a multiple of 8
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t warp_in_wg = warp % 4;
     const uint32_t key_in_block = 16 * warp_in_wg + lane / 4;  // and key_in_block + 8
@@ -220,7 +233,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
     }
     PagedWalk walk;
     walk.init(p, blockIdx.x);
-    uint32_t stage = 0, phase = 0, seg = 0, item = 0;
+    uint32_t stage = 0, phase = 0, seg = 0, owner = 0;  // owner = item % kPagedMathWG
     int32_t cur_b = -1;
     float w[kN / 4];
     int32_t lo[kNextN], hi[kNextN];
@@ -243,7 +256,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
         desc_q = wgmma_desc_sw128(smem_q + slot * kQBytes);
         ++seg;
       }
-      if ((item & 1) == wg) {
+      if (owner == wg) {
         const uint8_t* tile = smem_kv + stage * kStageBytes;
         mbarrier_wait(&kv_full[stage], phase);
         const uint64_t desc_kv = wgmma_desc_sw128(tile);
@@ -269,7 +282,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
                                   lane);
       }
       if (++stage == kNumStages) stage = 0, phase ^= 1;
-      ++item;
+      if (++owner == kPagedMathWG) owner = 0;
       walk.advance(p);
     }
   }

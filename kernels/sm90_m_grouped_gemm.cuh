@@ -22,9 +22,9 @@
 //   that are all padding are skipped by both. A and B are loaded with 3D TMA boxes
 //   {128 B of K, BLOCK_M | BLOCK_N, 1}, so a box never reads past its group's rows (zero
 //   fill) - rows past masked_m inside a box are read but never written.
-// - Scales: sfa is read by the math threads themselves (their two rows per k-block: a plain
-//   global load issued before the full-barrier wait, like sfb), so any sfa layout works
-//   (MN-major TMA-aligned is the fast one: a warp's 8 rows then share 32-byte sectors).
+// - Scales: sfa is read by the math threads themselves (their two rows per k-block, plain
+//   global loads like sfb), so any sfa layout works (MN-major TMA-aligned is the fast one: a
+//   warp's 8 rows then share 32-byte sectors). Both are loaded one k-block ahead.
 // - Epilogue: row-predicated direct stores (grouped.cuh) - padding rows and rows past
 //   masked_m are never written.
 #pragma once
@@ -184,15 +184,33 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         }
       }
 
+      // Scales of k-block kb are loaded one iteration ahead (at the top of kb-1): a global
+      // load under full TMA traffic takes longer than one k-block's wgmma, and waiting for it
+      // in the promotion stalled the math warps (ncu: long-scoreboard stalls ~40%).
+      float sfb[kMaxSfb], sa_lo = 1.0f, sa_hi = 1.0f;
+      float nsfb[kMaxSfb], nsa_lo = 1.0f, nsa_hi = 1.0f;
+      if constexpr (kBlockScaled) {
+        if (num_k_blocks > 0) {
+#pragma unroll
+          for (uint32_t s = 0; s < kMaxSfb; ++s) nsfb[s] = ldg_f32(sfb_row[s]);
+          nsa_lo = ldg_f32(sfa_lo);
+          nsa_hi = ldg_f32(sfa_hi);
+        }
+      }
       uint32_t prev_stage = 0;
       for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
-        float sfb[kMaxSfb], sa_lo = 1.0f, sa_hi = 1.0f;
         if constexpr (kBlockScaled) {
-          const int64_t ko = static_cast<int64_t>(kb);
 #pragma unroll
-          for (uint32_t s = 0; s < kMaxSfb; ++s) sfb[s] = ldg_f32(sfb_row[s] + ko * p.sfb_stride_k);
-          sa_lo = ldg_f32(sfa_lo + ko * p.sfa_stride_k);
-          sa_hi = ldg_f32(sfa_hi + ko * p.sfa_stride_k);
+          for (uint32_t s = 0; s < kMaxSfb; ++s) sfb[s] = nsfb[s];
+          sa_lo = nsa_lo;
+          sa_hi = nsa_hi;
+          if (kb + 1 < num_k_blocks) {
+            const int64_t ko = static_cast<int64_t>(kb + 1);
+#pragma unroll
+            for (uint32_t s = 0; s < kMaxSfb; ++s) nsfb[s] = ldg_f32(sfb_row[s] + ko * p.sfb_stride_k);
+            nsa_lo = ldg_f32(sfa_lo + ko * p.sfa_stride_k);
+            nsa_hi = ldg_f32(sfa_hi + ko * p.sfa_stride_k);
+          }
         }
         mbarrier_wait(&full[stage], phase);
         const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);

@@ -89,16 +89,16 @@ dlg_status_t dlg_launch_fp8_cast_tiles(dlg_context_t* ctx, const DLTensor* x, in
   p.ss0 = dlg_stride(sf, 0);
   p.ss1 = dlg_stride(sf, 1);
   p.use_ue8m0 = use_ue8m0 != 0;
-  /* Vector path: unit column strides, K % 4 == 0, 4-element groups aligned on both sides. */
-  const size_t xb = dlg_dtype_is(x, DLG_DT_BF16) ? 2 : 4;
-  p.vec = (p.xs1 == 1 || k == 1) && (p.os1 == 1 || k == 1) && k % 4 == 0 &&
-          aligned(p.x, 4 * xb) && aligned(p.out, 4) &&
-          (m == 1 || ((p.xs0 * (int64_t)xb) % (int64_t)(4 * xb) == 0 && p.os0 % 4 == 0));
+  /* Vector path: a lane moves 16 bytes of x (e = 4 f32 or 8 bf16 columns) and e bytes of
+   * out: unit column strides, K % e == 0, starts and row strides aligned to that. */
+  const int64_t xb = dlg_dtype_is(x, DLG_DT_BF16) ? 2 : 4, e = 16 / xb;
+  p.vec = (p.xs1 == 1 || k == 1) && (p.os1 == 1 || k == 1) && k % e == 0 && aligned(p.x, 16) &&
+          aligned(p.out, (size_t)e) && (m == 1 || ((p.xs0 * xb) % 16 == 0 && p.os0 % e == 0));
   char name[96];
   snprintf(name, sizeof name, "portable_fp8_cast<%s, %d>", in_type(x), block_m == 1 ? 0 : 1);
   int64_t blocks;
   if (block_m == 1) {
-    const int64_t warps = m * dlg_ceil_div64(k, 512);
+    const int64_t warps = m * dlg_ceil_div64(k, 4 * 32 * e); /* 4 vectors per lane */
     blocks = dlg_ceil_div64(warps * 32, CAST_THREADS);
   } else {
     blocks = dlg_ceil_div64(m, 128) * dlg_ceil_div64(k, 128);
@@ -124,8 +124,8 @@ dlg_status_t dlg_launch_fp8_cast_per_tensor(dlg_context_t* ctx, const DLTensor* 
   p.out = dlg_data(out);
   p.sf = (float*)dlg_data(sf);
   p.m = n;
-  const size_t xb = dlg_dtype_is(x, DLG_DT_BF16) ? 2 : 4;
-  p.vec = is_compact(x) && is_compact(out) && aligned(p.x, 4 * xb) && aligned(p.out, 4);
+  const int64_t xb = dlg_dtype_is(x, DLG_DT_BF16) ? 2 : 4, e = 16 / xb;
+  p.vec = is_compact(x) && is_compact(out) && aligned(p.x, 16) && aligned(p.out, (size_t)e);
   p.ndim = x->ndim;
   for (int d = 0; d < x->ndim; ++d) {
     p.shape[d] = x->shape[d];
@@ -140,7 +140,7 @@ dlg_status_t dlg_launch_fp8_cast_per_tensor(dlg_context_t* ctx, const DLTensor* 
   DLG_TRY(dlg_gpu_memset(ctx, p.sf, 0, 4, stream));
   char name[96];
   if (n > 0) {
-    int64_t blocks = dlg_ceil_div64(dlg_ceil_div64(n, p.vec ? 4 : 1), CAST_THREADS);
+    int64_t blocks = dlg_ceil_div64(dlg_ceil_div64(n, p.vec ? e : 1), CAST_THREADS);
     if (blocks > (int64_t)sms * 8) blocks = (int64_t)sms * 8;
     snprintf(name, sizeof name, "portable_fp8_cast<%s, 2>", in_type(x));
     DLG_TRY(launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream));

@@ -60,6 +60,10 @@ static void compile_and_check(const char* name, const char* source, int sm90, in
     free(log);
     return;
   }
+  /* ptxas serialising wgmma (accumulators touched while in flight) would void the pipeline. */
+  const int serialized = log && strstr(log, "serializ") != NULL;
+  if (serialized) fprintf(stderr, "  %s: %s\n", name, log);
+  CHECK(!serialized);
   free(log);
   if (!dlg_jit_cuobjdump_path()) {
     printf("  compiled %s (no cuobjdump: SASS not checked)\n", name);
@@ -107,7 +111,7 @@ static void test_compile(void) {
   for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i) {
     dlg_sm90_paged_mqa_logits_source(paged[i][0], paged[i][1], paged[i][2], paged[i][3],
                                      paged[i][4], name, sizeof name, source, sizeof source);
-    compile_and_check(name, source, 1, 384);
+    compile_and_check(name, source, 1, 512);
   }
   compile_and_check("portable_clean_logits", "#include \"portable_clean_logits.cuh\"\n", 0, 256);
   compile_and_check("portable_paged_mqa_metadata",
@@ -348,8 +352,10 @@ static void test_paged(const paged_case_t* c, int reruns) {
     if (b % 5 == 2) base = 64 * (1 + b % c->max_blocks);
     if (b % 9 == 4) base = c->lens_2d ? 0 : c->next_n - 1; /* empty rows */
     if (base > width) base = width;
-    for (int64_t t = 0; t < cols; ++t)
-      ln[b * cols + t] = (int32_t)(c->lens_2d ? (base - (c->next_n - 1 - t) > 0 ? base - (c->next_n - 1 - t) : 0) : base);
+    for (int64_t t = 0; t < cols; ++t) {
+      int64_t len = c->lens_2d ? base - (c->next_n - 1 - t) : base;
+      ln[b * cols + t] = (int32_t)(len > 0 ? len : 0);
+    }
   }
   int32_t* perm = malloc((size_t)nb * sizeof *perm);
   for (int64_t i = 0; i < nb; ++i) perm[i] = (int32_t)i;

@@ -12,14 +12,16 @@ typedef struct sm90_bf16_params {
   uint32_t m, n, k;
   const void* c;
   int64_t ldc;
+  void* d;
+  int64_t ldd;
 } sm90_bf16_params_t;
-_Static_assert(sizeof(sm90_bf16_params_t) == 32, "must match dlg::Sm90Bf16GemmParams");
+_Static_assert(sizeof(sm90_bf16_params_t) == 48, "must match dlg::Sm90Bf16GemmParams");
 
 void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
                                char* name, size_t name_cap, char* source, size_t source_cap) {
-  snprintf(name, name_cap, "sm90_bf16_gemm<%d, %d, %d, %d, %d, %d, %s, %d>", cfg->block_m,
+  snprintf(name, name_cap, "sm90_bf16_gemm<%d, %d, %d, %d, %d, %d, %s, %d, %d>", cfg->block_m,
            cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
-           f32_out ? "float" : "dlg_bf16", c_mode);
+           f32_out ? "float" : "dlg_bf16", c_mode, cfg->direct_store);
   snprintf(source, source_cap,
            "#include \"sm90_bf16_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_BF16_GEMM_SIGNATURE);\n", name);
@@ -77,6 +79,8 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
     params.c = dlg_data(p->c);
     params.ldc = dlg_stride(p->c, 0);
   }
+  params.d = dlg_data(p->d);
+  params.ldd = dlg_stride(p->d, 0);
   dlg_launch_config_t lc;
   memset(&lc, 0, sizeof lc);
   lc.grid[0] = cfg.grid;

@@ -19,8 +19,10 @@ typedef struct sm90_fp8_params {
   const float* scale_b;
   const void* c;
   int64_t ldc;
+  void* d;
+  int64_t ldd;
 } sm90_fp8_params_t;
-_Static_assert(sizeof(sm90_fp8_params_t) == 80, "must match dlg::Sm90Fp8GemmParams");
+_Static_assert(sizeof(sm90_fp8_params_t) == 96, "must match dlg::Sm90Fp8GemmParams");
 
 static const float* scalar_or_null(const DLTensor* t) {
   return t && t->data ? (const float*)dlg_data(t) : NULL;
@@ -91,6 +93,8 @@ static void fill_params(const dlg_gemm_problem_t* p, sm90_fp8_params_t* q) {
     q->c = dlg_data(p->c);
     q->ldc = dlg_stride(p->c, 0);
   }
+  q->d = dlg_data(p->d);
+  q->ldd = dlg_stride(p->d, 0);
 }
 
 /* Tensor map of a per-row scale matrix [rows, kb] (MN-major): box {block, 1}. */
@@ -113,9 +117,10 @@ static dlg_status_t encode_row_scales(CUtensorMap* map, const DLTensor* sf, int6
 void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor, int f32_out,
                               int c_mode, char* name, size_t name_cap, char* source,
                               size_t source_cap) {
-  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d, %d>",
+  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d>",
            cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
-           per_tensor, f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined);
+           per_tensor, f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined,
+           cfg->direct_store);
   snprintf(source, source_cap,
            "#include \"sm90_fp8_gemm_1d2d.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_GEMM_SIGNATURE);\n", name);
@@ -129,9 +134,9 @@ void dlg_sm90_fp8_recipe_source(const dlg_sm90_gemm_config_t* cfg, dlg_recipe_t 
                              name_cap, source, source_cap);
     return;
   }
-  snprintf(name, name_cap, "sm90_fp8_gemm_1d1d<%d, %d, %d, %d, %d, %d, %s, %d, %d>",
+  snprintf(name, name_cap, "sm90_fp8_gemm_1d1d<%d, %d, %d, %d, %d, %d, %s, %d, %d, %d>",
            cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
-           f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined);
+           f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined, cfg->direct_store);
   snprintf(source, source_cap,
            "#include \"sm90_fp8_gemm_1d1d.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_GEMM_1D1D_SIGNATURE);\n", name);
@@ -157,13 +162,16 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
                                    : DLG_SM90_SMEM_SFA;
   dlg_sm90_gemm_shape_t shape;
   if ((s = dlg_sm90_make_shape(ctx, p, 1, scales, &shape)) != DLG_OK) return s;
+  const int c_tma = fp8_c_mode(p, check_ptr) == 3;
+  shape.c_via_tma = c_tma;
   dlg_sm90_gemm_config_t cfg;
   if (!dlg_sm90_gemm_choose(&shape, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: no tile config fits %zu bytes of shared memory",
                     shape.smem_limit);
   dlg_sm90_apply_override(&shape, &cfg);
 
-  const int c_mode = fp8_c_mode(p, check_ptr);
+  /* The TMA C prefetch lands in the staging tile: a direct-store epilogue reads C itself. */
+  const int c_mode = c_tma && !cfg.direct_store ? 3 : dlg_sm90_c_mode(p);
   char name[160], source[512];
   dlg_sm90_fp8_recipe_source(&cfg, p->recipe, dlg_dtype_is(p->d, DLG_DT_F32), c_mode, name,
                              sizeof name, source, sizeof source);

@@ -11,13 +11,18 @@
 #define MAX_STAGES 12
 #define GROUP_N 16         /* rasterization band (blocks of N); even, so clusters fit */
 
-/* Cost-model constants (per SM, in SM clock cycles). They only rank candidates. */
-#define L2_BYTES_PER_CLK 48.0           /* sustained L2 -> SMEM bandwidth of one SM */
-#define DRAM_BYTES_PER_CLK 13.0         /* 3.0 TB/s / 132 SMs / 1.755 GHz */
+/* Cost-model constants (per SM, in SM clock cycles at ~1.75 GHz). They only rank
+ * candidates; fitted to the H100 sweep of docs/kernels.md ("Measured"). */
+#define L2_BYTES_PER_CLK 40.0           /* sustained L2 -> SMEM bandwidth of one SM */
+#define DRAM_BYTES_PER_CLK 12.0         /* ~2.8 TB/s / 132 SMs / 1.755 GHz */
+#define MMA_EFFICIENCY_BASE 1.25        /* wgmma cycles / ideal, plus STAGE_LATENCY / stages */
+#define STAGE_LATENCY 0.5
 #define KBLOCK_OVERHEAD 40.0            /* barrier round trip + wgmma issue per k-block */
+#define KBLOCK_FLOOR 420.0              /* a k-block's load round trip with few bytes per slot */
 #define WGMMA_LATENCY 120.0             /* issue -> wait_group 0 of a k-block's chain */
-#define EPILOGUE_FIXED 600.0            /* named barriers, TMA store issue, scheduler step */
-#define EPILOGUE_BYTES_PER_CLK 64.0
+#define EPILOGUE_FIXED 400.0            /* named barriers, TMA store issue, scheduler step */
+#define EPILOGUE_BYTES_PER_CLK 32.0
+#define C_LOAD_LATENCY 1500.0           /* C read by the epilogue itself (not prefetched) */
 /* CUDA-core instructions per accumulator per k-block of each promotion class. */
 static const double k_promote_per_acc[4] = {0.0, 1.0, 1.3, 2.3};
 
@@ -28,7 +33,8 @@ size_t dlg_sm90_gemm_smem_bytes(int block_m, int block_n, int stages, int sfa_in
   size_t d = ((size_t)block_m * block_n * out_bytes + 1023) / 1024 * 1024;
   size_t stage = (size_t)(block_m + block_n) * ROW_BYTES;
   if (sfa_in_smem & DLG_SM90_SMEM_SFA) stage += (size_t)block_m * 4;
-  if (sfa_in_smem & DLG_SM90_SMEM_SFB) stage += (size_t)block_n * 4;
+  /* TMA writes 128-byte aligned shared memory: the sfb column is padded. */
+  if (sfa_in_smem & DLG_SM90_SMEM_SFB) stage += ((size_t)block_n * 4 + 127) / 128 * 128;
   return SLACK_BYTES + d + (size_t)stages * stage + (size_t)stages * 16 + 16;
 }
 
@@ -51,28 +57,38 @@ static int promotion_of(const dlg_sm90_gemm_shape_t* s) {
   return (s->sfa_in_smem & DLG_SM90_SMEM_SFA) ? DLG_SM90_PROMOTE_ROW_BLOCK : DLG_SM90_PROMOTE_ADD;
 }
 
-static int max_stages(const dlg_sm90_gemm_shape_t* s, int bm, int bn) {
-  size_t fixed = dlg_sm90_gemm_smem_bytes(bm, bn, 0, s->sfa_in_smem, s->out_bytes);
-  size_t per = dlg_sm90_gemm_smem_bytes(bm, bn, 1, s->sfa_in_smem, s->out_bytes) - fixed;
+size_t dlg_sm90_config_smem_bytes(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  return dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages, s->sfa_in_smem,
+                                  c->direct_store ? 0 : s->out_bytes);
+}
+
+static int max_stages(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int direct) {
+  const int out_bytes = direct ? 0 : s->out_bytes;
+  size_t fixed = dlg_sm90_gemm_smem_bytes(bm, bn, 0, s->sfa_in_smem, out_bytes);
+  size_t per = dlg_sm90_gemm_smem_bytes(bm, bn, 1, s->sfa_in_smem, out_bytes) - fixed;
   if (s->smem_limit <= fixed) return 0;
   size_t n = (s->smem_limit - fixed) / per;
   return n > MAX_STAGES ? MAX_STAGES : (int)n;
 }
 
-/* Modelled cycles of the whole GEMM for one candidate. */
-static double estimate(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, int cn,
-                       int stages, int pipelined, int64_t* tiles_out, int64_t* waves_out,
-                       unsigned* grid_out) {
+/* CTAs that can run at once with a cluster size: clusters of 4 do not tile every GPC
+ * (H100: 32 clusters of 4 on 132 SMs). */
+static int grid_limit(int num_sms, int cluster_size) {
+  if (cluster_size == 4) return num_sms >= 64 ? (num_sms / 4 - 1) * 4 : num_sms / 4 * 4;
+  return num_sms - num_sms % cluster_size;
+}
+
+/* Modelled cycles of the whole GEMM for one config (tiles, waves, grid filled in). */
+static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c) {
+  const int bm = c->block_m, bn = c->block_n, cm = c->cluster_m, cn = c->cluster_n;
   const int64_t tiles = cdiv(s->m, bm) * cdiv(s->n, bn);
-  int grid_max = s->num_sms;
-  if (cm * cn > 1) grid_max &= ~1;
+  const int grid_max = grid_limit(s->num_sms, cm * cn);
   const int64_t waves = cdiv(tiles, grid_max);
-  const unsigned grid = (unsigned)(tiles < grid_max ? tiles : grid_max);
   const double kblocks = (double)cdiv(s->k, s->fp8 ? 128 : 64);
   /* Dense tensor-core rate per SM: 4096 FP8 or 2048 BF16 MAC/clk; a k-block is 128 FP8 or
-   * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles. */
-  const double mma = (double)bm * bn / 32.0;
-  /* Streaming the slot in: the multicast operand costs each CTA half its bytes. */
+   * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles at the ideal rate. */
+  const double mma = (double)bm * bn / 32.0 * (MMA_EFFICIENCY_BASE + STAGE_LATENCY / c->stages);
+  /* Streaming the slot in: a multicast operand costs each CTA half its bytes. */
   double bytes = ((double)bm / cn + (double)bn / cm) * ROW_BYTES;
   if (s->sfa_in_smem & DLG_SM90_SMEM_SFA) bytes += bm * 4.0;
   if (s->sfa_in_smem & DLG_SM90_SMEM_SFB) bytes += bn * 4.0;
@@ -82,80 +98,96 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, i
    * two warpgroups the other one's chain covers part of it; pipelined, only one promotion in
    * a chain of 4 k-blocks is exposed. */
   const int promotion = promotion_of(s);
-  const double promote = k_promote_per_acc[promotion] * bn / 2.0;
   double exposed = 0.0;
   if (promotion != DLG_SM90_PROMOTE_NONE) {
-    const double alone = promote + WGMMA_LATENCY;
-    exposed = pipelined ? alone / 4.0 : alone;
+    const double alone = k_promote_per_acc[promotion] * bn / 2.0 + WGMMA_LATENCY;
+    exposed = c->pipelined ? alone / 4.0 : alone;
     if (bm == 128) exposed *= 0.5; /* the other warpgroup's chain fills part of the gap */
   }
   double per_kb = mma + exposed;
   if (load > per_kb) per_kb = load;
+  if (KBLOCK_FLOOR > per_kb) per_kb = KBLOCK_FLOOR;
   per_kb += KBLOCK_OVERHEAD;
   /* Fewer than 4 slots cannot cover the TMA latency. */
-  if (stages < 4) per_kb *= 1.0 + 0.15 * (4 - stages);
-  const double epilogue =
-      (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK + EPILOGUE_FIXED;
+  if (c->stages < 4) per_kb *= 1.0 + 0.15 * (4 - c->stages);
+  double epilogue = (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK +
+                    EPILOGUE_FIXED;
+  if (s->c_bytes && (c->direct_store || !s->c_via_tma)) epilogue += C_LOAD_LATENCY;
   double cycles = (double)waves * (kblocks * per_kb + epilogue);
   /* Every byte comes from DRAM once at least, shared by the whole grid. */
   const double dram = ((double)s->m * s->k + (double)s->n * s->k) * (s->fp8 ? 1 : 2) +
                       (double)s->m * s->n * (s->out_bytes + s->c_bytes);
   const double dram_cycles = dram / (DRAM_BYTES_PER_CLK * s->num_sms);
   if (dram_cycles > cycles) cycles = dram_cycles;
-  *tiles_out = tiles;
-  *waves_out = waves;
-  *grid_out = grid;
+  c->tiles = tiles;
+  c->waves = waves;
+  c->grid = (unsigned)(tiles < grid_max ? tiles : grid_max);
   return cycles;
 }
 
-/* Fills the derived fields of a config from its (bm, bn, stages, cm, cn, pipelined). */
+/* Fills the derived fields of a config from its (bm, bn, stages, cm, cn, pipelined, direct). */
 static void complete(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c) {
   c->group_n = c->group_n ? c->group_n : GROUP_N;
   c->threads = (c->block_m / 64 + 1) * 128;
   c->d_swizzle = dlg_sm90_epilogue_swizzle(c->block_n * s->out_bytes);
-  c->smem_bytes =
-      dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages, s->sfa_in_smem, s->out_bytes);
-  c->est_cycles = estimate(s, c->block_m, c->block_n, c->cluster_m, c->cluster_n, c->stages,
-                           c->pipelined, &c->tiles, &c->waves, &c->grid);
+  c->smem_bytes = dlg_sm90_config_smem_bytes(s, c);
+  c->est_cycles = estimate(s, c);
 }
 
-/* Both CTAs of a cluster need a tile of the same cluster tile: the clustered dimension's
- * block count must be even, and there must be 2 SMs. */
+/* The CTAs of a cluster need the tiles of one cluster tile: each clustered dimension's block
+ * count must be even, and the grid must hold a cluster. */
 static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, int cn) {
-  if (cm * cn == 1) return 1;
-  if (cm * cn != 2 || s->num_sms < 2) return 0;
+  if ((cm != 1 && cm != 2) || (cn != 1 && cn != 2)) return 0;
+  if (cm * cn > s->num_sms) return 0;
   if (cm == 2 && cdiv(s->m, bm) % 2) return 0;
   if (cn == 2 && cdiv(s->n, bn) % 2) return 0;
   return 1;
 }
 
+/* Configs the kernels compile without spilling (ptxas -v; sm90_kernels_test checks every
+ * choice for the anchor shapes): the pipelined FP8 promotion leaves too few registers for
+ * clusters with two CTAs along M (2x1 with the staging epilogue, 2x2) above BLOCK_N 64,
+ * nor does the staging epilogue with 2x2 clusters. */
+static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  if (!s->fp8) return 1;
+  if (c->pipelined && c->cluster_m == 2 && c->block_m == 128 && c->block_n > 64 &&
+      (!c->direct_store || c->cluster_n == 2))
+    return 0;
+  if (!c->direct_store && c->cluster_m == 2 && c->cluster_n == 2) return 0;
+  return 1;
+}
+
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out) {
-  static const int cluster_shapes[3][2] = {{1, 1}, {1, 2}, {2, 1}}; /* {cm, cn} */
+  static const int cluster_shapes[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}}; /* {cm, cn} */
   int found = 0;
   dlg_sm90_gemm_config_t best;
   memset(&best, 0, sizeof best);
-  for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
-    for (int bm = 64; bm <= 128; bm += 64) {
-      const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe, promotion_of(s)) : 256;
-      for (int bn = 16; bn <= max_bn; bn += 16) {
-        const int stages = max_stages(s, bm, bn);
-        if (stages < 2) continue;
-        for (int c = 0; c < 3; ++c) {
-          const int cm = cluster_shapes[c][0], cn = cluster_shapes[c][1];
-          if (!cluster_ok(s, bm, bn, cm, cn)) continue;
-          int64_t tiles, waves;
-          unsigned grid;
-          const double cost = estimate(s, bm, bn, cm, cn, stages, pipe, &tiles, &waves, &grid);
-          if (found && !(cost < best.est_cycles)) continue; /* ties keep the earlier one */
-          found = 1;
-          memset(&best, 0, sizeof best);
-          best.block_m = bm;
-          best.block_n = bn;
-          best.stages = stages;
-          best.cluster_m = cm;
-          best.cluster_n = cn;
-          best.pipelined = pipe;
-          complete(s, &best);
+  for (int direct = 0; direct <= 1; ++direct) {
+    /* The TMA C prefetch needs the staging tile; f32 C without it is read in the epilogue. */
+    for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
+      for (int bm = 64; bm <= 128; bm += 64) {
+        const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe, promotion_of(s)) : 256;
+        for (int bn = 16; bn <= max_bn; bn += 16) {
+          const int stages = max_stages(s, bm, bn, direct);
+          if (stages < 2) continue;
+          for (int c = 0; c < 4; ++c) {
+            const int cm = cluster_shapes[c][0], cn = cluster_shapes[c][1];
+            if (!cluster_ok(s, bm, bn, cm, cn)) continue;
+            dlg_sm90_gemm_config_t cand;
+            memset(&cand, 0, sizeof cand);
+            cand.block_m = bm;
+            cand.block_n = bn;
+            cand.stages = stages;
+            cand.cluster_m = cm;
+            cand.cluster_n = cn;
+            cand.pipelined = pipe;
+            cand.direct_store = direct;
+            if (!compiles_clean(s, &cand)) continue;
+            complete(s, &cand);
+            if (found && !(cand.est_cycles < best.est_cycles)) continue; /* ties: earlier */
+            found = 1;
+            best = cand;
+          }
         }
       }
     }
@@ -186,8 +218,9 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
     else if (!strcmp(kv, "cm")) c.cluster_m = (int)v;
     else if (!strcmp(kv, "cn")) c.cluster_n = (int)v;
     else if (!strcmp(kv, "pipe")) c.pipelined = (int)v, shape_changed = 1;
+    else if (!strcmp(kv, "direct")) c.direct_store = (int)v, shape_changed = 1;
     else if (!strcmp(kv, "group")) c.group_n = (int)v;
-    else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, group)", 0;
+    else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, direct, group)", 0;
   }
   if (c.block_m != 64 && c.block_m != 128) return *why = "bm: 64 or 128", 0;
   const int max_bn =
@@ -196,10 +229,11 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
     return *why = "bn: a multiple of 16 within the kernel's register budget", 0;
   if (c.pipelined && !s->fp8) return *why = "pipe: FP8 only", 0;
   if (c.pipelined < 0 || c.pipelined > 1) return *why = "pipe: 0 or 1", 0;
+  if (c.direct_store < 0 || c.direct_store > 1) return *why = "direct: 0 or 1", 0;
   if (!cluster_ok(s, c.block_m, c.block_n, c.cluster_m, c.cluster_n))
     return *why = "cluster does not divide the block counts", 0;
   if (c.group_n < 1 || c.group_n % c.cluster_n) return *why = "group: a multiple of cn", 0;
-  const int most = max_stages(s, c.block_m, c.block_n);
+  const int most = max_stages(s, c.block_m, c.block_n, c.direct_store);
   if (!stages_given && shape_changed) c.stages = most;
   if (c.stages < 2 || c.stages > most) return *why = "stages: 2 .. what fits in shared memory", 0;
   complete(s, &c);

@@ -29,6 +29,7 @@ typedef struct dlg_sm90_gemm_shape {
   int promotion;     /* DLG_SM90_PROMOTE_*; 0 with fp8 = 1 is read as ROW_BLOCK when
                         sfa_in_smem, else ADD (callers written before the field existed) */
   int c_bytes;       /* bytes per element of C read by the epilogue (0: no C) */
+  int c_via_tma;     /* C can be prefetched by TMA into the staging tile (FP8 kCMode 3) */
 } dlg_sm90_gemm_shape_t;
 
 typedef struct dlg_sm90_gemm_config {
@@ -42,6 +43,7 @@ typedef struct dlg_sm90_gemm_config {
   int64_t tiles, waves;
   double est_cycles;        /* the cost model's estimate (for DLG_PRINT_CONFIGS) */
   int pipelined;            /* FP8: two partial sets, promotion behind the next k-block */
+  int direct_store;         /* epilogue stores D from registers: no staging tile in smem */
 } dlg_sm90_gemm_config_t;
 
 /* Dynamic shared memory of a kernel instance: alignment slack + D tile + stages x (A, B,
@@ -49,6 +51,8 @@ typedef struct dlg_sm90_gemm_config {
  * match the kernels' carve-up. */
 size_t dlg_sm90_gemm_smem_bytes(int block_m, int block_n, int stages, int sfa_in_smem,
                                 int out_bytes);
+/* The same for a config (out_bytes 0 = no staging tile: direct-store epilogue). */
+size_t dlg_sm90_config_smem_bytes(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c);
 
 /* Largest TMA swizzle span (32/64/128 bytes) dividing a D tile row of `row_bytes`. */
 int dlg_sm90_epilogue_swizzle(int row_bytes);
@@ -62,7 +66,7 @@ int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion);
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out);
 
 /* $DLG_SM90_GEMM_CONFIG (tuning): comma-separated key=value among bm, bn, stages, cm, cn,
- * pipe, group, e.g. "bm=128,bn=128,cn=2,pipe=1". Keys left out keep the chosen value
+ * pipe, direct, group, e.g. "bm=128,bn=128,cn=2,pipe=1,direct=1". Keys left out keep the chosen value
  * (stages: as many as fit when bm/bn change). Applied only when the result is a valid
  * config for s (else *cfg is untouched and `why` says why). Returns 1 when applied. */
 int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,

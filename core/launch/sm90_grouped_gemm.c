@@ -6,6 +6,7 @@
  * non-K-major operands, TMA-misaligned tensors, packed UE8M0 scales, K == 0 (M-grouped),
  * K-grouped scales that are not MN-major. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
 #include "jit/dl.h"
@@ -193,6 +194,27 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
   return found;
 }
 
+/* $DLG_GROUPED_TILE=BMxBN (e.g. 128x128) forces the tile of every grouped launch: a tuning
+ * knob for the bench, not an API. Returns 1 and fills cfg when set and valid. */
+static int forced_tile(const grouped_shape_t* s, grouped_config_t* cfg) {
+  const char* v = getenv("DLG_GROUPED_TILE");
+  int bm = 0, bn = 0;
+  if (!v || sscanf(v, "%dx%d", &bm, &bn) != 2) return 0;
+  if ((bm != 64 && bm != 128) || bn < 16 || bn > s->max_block_n || bn % s->block_n_step) return 0;
+  const size_t per_stage = stage_bytes(s, bm, bn), fixed = 1024 + 64;
+  int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
+  if (stages > MAX_STAGES) stages = MAX_STAGES;
+  if (stages < 2) return 0;
+  cfg->block_m = bm;
+  cfg->block_n = bn;
+  cfg->stages = stages;
+  cfg->threads = (bm / 64 + 1) * 128;
+  cfg->smem_bytes = fixed + (size_t)stages * (per_stage + 16);
+  cfg->grid = (unsigned)s->num_sms;
+  cfg->est = 0;
+  return 1;
+}
+
 static dlg_status_t device_limits(dlg_context_t* ctx, int* sms, size_t* smem, int* arch) {
   DLG_TRY(dlg_gpu_num_sms(ctx, sms));
   DLG_TRY(dlg_gpu_arch(ctx, arch));
@@ -282,7 +304,7 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   gs.num_sms = sms;
   gs.smem_limit = smem;
   grouped_config_t cfg;
-  if (!choose_config(&gs, &cfg))
+  if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
   /* The grid covers the most tiles there can be (masked: every group full). */
   const int64_t max_tiles = (p->masked ? p->groups : 1) * dlg_ceil_div64(p->m, cfg.block_m) *

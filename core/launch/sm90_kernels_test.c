@@ -52,15 +52,19 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
                                                                           : DLG_SM90_PROMOTE_ADD)
                               : 256));
   CHECK(c->stages >= 2 && c->stages <= 12);
+  CHECK(c->direct_store == 0 || c->direct_store == 1);
   CHECK(c->smem_bytes <= s->smem_limit);
+  const int staged_bytes = c->direct_store ? 0 : s->out_bytes;
+  CHECK(c->smem_bytes == dlg_sm90_config_smem_bytes(s, c));
   CHECK(c->smem_bytes == dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages,
-                                                  s->sfa_in_smem, s->out_bytes));
+                                                  s->sfa_in_smem, staged_bytes));
   /* One more stage would not have fitted (or the cap was reached). */
   CHECK(c->stages == 12 || dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages + 1,
-                                                    s->sfa_in_smem, s->out_bytes) > s->smem_limit);
+                                                    s->sfa_in_smem, staged_bytes) > s->smem_limit);
   CHECK(c->threads == (c->block_m / 64 + 1) * 128);
   const int cs = c->cluster_m * c->cluster_n;
-  CHECK(cs == 1 || cs == 2);
+  CHECK(cs == 1 || cs == 2 || cs == 4);
+  CHECK(cs <= s->num_sms);
   const int64_t mb = cdiv(s->m, c->block_m), nb = cdiv(s->n, c->block_n);
   CHECK(c->tiles == mb * nb);
   if (c->cluster_m == 2) CHECK(mb % 2 == 0);
@@ -68,7 +72,7 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
   CHECK(c->group_n % c->cluster_n == 0);
   CHECK(c->grid >= 1 && (int)c->grid <= s->num_sms && c->grid % (unsigned)cs == 0);
   CHECK((int64_t)c->grid == (c->tiles < c->grid ? c->tiles : (int64_t)c->grid));
-  CHECK(c->waves == cdiv(c->tiles, (cs > 1 ? s->num_sms & ~1 : s->num_sms)));
+  CHECK(c->waves == cdiv(c->tiles, (int64_t)c->grid));
   const int row = c->block_n * s->out_bytes;
   CHECK(c->d_swizzle == 32 || c->d_swizzle == 64 || c->d_swizzle == 128);
   CHECK(row % c->d_swizzle == 0);
@@ -113,7 +117,7 @@ static void heuristics(void) {
   CHECK(o.stages == 12 || dlg_sm90_gemm_smem_bytes(128, 128, o.stages + 1, s.sfa_in_smem, 2) >
                               s.smem_limit);
   CHECK(dlg_sm90_gemm_override(&s, "stages=3", &o, &why) && o.stages == 3);
-  static const char* const bad[] = {"bn=144,pipe=1", "bm=96", "bn=100", "cm=2,cn=2",
+  static const char* const bad[] = {"bn=144,pipe=1", "bm=96", "bn=100", "cm=3",
                                     "stages=40", "foo=1", "bn", "bn=x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     dlg_sm90_gemm_config_t before = o;
@@ -413,7 +417,7 @@ static void compile_and_check(const char* name, const char* source, int fp8, int
 typedef struct kcase {
   int fp8, per_tensor, f32_out, c_mode;
   int bm, bn, stages, cm, cn;
-  int pipelined, one_d_one_d;
+  int pipelined, one_d_one_d, direct;
 } kcase_t;
 
 static void compile_case(const kcase_t* k) {
@@ -426,6 +430,7 @@ static void compile_case(const kcase_t* k) {
   cfg.cluster_n = k->cn;
   cfg.group_n = 16;
   cfg.pipelined = k->pipelined;
+  cfg.direct_store = k->direct;
   char name[160], source[512];
   if (k->fp8)
     dlg_sm90_fp8_recipe_source(&cfg,
@@ -441,25 +446,31 @@ static void compile_case(const kcase_t* k) {
 static void representative_kernels(void) {
   static const kcase_t cases[] = {
       /* fp8 1d2d, bf16 out: the BLOCK_N family incl. non-powers of two, both BLOCK_M */
-      {1, 0, 0, 0, 128, 112, 6, 1, 1, 0, 0}, {1, 0, 0, 0, 128, 128, 5, 1, 2, 0, 0},
-      {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0}, {1, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0},
-      {1, 0, 0, 0, 128, 208, 3, 1, 1, 0, 0}, {1, 0, 0, 0, 64, 128, 8, 2, 1, 0, 0},
-      {1, 0, 0, 0, 64, 176, 8, 1, 1, 0, 0},
+      {1, 0, 0, 0, 128, 112, 6, 1, 1, 0, 0, 0}, {1, 0, 0, 0, 128, 128, 5, 1, 2, 0, 0, 0},
+      {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0, 0}, {1, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0, 0},
+      {1, 0, 0, 0, 128, 208, 3, 1, 1, 0, 0, 0}, {1, 0, 0, 0, 64, 128, 8, 2, 1, 0, 0, 0},
+      {1, 0, 0, 0, 64, 176, 8, 1, 1, 0, 0, 0},
       /* fp8 per-tensor; f32 out; C */
-      {1, 1, 0, 0, 128, 160, 5, 1, 1, 0, 0}, {1, 1, 0, 0, 128, 192, 4, 1, 2, 0, 0},
-      {1, 0, 1, 2, 128, 128, 5, 1, 1, 0, 0}, {1, 0, 0, 1, 64, 96, 8, 1, 1, 0, 0},
+      {1, 1, 0, 0, 128, 160, 5, 1, 1, 0, 0, 0}, {1, 1, 0, 0, 128, 192, 4, 1, 2, 0, 0, 0},
+      {1, 0, 1, 2, 128, 128, 5, 1, 1, 0, 0, 0}, {1, 0, 0, 1, 64, 96, 8, 1, 1, 0, 0, 0},
       /* bf16 */
-      {0, 0, 0, 0, 128, 128, 6, 1, 1, 0, 0}, {0, 0, 0, 0, 128, 256, 4, 1, 2, 0, 0},
-      {0, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0}, {0, 0, 0, 0, 64, 256, 4, 1, 1, 0, 0},
-      {0, 0, 1, 2, 128, 160, 4, 1, 1, 0, 0}, {0, 0, 0, 1, 128, 112, 5, 1, 1, 0, 0},
+      {0, 0, 0, 0, 128, 128, 6, 1, 1, 0, 0, 0}, {0, 0, 0, 0, 128, 256, 4, 1, 2, 0, 0, 0},
+      {0, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0, 0}, {0, 0, 0, 0, 64, 256, 4, 1, 1, 0, 0, 0},
+      {0, 0, 1, 2, 128, 160, 4, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 128, 112, 5, 1, 1, 0, 0, 0},
       /* fp8 with pipelined promotion (3 accumulator sets: BLOCK_N <= 128), C via TMA */
-      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0}, {1, 1, 0, 0, 128, 128, 6, 2, 1, 1, 0},
-      {1, 0, 0, 0, 64, 128, 8, 1, 1, 1, 0}, {1, 0, 0, 0, 128, 112, 6, 1, 2, 1, 0},
-      {1, 0, 1, 3, 128, 96, 6, 1, 1, 1, 0}, {1, 0, 0, 3, 64, 32, 12, 1, 2, 1, 0},
+      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 0}, {1, 1, 0, 0, 128, 128, 6, 2, 1, 1, 0, 0},
+      {1, 0, 0, 0, 64, 128, 8, 1, 1, 1, 0, 0}, {1, 0, 0, 0, 128, 112, 6, 1, 2, 1, 0, 0},
+      {1, 0, 1, 3, 128, 96, 6, 1, 1, 1, 0, 0}, {1, 0, 0, 3, 64, 32, 12, 1, 2, 1, 0, 0},
       /* fp8 1d1d: f32 D += C (TMA prefetch), bf16 D, ldg C, not pipelined */
-      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1},
-      {1, 0, 1, 2, 64, 112, 8, 1, 1, 1, 1}, {1, 0, 1, 3, 128, 176, 4, 1, 1, 0, 1},
-      {1, 0, 1, 3, 64, 16, 12, 1, 2, 1, 1},
+      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1, 0}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1, 0},
+      {1, 0, 1, 2, 64, 112, 8, 1, 1, 1, 1, 0}, {1, 0, 1, 3, 128, 176, 4, 1, 1, 0, 1, 0},
+      {1, 0, 1, 3, 64, 16, 12, 1, 2, 1, 1, 0},
+      /* direct-store epilogue (no staging tile: one more stage), 2x2 clusters */
+      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 128, 6, 2, 1, 1, 0, 1},
+      {1, 1, 0, 0, 128, 128, 7, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 208, 5, 2, 2, 0, 0, 1},
+      {1, 0, 0, 0, 64, 32, 12, 2, 2, 1, 0, 1}, {1, 0, 1, 2, 128, 112, 6, 2, 1, 1, 1, 1},
+      {1, 0, 0, 1, 128, 96, 7, 1, 1, 1, 0, 1}, {0, 0, 0, 0, 128, 256, 4, 2, 2, 0, 0, 1},
+      {0, 0, 1, 2, 128, 128, 7, 1, 2, 0, 0, 1}, {0, 0, 0, 0, 64, 64, 12, 2, 2, 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) compile_case(&cases[i]);
 }

@@ -14,7 +14,7 @@
 #include "launch/tma.h"
 #include "validate.h"
 
-#define PAGED_THREADS 384
+#define PAGED_THREADS 512 /* 3 math warpgroups + the producer */
 #define PAGED_KEYS 64
 #define PAGED_ROW_BYTES 128
 #define PAGED_SMEM_LIMIT (227 * 1024)

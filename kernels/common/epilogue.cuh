@@ -198,6 +198,33 @@ struct WarpgroupEpilogue {
     if (threadIdx.x % 128 == 0) store(map_d, smem_d, wg, m0, n0);
   }
 
+  // Direct epilogue (no staging tile: its shared memory goes to one more pipeline stage):
+  // each thread adds C (kCMode 1, 2) and stores its element pairs straight to global memory,
+  // bounds-checked (a pair at column n-1 of an odd N stores one element). A warp's store
+  // covers 8 rows x 16 bytes (bf16) or 32 bytes (f32) per instruction; L2 merges the halves
+  // of a sector before they reach DRAM. d: D's base, ldd its row stride (elements).
+  DLG_DEVICE static void run_direct(float (&acc)[kNumAcc], const EpilogueC& c, uint32_t m,
+                                    uint32_t n, uint32_t m0, uint32_t n0, uint32_t wg, void* d,
+                                    int64_t ldd) {
+    add_c(acc, c, m, n, m0 + 64 * wg, n0);
+    const uint32_t t = threadIdx.x % 128, w = t / 32, l = t % 32;
+#pragma unroll
+    for (uint32_t i = 0; i < kNumAcc; i += 2) {
+      const uint32_t row = m0 + 64 * wg + 16 * w + l / 4 + 8 * ((i / 2) % 2);
+      const uint32_t col = n0 + 8 * (i / 4) + 2 * (l % 4);
+      if (row < m && col < n) {
+        OutT* dst = static_cast<OutT*>(d) + static_cast<int64_t>(row) * ldd + col;
+        if constexpr (kOutBytes == 2) {
+          if (col + 1 < n) *reinterpret_cast<uint32_t*>(dst) = ptx::pack_bf16x2(acc[i], acc[i + 1]);
+          else reinterpret_cast<uint16_t*>(dst)[0] = dlg_float_to_bf16_bits(acc[i]);
+        } else {
+          if (col + 1 < n) *reinterpret_cast<float2*>(dst) = make_float2(acc[i], acc[i + 1]);
+          else reinterpret_cast<float*>(dst)[0] = acc[i];
+        }
+      }
+    }
+  }
+
   // The whole epilogue of one warpgroup: wait until the previous tile's stores have read
   // shared memory, write, make the writes visible to TMA, store.
   DLG_DEVICE static void run(float (&acc)[kNumAcc], const EpilogueC& c, uint32_t m, uint32_t n,

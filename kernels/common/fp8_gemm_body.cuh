@@ -11,8 +11,9 @@
 // - Pipeline: kNumStages ring slots, each holding A (BLOCK_M x 128 B), B (BLOCK_N x 128 B),
 //   the sfa column of the k-block (BLOCK_M f32: 1D2D, 1D1D) and the sfb column (BLOCK_N f32:
 //   1D1D). full[s]: 1 arrival (producer's arrive.expect_tx of the whole slot's bytes) + TMA
-//   bytes; empty[s]: one arrival per math warp of every CTA in the cluster (a slot refilled by
-//   multicast is free only when both CTAs have read it). Phases: see ptx/mbarrier.cuh.
+//   bytes; empty[s]: one arrival per math warp of every CTA that writes into the slot (a
+//   slot refilled by multicast is free only when all its readers have read it; see the
+//   multicast note). Phases: see ptx/mbarrier.cuh.
 // - Promotion (the point of the DeepSeek recipes): each 128-K block is computed by 4 chained
 //   wgmma k32 into a `partial` set (the first with scale-d = 0), then folded into the FP32
 //   accumulators on the CUDA cores:
@@ -37,13 +38,21 @@
 // - TMA boxes: A {128, BLOCK_M / kClusterN}, B {128, BLOCK_N / kClusterM} with 128B swizzle
 //   (descriptor math in ptx/wgmma.cuh); sfa {BLOCK_M, 1} and sfb {BLOCK_N, 1} unswizzled
 //   boxes of the MN-major [K/128, M|N] scale matrices; D and C per epilogue.cuh.
-//   Multicast: with kClusterN == 2 the two CTAs share the m-block, each loads half of the A
-//   rows into both CTAs (mask 0b11); kClusterM == 2 does the same for B.
+//   Multicast: with kClusterN == 2 the two CTAs of a cluster column share the m-block, each
+//   loads half of the A rows into both; kClusterM == 2 does the same for B within a cluster
+//   row; a 2x2 cluster does both (each CTA loads half its A and half its B: a third less
+//   L2 -> SM traffic than one shared operand, which is what bounds the large shapes). A
+//   CTA's slot is written by itself and by its A and B sharers, so its empty barrier counts
+//   the math warps of all of them (kNumPeers CTAs).
 // - kCMode 3 (C has D's dtype and TMA-compatible strides): the leader thread of each math
 //   warpgroup prefetches its 64 rows of C into the D staging tile right after issuing the
 //   tile's first k-block (after the previous tile's TMA store has finished reading that
 //   tile), signalled by c_full[wg]; the epilogue adds C from shared memory. So the C traffic
 //   of weight-gradient GEMMs overlaps the mainloop instead of stalling the epilogue.
+// - kDirect = 1: no D staging tile; each thread stores its accumulator pairs straight to
+//   global memory (epilogue.cuh run_direct). The staging tile's shared memory (32 KiB for a
+//   128x128 bf16 tile) buys one more pipeline stage, which the latency-bound large shapes
+//   need more than coalesced stores.
 // - Tails: out-of-range rows/columns/K are zero-filled by TMA loads (scales included) and
 //   clipped by stores.
 #pragma once
@@ -74,8 +83,10 @@ struct Sm90Fp8GemmParams {
   const float* scale_a;   // per-tensor: device scalars, NULL = 1
   const float* scale_b;
   EpilogueC c;            // C (kCMode 1, 2): global pointer and row stride
+  void* d;                // D (kDirect): global pointer and row stride
+  int64_t ldd;
 };
-static_assert(sizeof(Sm90Fp8GemmParams) == 80, "host mirror expects 80 bytes");
+static_assert(sizeof(Sm90Fp8GemmParams) == 96, "host mirror expects 96 bytes");
 
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
@@ -90,7 +101,7 @@ constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, uint32_t kScaleMode, typename OutT,
-          uint32_t kCMode, uint32_t kPipelined>
+          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect>
 DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorMap* tmap_a,
                                    const ptx::TensorMap* tmap_b, const ptx::TensorMap* tmap_sfa,
                                    const ptx::TensorMap* tmap_sfb, const ptx::TensorMap* tmap_d,
@@ -101,16 +112,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
-  static_assert(kClusterM * kClusterN <= 2, "clusters of at most 2 CTAs");
+  static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
   static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
                 "a multicast half must be whole 8-row swizzle atoms");
-  static_assert(kScaleMode <= 2 && kCMode <= 3 && kPipelined <= 1, "modes");
+  static_assert(kScaleMode <= 2 && kCMode <= 3 && kPipelined <= 1 && kDirect <= 1, "modes");
+  static_assert(!(kDirect && kCMode == 3), "C through TMA needs the staging tile");
 
   // ---- configs ----------------------------------------------------------------------------
   constexpr uint32_t kBlockK = 128;  // bytes of e4m3 per row = one 128B swizzle row
   constexpr uint32_t kNumMathWG = kBlockM / 64;
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kClusterSize = kClusterM * kClusterN;
+  // CTAs that write into this CTA's slots (itself, the A sharer, the B sharer): each must
+  // free a slot before any of them refills it.
+  constexpr uint32_t kNumPeers = kClusterM + kClusterN - 1;
   constexpr uint32_t kNumAcc = kBlockN / 2;
   constexpr bool k1D2D = kScaleMode == kFp8Scale1D2D;
   constexpr bool k1D1D = kScaleMode == kFp8Scale1D1D;
@@ -129,9 +144,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   constexpr uint32_t kABytes = kBlockM * kBlockK;
   constexpr uint32_t kBBytes = kBlockN * kBlockK;
   constexpr uint32_t kSfaBytes = kPerTensor ? 0 : kBlockM * 4;
-  constexpr uint32_t kSfbBytes = k1D1D ? kBlockN * 4 : 0;
-  constexpr uint32_t kDBytes = (Epilogue::kTileBytes + 1023) / 1024 * 1024;
-  constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbBytes;
+  // TMA writes shared memory at 128-byte aligned addresses: the sfb column is padded.
+  constexpr uint32_t kSfbBytes = k1D1D ? (kBlockN * 4 + 127) / 128 * 128 : 0;
+  constexpr uint32_t kSfbTx = k1D1D ? kBlockN * 4 : 0;
+  constexpr uint32_t kDBytes = kDirect ? 0 : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
+  constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbTx;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
   uint8_t* smem_d = smem;
@@ -154,12 +171,12 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     tma_prefetch_map(tmap_b);
     if constexpr (!kPerTensor) tma_prefetch_map(tmap_sfa);
     if constexpr (k1D1D) tma_prefetch_map(tmap_sfb);
-    tma_prefetch_map(tmap_d);
+    if constexpr (!kDirect) tma_prefetch_map(tmap_d);
     if constexpr (kCMode == 3) tma_prefetch_map(tmap_c);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&full[s], 1);
-      mbarrier_init(&empty[s], kClusterSize * kNumMathThreads / 32);
+      mbarrier_init(&empty[s], kNumPeers * kNumMathThreads / 32);
     }
     mbarrier_init(&c_full[0], 1);
     mbarrier_init(&c_full[1], 1);
@@ -186,17 +203,24 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           mbarrier_arrive_expect_tx(&full[stage], kStageTx);
           uint8_t* a_dst = smem_a + stage * kABytes;
           uint8_t* b_dst = smem_b + stage * kBBytes;
+          // Rank r holds block (r % kClusterM, r / kClusterM) of the cluster tile: it loads
+          // half r / kClusterM of the A rows for its cluster column and half r % kClusterM
+          // of the B rows for its cluster row.
           if constexpr (kClusterN == 2) {
             constexpr uint32_t kHalf = kBlockM / 2;
-            tma_load_2d_multicast(tmap_a, &full[stage], a_dst + rank * kHalf * kBlockK, k0,
-                                  m0 + static_cast<int32_t>(rank * kHalf), 0x3);
+            const uint32_t half = rank / kClusterM;
+            const uint16_t mask = static_cast<uint16_t>((1u | (1u << kClusterM)) << (rank % kClusterM));
+            tma_load_2d_multicast(tmap_a, &full[stage], a_dst + half * kHalf * kBlockK, k0,
+                                  m0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
             tma_load_2d(tmap_a, &full[stage], a_dst, k0, m0);
           }
           if constexpr (kClusterM == 2) {
             constexpr uint32_t kHalf = kBlockN / 2;
-            tma_load_2d_multicast(tmap_b, &full[stage], b_dst + rank * kHalf * kBlockK, k0,
-                                  n0 + static_cast<int32_t>(rank * kHalf), 0x3);
+            const uint32_t half = rank % kClusterM;
+            const uint16_t mask = static_cast<uint16_t>(3u << (rank - half));
+            tma_load_2d_multicast(tmap_b, &full[stage], b_dst + half * kHalf * kBlockK, k0,
+                                  n0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
             tma_load_2d(tmap_b, &full[stage], b_dst, k0, n0);
           }
@@ -218,6 +242,14 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     const uint32_t col_q = 2 * (lane % 4);                         // tile column of acc[0]
     const bool leader = threadIdx.x % 128 == 0;
+    // The CTA whose empty barriers this lane arrives on (lanes < kNumPeers): lane 0 this
+    // CTA, lane 1 the A sharer (other cluster row: flips bit log2(kClusterM)) or else the B
+    // sharer, lane 2 the B sharer (flips bit 0).
+    uint32_t peer = 0;
+    if constexpr (kClusterSize > 1)
+      peer = cluster_cta_rank() ^ (lane == 0 ? 0 : (lane == 1 && kClusterN == 2 ? kClusterM : 1));
+    // 1D2D sfb is tiny (ceil(N/128) x ceil(K/128) floats): 32-bit offsets (fewer registers).
+    const uint32_t sfb_stride_k = static_cast<uint32_t>(p.sfb_stride_k);
     float tensor_scale = 1.0f;
     if constexpr (kPerTensor) {
       if (p.scale_a) tensor_scale *= ldg_f32(p.scale_a);
@@ -243,15 +275,26 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         sfb_row[s] = k1D2D ? p.sfb + static_cast<int64_t>(r) * p.sfb_stride_n : nullptr;
       }
 
+      // The scales of one in-flight k-block (1D2D): its sfb values, loaded from global
+      // before the slot's barrier wait, and the sfa of this thread's two rows, read from
+      // the slot right after it (so the promotion waits on neither).
+      struct Scales {
+        float sfb[kMaxSfb];
+        float sfa_lo, sfa_hi;
+      };
       // Loads the 1D2D B scales of k-block kb (no-op otherwise).
-      auto load_sfb = [&](float (&v)[kMaxSfb], uint32_t kb) {
+      auto load_sfb = [&](Scales& v, uint32_t kb) {
 #pragma unroll
         for (uint32_t s = 0; s < kMaxSfb; ++s)
-          v[s] = k1D2D ? ldg_f32(sfb_row[s] + static_cast<int64_t>(kb) * p.sfb_stride_k) : 1.0f;
+          v.sfb[s] = k1D2D ? ldg_f32(sfb_row[s] + kb * sfb_stride_k) : 1.0f;
       };
       // Waits for the next slot and issues its k-block into `part`.
-      auto issue = [&](float (&part)[kNumAcc]) {
+      auto issue = [&](float (&part)[kNumAcc], Scales& v) {
         mbarrier_wait(&full[stage], phase);
+        if constexpr (k1D2D) {
+          v.sfa_lo = smem_sfa[stage * kBlockM + row_lo];
+          v.sfa_hi = smem_sfa[stage * kBlockM + row_lo + 8];
+        }
         const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
         fence_operands(part);
@@ -263,22 +306,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         wgmma_commit();
         if (++stage == kNumStages) stage = 0, phase ^= 1;
       };
-      // Folds a finished k-block (slot `rel`) into acc, then frees the slot in every CTA of
-      // the cluster (lane r arrives on CTA r's barrier).
-      auto promote_release = [&](float (&part)[kNumAcc], const float (&sfb)[kMaxSfb]) {
+      // Folds a finished k-block (slot `rel`) into acc, then frees the slot for every CTA
+      // that writes into it (lane p arrives on peer p's barrier).
+      auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc) {
         fence_operands(part);
         if constexpr (kPerTensor) {
 #pragma unroll
           for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];
         } else {
-          const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
-          const float sfa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
           if constexpr (k1D2D) {
             float scale_lo[kMaxSfb], scale_hi[kMaxSfb];
 #pragma unroll
             for (uint32_t s = 0; s < kMaxSfb; ++s) {
-              scale_lo[s] = sfa_lo * sfb[s];
-              scale_hi[s] = sfa_hi * sfb[s];
+              scale_lo[s] = sc.sfa_lo * sc.sfb[s];
+              scale_hi[s] = sc.sfa_hi * sc.sfb[s];
             }
 #pragma unroll
             for (uint32_t j = 0; j < kBlockN / 8; ++j) {
@@ -296,6 +337,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               acc[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, acc[4 * j + 3]);
             }
           } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
+            const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
+            const float sfa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
             const float2* sfb_cols = reinterpret_cast<const float2*>(smem_sfb + rel * kBlockN);
 #pragma unroll
             for (uint32_t j = 0; j < kBlockN / 8; ++j) {
@@ -314,7 +357,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           }
         }
         if constexpr (kClusterSize > 1) {
-          if (lane < kClusterSize) mbarrier_arrive_cluster(&empty[rel], lane);
+          if (lane < kNumPeers) mbarrier_arrive_cluster(&empty[rel], peer);
         } else {
           if (lane == 0) mbarrier_arrive(&empty[rel]);
         }
@@ -328,32 +371,33 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         }
       };
 
-      float sfb0[kMaxSfb], sfb1[kMaxSfb];
+      Scales sfb0, sfb1;
       uint32_t kb = 0;
       if constexpr (kPipelined) {
-        // Chains of 4 k-blocks, alternating the partial sets: each k-block is issued before
-        // the previous one is promoted, so only the chain's last promotion leaves this
+        // Chains of 4 k-blocks alternating the two partial sets: each k-block is issued
+        // before the previous one is promoted, so only a chain's last promotion leaves this
         // warpgroup's tensor-core queue empty. ptxas tracks in-flight accumulators per
         // control-flow path conservatively and serializes every wgmma of the kernel if any
         // path might touch one, so a chain is straight-line code that ends with nothing in
-        // flight (no accumulator in flight across a branch or the loop's back edge).
+        // flight: no accumulator is in flight across a branch or a loop's back edge. (Chains
+        // of 8 make ptxas run out of registers and serialize: measured with ptxas -v.)
         for (; kb + 4 <= num_k_blocks; kb += 4) {
           // Scoped here: the first wgmma of a k-block ignores its input (scale-d = 0), so
-          // nothing keeps the partial sets alive outside a chain.
+          // nothing keeps the partial sets alive outside a chain (the epilogue needs them).
           float part0[kNumAcc], part1[kNumAcc];
           load_sfb(sfb0, kb);
-          issue(part0);
+          issue(part0, sfb0);
           if (kb == 0) prefetch_c();
           load_sfb(sfb1, kb + 1);
-          issue(part1);
+          issue(part1, sfb1);
           wgmma_wait<1>();
           promote_release(part0, sfb0);
           load_sfb(sfb0, kb + 2);
-          issue(part0);
+          issue(part0, sfb0);
           wgmma_wait<1>();
           promote_release(part1, sfb1);
           load_sfb(sfb1, kb + 3);
-          issue(part1);
+          issue(part1, sfb1);
           wgmma_wait<1>();
           promote_release(part0, sfb0);
           wgmma_wait<0>();
@@ -364,7 +408,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       for (; kb < num_k_blocks; ++kb) {
         float part0[kNumAcc];
         load_sfb(sfb0, kb);
-        issue(part0);
+        issue(part0, sfb0);
         if (kb == 0) prefetch_c();
         wgmma_wait<0>();
         promote_release(part0, sfb0);
@@ -375,14 +419,18 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 #pragma unroll
         for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] *= tensor_scale;
       }
-      if constexpr (kCMode == 3) {
+      if constexpr (kDirect) {
+        Epilogue::run_direct(acc, p.c, p.m, p.n, m0, n0, wg, p.d, p.ldd);
+      } else if constexpr (kCMode == 3) {
         Epilogue::run_smem_c(acc, m0, n0, smem_d, wg, tmap_d, &c_full[wg], c_phase);
         c_phase ^= 1;
       } else {
         Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
       }
     }
-    if (leader) tma_store_wait_all<0>();
+    if constexpr (!kDirect) {
+      if (leader) tma_store_wait_all<0>();
+    }
   }
 
   grid_launch_dependents();

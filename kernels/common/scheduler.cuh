@@ -3,14 +3,15 @@
 // NOTES:
 // - The grid is persistent: CTA b handles linear tiles b, b + gridDim.x, b + 2*gridDim.x, ...
 //   Producer and consumer warpgroups of a CTA each own a scheduler and walk the same sequence.
-// - Clusters of kClusterM x kClusterN CTAs (at most 2 CTAs; cluster dims are {2,1,1} on the
-//   grid's x axis) work on a "cluster tile" of kClusterM x kClusterN adjacent blocks: the two
-//   CTAs share the A tile (kClusterN == 2) or the B tile (kClusterM == 2), which they load
-//   once with TMA multicast. Because gridDim.x is a multiple of the cluster size and a
-//   cluster's CTAs have consecutive blockIdx.x, linear tile t goes to cluster rank
-//   t % cluster_size, so the two CTAs of a cluster always get the two halves of one cluster
-//   tile, in lockstep. The launcher guarantees the clustered dimension's block count is a
-//   multiple of the cluster size (so every cluster tile is complete).
+// - Clusters of kClusterM x kClusterN CTAs (each 1 or 2; cluster dims are {kClusterM *
+//   kClusterN, 1, 1} on the grid's x axis) work on a "cluster tile" of kClusterM x kClusterN
+//   adjacent blocks: CTAs of the same cluster column share the A tile (kClusterN == 2), CTAs
+//   of the same cluster row share the B tile (kClusterM == 2), loaded once with TMA
+//   multicast. Cluster rank r holds block (r % kClusterM, r / kClusterM) of the cluster tile.
+//   Because gridDim.x is a multiple of the cluster size and a cluster's CTAs have consecutive
+//   blockIdx.x, linear tile t goes to cluster rank t % cluster_size, so the CTAs of a
+//   cluster always get the parts of one cluster tile, in lockstep. The launcher guarantees
+//   each clustered dimension's block count is even (so every cluster tile is complete).
 // - Rasterization: cluster tiles are grouped in column bands of kGroupN blocks of N; inside a
 //   band the N index moves fastest, then M. The tiles in flight at once (one per SM) then
 //   cover a compact region ~ (SMs / kGroupN) x kGroupN blocks, so the A rows and B columns they
@@ -25,7 +26,7 @@ namespace dlg {
 
 template <uint32_t kClusterM, uint32_t kClusterN, uint32_t kGroupN>
 struct TileRaster {
-  static_assert(kClusterM * kClusterN <= 2, "clusters of at most 2 CTAs");
+  static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
   static_assert(kGroupN % kClusterN == 0, "the band width must hold whole cluster tiles");
   static constexpr uint32_t kClusterSize = kClusterM * kClusterN;
 

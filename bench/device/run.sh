@@ -48,7 +48,7 @@ bundle="$root/.device/bundle"
 if want bindings && [ -d "$bundle" ]; then
   # Python: the extension compiled here from the carried SWIG wrapper, then torch/JAX checks.
   run_step python_build python3 bindings/python/build_inplace.py build --gen "$bundle/python/gen" \
-    --out "$root/build-python/inplace" --cc /usr/bin/gcc
+    --out "$root/build-python/inplace" --cc /usr/bin/gcc --lib "$root/build-gpu/libdlgemm.a"
   export PYTHONPATH="$root/build-python/inplace"
   run_step python_gpu python3 bindings/python/gpu_check.py
   run_step rust_gpu env DLGEMM_REQUIRE_GPU=1 "$bundle/rust/dlgemm_gpu_test" --nocapture --test-threads 1

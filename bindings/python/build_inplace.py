@@ -1,14 +1,14 @@
-"""Builds the dlgemm extension without pip, CMake or SWIG on the build machine — for GPU
-machines with no network (the H100 of gpu_check.py). Two steps:
+"""Builds the dlgemm extension without pip or SWIG on the build machine — for GPU machines
+with no network (the H100 of gpu_check.py). Two steps:
 
   1. where SWIG and the pinned header packages are (this repository's dev machine):
          python bindings/python/build_inplace.py generate [--out build-python/gen]
      writes the SWIG wrapper and copies dlpack/dlpack.h, cuda.h and nvrtc.h next to it;
-  2. on the target machine, with only a C compiler and the Python headers:
+  2. on the target machine, after the top-level CMake build made libdlgemm.a:
          python bindings/python/build_inplace.py build [--gen build-python/gen] \
-                [--out build-python/inplace] [--cc gcc]
-     compiles core/ + the wrapper into <out>/dlgemm/_cabi<EXT_SUFFIX> beside a copy of the
-     package; then `PYTHONPATH=<out> python -c "import dlgemm"`.
+                [--out build-python/inplace] [--cc gcc] [--lib build/libdlgemm.a]
+     compiles the wrapper and links it with the library into <out>/dlgemm/_cabi<EXT_SUFFIX>
+     beside a copy of the package; then `PYTHONPATH=<out> python -c "import dlgemm"`.
 
 The pip build (pyproject.toml + CMakeLists.txt) is the supported one; this mirrors it.
 """
@@ -16,13 +16,11 @@ The pip build (pyproject.toml + CMakeLists.txt) is the supported one; this mirro
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
-from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -55,42 +53,24 @@ def generate(out: str) -> None:
     print(f"generated {out}")
 
 
-def build(gen: str, out: str, cc: str, jobs: int) -> None:
-    """Compiles the core, the embedded kernels and the wrapper into one extension module."""
-    objdir = os.path.join(out, "obj")
+def build(gen: str, out: str, cc: str, lib: str) -> None:
+    """Compiles the wrapper and links it with the core library that the top-level CMake build
+    made (libdlgemm.a, position-independent), into one extension module."""
     pkg = os.path.join(out, "dlgemm")
-    os.makedirs(objdir, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     if os.path.isdir(pkg):
         shutil.rmtree(pkg)
     shutil.copytree(os.path.join(HERE, "dlgemm"), pkg,
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    gen_inc = os.path.join(gen, "include")
-    # The kernel sources are embedded into the library by a small host tool.
-    embed = os.path.join(objdir, "embed_kernels")
-    _run([cc, "-O2", "-std=c11", "-o", embed, os.path.join(ROOT, "tools", "embed_kernels.c")])
-    kernels = sorted(glob.glob(os.path.join(ROOT, "kernels", "**", "*.cuh"), recursive=True))
-    embedded = os.path.join(objdir, "embedded_kernels.c")
-    _run([embed, os.path.join(ROOT, "kernels"), embedded] + kernels)
-
-    core = sorted(p for p in glob.glob(os.path.join(ROOT, "core", "**", "*.c"), recursive=True)
-                  if not p.endswith("_test.c"))
-    common = ["-O2", "-g", "-std=c11", "-fPIC", "-fvisibility=hidden", "-D_GNU_SOURCE",
-              f"-I{ROOT}/include", f"-I{gen_inc}"]
-    core_flags = common + ["-DDLG_BUILDING_LIBRARY", f"-I{ROOT}/core"]
-    wrap_flags = common + [f"-I{sysconfig.get_paths()['include']}", "-Wno-unused-parameter"]
-    jobs_list = [(src, core_flags) for src in core + [embedded]]
-    jobs_list.append((os.path.join(gen, WRAPPER), wrap_flags))
-
-    def compile_one(item):
-        src, flags = item
-        obj = os.path.join(objdir, os.path.relpath(src, "/").replace(os.sep, "_") + ".o")
-        _run([cc] + flags + ["-c", src, "-o", obj])
-        return obj
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        objs = list(pool.map(compile_one, jobs_list))
+    if not os.path.isfile(lib):
+        sys.exit(f"{lib} not found: build the library first (cmake --build <dir> --target dlgemm_static)")
+    obj = os.path.join(out, "dlgemm_python_wrap.o")
+    _run([cc, "-O2", "-g", "-std=c11", "-fPIC", "-fvisibility=hidden", "-D_GNU_SOURCE",
+          f"-I{ROOT}/include", f"-I{os.path.join(gen, 'include')}",
+          f"-I{sysconfig.get_paths()['include']}", "-Wno-unused-parameter",
+          "-c", os.path.join(gen, WRAPPER), "-o", obj])
     target = os.path.join(pkg, "_cabi" + sysconfig.get_config_var("EXT_SUFFIX"))
-    _run([cc, "-shared", "-o", target] + objs + ["-lpthread", "-ldl", "-lm"])
+    _run([cc, "-shared", "-o", target, obj, lib, "-lpthread", "-ldl", "-lm"])
     print(f"built {target}")
 
 
@@ -104,12 +84,13 @@ def main() -> None:
     b.add_argument("--gen", default=os.path.join(ROOT, "build-python", "gen"))
     b.add_argument("--out", default=os.path.join(ROOT, "build-python", "inplace"))
     b.add_argument("--cc", default=os.environ.get("CC", "gcc"))
-    b.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    b.add_argument("--lib", default=os.path.join(ROOT, "build", "libdlgemm.a"),
+                   help="the static core library of a CMake build of the repository")
     args = ap.parse_args()
     if args.step == "generate":
         generate(args.out)
     else:
-        build(args.gen, args.out, args.cc, args.jobs)
+        build(args.gen, args.out, args.cc, args.lib)
 
 
 if __name__ == "__main__":

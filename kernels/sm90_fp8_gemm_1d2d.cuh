@@ -8,7 +8,7 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<64, 112, 8, 2, 1, 16, 1, float, 2, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 6, 1, 2, 16, 0, dlg_bf16, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 112, 6, 2, 1, 16, 0, float, 3, 1, 0>
-// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 6, 2, 2, 16, 0, dlg_bf16, 0, 1, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<64, 64, 12, 2, 2, 16, 0, dlg_bf16, 0, 1, 1>
 //
 // NOTES: the body (warp specialization, pipeline, promotion, multicast, epilogue) is
 // common/fp8_gemm_body.cuh, shared with the 1D1D kernel; read its NOTES.

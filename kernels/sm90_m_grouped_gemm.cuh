@@ -7,16 +7,21 @@
 //   A K-major (3D TMA map {K, rows, groups}: contiguous A has one "group"), B [G, N, K]
 //   K-major (3D map {K, N, G}), D bf16 row-major (plain pointers, row-predicated stores).
 //   kMode: common/grouped.cuh's GroupedMode (row ids, offsets, masked).
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 0, 0>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 1>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 4, 8, 1, 2>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 0, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 4, 8, 1, 2, 2>
 //
 // NOTES:
 // - Skeleton of sm90_fp8_gemm_1d2d.cuh / sm90_bf16_gemm.cuh (read their NOTES first):
 //   warp specialization (BLOCK_M / 64 math warpgroups + 1 TMA producer warpgroup, setmaxnreg
 //   40/232 with two math warpgroups), a ring of kNumStages slots with full/empty mbarriers,
 //   FP8 promotion per 128-K block, BF16 accumulating in the wgmma registers with one group
-//   in flight. No clusters (a 2-CTA pair would need both its m-blocks in one group).
+//   in flight.
+// - kClusterM = 2: 2-CTA clusters on two m-blocks of one N-block (MGroupedScheduler's pair
+//   mode); when both belong to one group each CTA loads half of the B tile and multicasts it
+//   to both (B's TMA box is {128 B, BLOCK_N / 2, 1}), halving the B bytes each SM pulls from
+//   L2, which bounds these kernels (ncu: math warps mostly waiting on full barriers). Empty
+//   barriers then count the math warps of both CTAs, as in the dense kernels.
 // - Grouping (common/grouped.cuh): the producer and the math warpgroups each run an
 //   MGroupedScheduler over the same device-side layout reads and get the same tiles; tiles
 //   that are all padding are skipped by both. A and B are loaded with 3D TMA boxes
@@ -76,7 +81,7 @@ constexpr uint32_t grouped_max_sfb_blocks(uint32_t block_n) {
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kGroupN,
-          uint32_t kMode, uint32_t kKind>
+          uint32_t kMode, uint32_t kKind, uint32_t kClusterM>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     sm90_m_grouped_gemm(const dlg::Sm90MGroupedParams p,
                         const __grid_constant__ dlg::ptx::TensorMap tmap_a,
@@ -89,6 +94,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
   static_assert(kMode <= 2 && kKind <= 2, "mode / kind");
+  static_assert(kClusterM == 1 || kClusterM == 2, "pairs of at most 2 CTAs");
+  static_assert((kBlockN / kClusterM) % 8 == 0, "a multicast half must be whole 8-row atoms");
 
   constexpr bool kFp8 = kKind != 2;
   constexpr bool kBlockScaled = kKind == 0;
@@ -98,7 +105,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kNumAcc = kBlockN / 2;
   constexpr uint32_t kMaxSfb = grouped_max_sfb_blocks(kBlockN);
-  using Scheduler = MGroupedScheduler<kBlockM, kBlockN, kGroupN, kMode>;
+  using Scheduler = MGroupedScheduler<kBlockM, kBlockN, kGroupN, kMode, kClusterM>;
   using Store = DirectStore<kBlockN, dlg_bf16>;
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
@@ -122,17 +129,19 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&full[s], 1);
-      mbarrier_init(&empty[s], kNumMathThreads / 32);
+      mbarrier_init(&empty[s], kClusterM * kNumMathThreads / 32);
     }
     fence_barrier_init();
   }
-  __syncthreads();
+  if constexpr (kClusterM > 1) cluster_sync();
+  else __syncthreads();
   grid_dependency_wait();  // PDL: first global read (the group layout) comes after this
 
   if (threadIdx.x >= kNumMathThreads) {
     // ---- producer warpgroup (TMA) ---------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_dec<40>();
     if (warp == kNumMathThreads / 32 && elect_one()) {
+      const uint32_t rank = kClusterM > 1 ? cluster_cta_rank() : 0;
       Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
       MGroupedTile t;
       uint32_t stage = 0, phase = 0;
@@ -144,8 +153,23 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           mbarrier_arrive_expect_tx(&full[stage], kStageTx);
           tma_load_3d(&tmap_a, &full[stage], smem_a + stage * kABytes, k0,
                       static_cast<int32_t>(t.m0), a_group);
-          tma_load_3d(&tmap_b, &full[stage], smem_b + stage * kBBytes, k0,
-                      static_cast<int32_t>(t.n0), static_cast<int32_t>(t.group));
+          uint8_t* b_dst = smem_b + stage * kBBytes;
+          const int32_t g = static_cast<int32_t>(t.group), n0 = static_cast<int32_t>(t.n0);
+          if constexpr (kClusterM == 2) {
+            // The B map's box is half a tile: multicast our half to both CTAs, or (groups
+            // differ) load both halves locally.
+            constexpr int32_t kHalf = kBlockN / 2;
+            const int32_t r = static_cast<int32_t>(rank);
+            if (t.multicast) {
+              tma_load_3d_multicast(&tmap_b, &full[stage], b_dst + r * kHalf * kRowBytes, k0,
+                                    n0 + r * kHalf, g, 0x3);
+            } else {
+              tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
+              tma_load_3d(&tmap_b, &full[stage], b_dst + kHalf * kRowBytes, k0, n0 + kHalf, g);
+            }
+          } else {
+            tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
+          }
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
       }
@@ -157,6 +181,15 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
+    // A slot has been read by this warp: release it in every CTA of the pair (lane r arrives
+    // on CTA r's barrier): a multicast refill overwrites both CTAs' copies.
+    auto release = [&](uint32_t s) {
+      if constexpr (kClusterM > 1) {
+        if (lane < kClusterM) mbarrier_arrive_cluster(&empty[s], lane);
+      } else {
+        if (lane == 0) mbarrier_arrive(&empty[s]);
+      }
+    };
     MGroupedTile t;
     uint32_t stage = 0, phase = 0;
     float acc[kNumAcc];
@@ -226,7 +259,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           wgmma_commit();
           wgmma_wait<0>();
           fence_operands(partial);
-          if (lane == 0) mbarrier_arrive(&empty[stage]);
+          release(stage);
           if constexpr (kBlockScaled) {
             float scale_lo[kMaxSfb], scale_hi[kMaxSfb];
 #pragma unroll
@@ -264,7 +297,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           wgmma_commit();
           wgmma_wait<1>();
           fence_operands(acc);
-          if (kb > 0 && lane == 0) mbarrier_arrive(&empty[prev_stage]);
+          if (kb > 0) release(prev_stage);
           prev_stage = stage;
         }
         if (++stage == kNumStages) stage = 0, phase ^= 1;
@@ -272,7 +305,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       if constexpr (!kFp8) {
         wgmma_wait<0>();
         fence_operands(acc);
-        if (num_k_blocks > 0 && lane == 0) mbarrier_arrive(&empty[prev_stage]);
+        if (num_k_blocks > 0) release(prev_stage);
       }
 
       if constexpr (kKind == 1) {
@@ -294,5 +327,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   }
 
   grid_launch_dependents();
+  // No CTA of a pair may leave while its peer can still multicast into it or arrive on its
+  // barriers (barrier.cluster is .aligned: reconverge each warp first).
+  if constexpr (kClusterM > 1) {
+    __syncwarp();
+    cluster_sync();
+  }
 #endif
 }

@@ -1,12 +1,18 @@
-/* The masked M-grouped GEMM inside a CUDA graph: captured once, replayed with masked_m
- * changed on the device between replays (the kernel reads masked_m on the device, so a
- * replay must follow the new counts without re-capturing). After each replay D is compared
- * with the CPU reference for the new counts: computed rows by calc_diff, rows past
- * masked_m[g] must still hold the poison bytes. Needs an sm_90 GPU; elsewhere it reports
- * "skipped" and passes (CI). The graph calls are not in the library's driver table: they are
- * looked up in the libcuda the library already opened. */
+/* GPU checks of the SM90 grouped GEMMs beyond the conformance cases:
+ * 1. The masked M-grouped GEMM inside a CUDA graph: captured once, replayed with masked_m
+ *    changed on the device between replays (the kernel reads masked_m on the device, so a
+ *    replay must follow the new counts without re-capturing). After each replay D is
+ *    compared with the CPU reference for the new counts: computed rows by calc_diff, rows
+ *    past masked_m[g] must still hold the poison bytes.
+ * 2. The contiguous layout with CTA pairs forced ($DLG_GROUPED_TILE=128x64,
+ *    $DLG_GROUPED_PAIRS=1) on a layout whose pairs of 128-row blocks mix two groups
+ *    (no multicast), a group and padding (a ghost half), and one group (multicast).
+ * Needs an sm_90 GPU; elsewhere it reports "skipped" and passes (CI). The graph calls are not
+ * in the library's driver table: they are looked up in the libcuda the library opened. */
+#define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "dlg_test.h"
 #include "jit/dl.h"
@@ -128,6 +134,63 @@ static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const graph_api_t
   dlg_context_destroy(cpu);
 }
 
+/* 2. Contiguous, forced pairs, 7 blocks of 128 rows: g0 = block 0, g1 = blocks 1-3 (rows
+ * 450..511 padding), g2 = block 4 (rows 600..639 padding), block 5 padding, g1 = block 6.
+ * Pairs: (0,1) two groups, (2,3) one group (multicast), (4,5) group + padding (ghost),
+ * (6, past M) ghost. */
+static void contiguous_pairs(dlg_context_t* gpu) {
+  enum { M = 896, GC = 3, NC = 192, KC = 384 };
+  dlg_context_t* cpu = NULL;
+  CHECK_OK(dlg_context_create(-1, &cpu));
+  int64_t sfa_shape[2] = {M, KC / 128}, sfa_strides[2] = {1, M};
+  test_tensor_t* a = tt_new(kDLFloat8_e4m3fn, 8, 2, (int64_t)M, (int64_t)KC);
+  test_tensor_t* sfa = tt_new_strided(kDLFloat, 32, 2, sfa_shape, sfa_strides);
+  test_tensor_t* b = tt_new(kDLFloat8_e4m3fn, 8, 3, (int64_t)GC, (int64_t)NC, (int64_t)KC);
+  test_tensor_t* sfb = tt_new(kDLFloat, 32, 3, (int64_t)GC, (int64_t)(NC + 127) / 128, (int64_t)(KC / 128));
+  test_tensor_t* ids = tt_new(kDLInt, 32, 1, (int64_t)M);
+  test_tensor_t* d = tt_new(kDLBfloat, 16, 2, (int64_t)M, (int64_t)NC);
+  test_tensor_t* ref = tt_new(kDLBfloat, 16, 2, (int64_t)M, (int64_t)NC);
+  tt_fill(a, 11, -2, 2);
+  tt_fill(sfa, 12, 0.5, 2);
+  tt_fill(b, 13, -2, 2);
+  tt_fill(sfb, 14, 0.5, 2);
+  int32_t* id = ids->mem;
+  for (int r = 0; r < M; ++r)
+    id[r] = r < 128 ? 0 : r < 450 ? 1 : r < 512 ? -1 : r < 600 ? 2 : r < 768 ? -1 : 1;
+  tt_poison(d);
+  tt_poison(ref);
+  void *ma, *msfa, *mb, *msfb, *mid, *md;
+  DLTensor ga = to_device(gpu, a, &ma), gsfa = to_device(gpu, sfa, &msfa),
+           gb = to_device(gpu, b, &mb), gsfb = to_device(gpu, sfb, &msfb),
+           gid = to_device(gpu, ids, &mid), gd = to_device(gpu, d, &md);
+  setenv("DLG_GROUPED_TILE", "128x64", 1);
+  setenv("DLG_GROUPED_PAIRS", "1", 1);
+  CHECK_OK(dlg_m_grouped_gemm_contiguous(gpu, DLG_RECIPE_FP8_1D2D, &ga, &gsfa, &gb, &gsfb, &gid,
+                                         DLG_GROUP_LAYOUT_ROW_IDS, &gd, NULL));
+  unsetenv("DLG_GROUPED_TILE");
+  unsetenv("DLG_GROUPED_PAIRS");
+  CHECK_OK(dlg_stream_synchronize(gpu, NULL));
+  CHECK_OK(dlg_memcpy(gpu, d->mem, md, d->bytes));
+  CHECK_OK(dlg_m_grouped_gemm_contiguous(cpu, DLG_RECIPE_FP8_1D2D, &a->t, &sfa->t, &b->t,
+                                         &sfb->t, &ids->t, DLG_GROUP_LAYOUT_ROW_IDS, &ref->t, NULL));
+  double diff = 1.0;
+  CHECK_OK(dlg_testing_calc_diff(&d->t, &ref->t, &diff));
+  CHECK(diff < 1e-3);
+  int64_t mismatched_padding = 0;
+  const uint8_t* p = d->mem;
+  for (int r = 0; r < M; ++r)
+    if (id[r] < 0)
+      for (int i = 0; i < NC * 2; ++i) mismatched_padding += p[(int64_t)r * NC * 2 + i] != 0xA5;
+  CHECK(mismatched_padding == 0);
+  printf("  contiguous, forced pairs (128x64): calc_diff %.3g, padding bytes written %lld\n", diff,
+         (long long)mismatched_padding);
+  void* mems[] = {ma, msfa, mb, msfb, mid, md};
+  for (int i = 0; i < 6; ++i) dlg_device_free(gpu, mems[i]);
+  test_tensor_t* hs[] = {a, sfa, b, sfb, ids, d, ref};
+  for (int i = 0; i < 7; ++i) tt_free(hs[i]);
+  dlg_context_destroy(cpu);
+}
+
 int main(void) {
   dlg_context_t* gpu = NULL;
   dlg_device_info_t info;
@@ -141,6 +204,7 @@ int main(void) {
     return dlg_test_finish("masked_graph_test");
   }
   run(gpu, api, &gapi);
+  contiguous_pairs(gpu);
   dlg_context_destroy(gpu);
   return dlg_test_finish("masked_graph_test");
 }

@@ -104,10 +104,10 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
     exposed = c->pipelined ? alone / 4.0 : alone;
     if (bm == 128) exposed *= 0.5; /* the other warpgroup's chain fills part of the gap */
   }
-  double per_kb = mma + exposed;
+  double per_kb = mma;
   if (load > per_kb) per_kb = load;
   if (KBLOCK_FLOOR > per_kb) per_kb = KBLOCK_FLOOR;
-  per_kb += KBLOCK_OVERHEAD;
+  per_kb += exposed + KBLOCK_OVERHEAD;
   /* Fewer than 4 slots cannot cover the TMA latency. */
   if (c->stages < 4) per_kb *= 1.0 + 0.15 * (4 - c->stages);
   double epilogue = (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK +
@@ -146,14 +146,16 @@ static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, in
 
 /* Configs the kernels compile without spilling (ptxas -v; sm90_kernels_test checks every
  * choice for the anchor shapes): the pipelined FP8 promotion leaves too few registers for
- * clusters with two CTAs along M (2x1 with the staging epilogue, 2x2) above BLOCK_N 64,
- * nor does the staging epilogue with 2x2 clusters. */
+ * clusters with two CTAs along M above BLOCK_N 64 unless the epilogue stores directly;
+ * 2x2 clusters compile clean only with small tiles. */
 static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  /* The direct epilogue's C loads are all in flight at once on top of the accumulators. */
+  if (c->direct_store && s->c_bytes && c->block_n > 128) return 0;
   if (!s->fp8) return 1;
+  if (c->cluster_m == 2 && c->cluster_n == 2) return c->direct_store && c->block_n <= 64;
   if (c->pipelined && c->cluster_m == 2 && c->block_m == 128 && c->block_n > 64 &&
-      (!c->direct_store || c->cluster_n == 2))
+      !c->direct_store)
     return 0;
-  if (!c->direct_store && c->cluster_m == 2 && c->cluster_n == 2) return 0;
   return 1;
 }
 

@@ -51,6 +51,7 @@ _Static_assert(sizeof(k_grouped_params_t) == 112, "must match dlg::Sm90KGroupedP
 
 typedef struct grouped_config {
   int block_m, block_n, stages, threads;
+  int cluster_m; /* 1, or 2: CTA pairs on two m-blocks sharing B by multicast */
   size_t smem_bytes;
   unsigned grid;
   double est;
@@ -145,6 +146,7 @@ static dlg_status_t map_mn_major_scales(CUtensorMap* map, const DLTensor* sf, ui
 
 typedef struct grouped_shape {
   int fp8, block_scaled, k_grouped;
+  int allow_pairs;   /* the kernel has the 2-CTA pair mode (M-grouped) */
   int max_block_n, block_n_step;
   int64_t m_units;   /* rows to tile, per "group unit": see tiles_of */
   int64_t units;     /* how many independent row sets (groups for masked / K-grouped, else 1) */
@@ -159,11 +161,14 @@ static size_t stage_bytes(const grouped_shape_t* s, int bm, int bn) {
   return b;
 }
 
-/* Picks BLOCK_M, BLOCK_N and stages with the dense kernels' cost-model shape: waves x per-k-
- * block time (max of MMA and L2 load, + overhead; + unhidden promotion with one math
- * warpgroup). The k-block count is common to every candidate, so it drops out. */
+/* Picks BLOCK_M, BLOCK_N, the pair mode and stages with the dense kernels' cost-model shape:
+ * waves x per-k-block time (max of MMA and L2 load, + overhead; + unhidden promotion with one
+ * math warpgroup). The k-block count is common to every candidate, so it drops out. The L2
+ * rate, ~29 B/clk per SM, is what 128x128 tiles pulled on the H100 when load-bound (pairs,
+ * which fetch B once per two m-blocks, then won 12%); wider tiles were promotion-bound. */
 static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
   int found = 0;
+  for (int cm = 1; cm <= (s->allow_pairs ? 2 : 1); ++cm)
   for (int bm = 64; bm <= 128; bm += 64) {
     for (int bn = 32; bn <= s->max_block_n; bn += s->block_n_step) {
       const size_t per_stage = stage_bytes(s, bm, bn);
@@ -171,18 +176,26 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
       if (s->smem_limit < fixed + 2 * (per_stage + 16)) continue;
       int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
       if (stages > MAX_STAGES) stages = MAX_STAGES;
-      const int64_t m_blocks = s->units * dlg_ceil_div64(s->m_units > 0 ? s->m_units : 1, bm);
+      /* pairs: m-blocks rounded up to even per group (ghost halves cost a slot) */
+      const int64_t m_blocks =
+          s->units * dlg_ceil_div64(dlg_ceil_div64(s->m_units > 0 ? s->m_units : 1, bm), cm) * cm;
       const int64_t tiles = m_blocks * dlg_ceil_div64(s->n, bn);
-      const int64_t waves = dlg_ceil_div64(tiles, s->num_sms);
-      const double mma = bm * bn / 32.0, load = (bm + bn) * 128.0 / 48.0;
+      const int64_t waves = dlg_ceil_div64(tiles, cm > 1 ? (s->num_sms & ~1) : s->num_sms);
+      /* mma: the tensor-core time at peak (BM·BN/32 clk per 128-K block) x1.8 for FP8 1D2D,
+       * whose per-block promotion (BN/2 FFMA + scale selects per thread) does not fully hide
+       * behind the other warpgroup's wgmma (fitted on the H100: 128x160 ~1170, 128x128 ~1020 clk/k-block) */
+      const double mma = bm * bn / (s->block_scaled && !s->k_grouped ? 17.5 : 24.0);
+      const double load = (bm + (double)bn / cm) * 128.0 / 28.8;
       double per_kb = (mma > load ? mma : load) + 40.0;
       if (s->fp8 && bm == 64) per_kb += 0.75 * bn;
       if (stages < 4) per_kb *= 1.0 + 0.15 * (4 - stages);
+      if (cm > 1) per_kb *= 1.05; /* the pair's lockstep (shared slots) costs a little */
       const double est = (double)waves * per_kb;
       if (!found || est < out->est - 1e-9) {
         found = 1;
         out->block_m = bm;
         out->block_n = bn;
+        out->cluster_m = cm;
         out->stages = stages;
         out->threads = (bm / 64 + 1) * 128;
         out->smem_bytes = fixed + (size_t)stages * (per_stage + 16);
@@ -207,6 +220,7 @@ static int forced_tile(const grouped_shape_t* s, grouped_config_t* cfg) {
   if (stages < 2) return 0;
   cfg->block_m = bm;
   cfg->block_n = bn;
+  cfg->cluster_m = getenv("DLG_GROUPED_PAIRS") && atoi(getenv("DLG_GROUPED_PAIRS")) > 0 && s->allow_pairs ? 2 : 1;
   cfg->stages = stages;
   cfg->threads = (bm / 64 + 1) * 128;
   cfg->smem_bytes = fixed + (size_t)stages * (per_stage + 16);
@@ -224,6 +238,33 @@ static dlg_status_t device_limits(dlg_context_t* ctx, int* sms, size_t* smem, in
   return DLG_OK;
 }
 
+/* With pairs, the grid shrunk to the clusters that can be co-resident (a persistent pair that
+ * only starts after others finish would double the time of its tiles). */
+static unsigned fit_pairs(const dlg_kernel_t* k, const grouped_config_t* cfg) {
+  const dlg_cuda_api_t* api;
+  if (cfg->cluster_m < 2 || dlg_cuda_open(&api) != DLG_OK || !api->occupancy_max_active_clusters)
+    return cfg->grid;
+  CUlaunchAttribute attr;
+  memset(&attr, 0, sizeof attr);
+  attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  attr.value.clusterDim.x = (unsigned)cfg->cluster_m;
+  attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
+  CUlaunchConfig lc;
+  memset(&lc, 0, sizeof lc);
+  lc.gridDimX = cfg->grid;
+  lc.gridDimY = lc.gridDimZ = 1;
+  lc.blockDimX = (unsigned)cfg->threads;
+  lc.blockDimY = lc.blockDimZ = 1;
+  lc.sharedMemBytes = (unsigned)cfg->smem_bytes;
+  lc.attrs = &attr;
+  lc.numAttrs = 1;
+  int clusters = 0;
+  if (api->occupancy_max_active_clusters(&clusters, (CUfunction)k->function, &lc) != CUDA_SUCCESS)
+    return cfg->grid;
+  const unsigned most = (unsigned)clusters * (unsigned)cfg->cluster_m;
+  return clusters > 0 && most < cfg->grid ? most : cfg->grid;
+}
+
 static dlg_status_t launch(dlg_context_t* ctx, const char* source, const char* name,
                            const grouped_config_t* cfg, void** args, void* stream,
                            const char* what) {
@@ -232,10 +273,12 @@ static dlg_status_t launch(dlg_context_t* ctx, const char* source, const char* n
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
   dlg_launch_config_t lc;
   memset(&lc, 0, sizeof lc);
-  lc.grid[0] = cfg->grid;
+  lc.grid[0] = fit_pairs(&kernel, cfg);
   lc.grid[1] = lc.grid[2] = 1;
   lc.block[0] = (unsigned)cfg->threads;
   lc.block[1] = lc.block[2] = 1;
+  lc.cluster[0] = (unsigned)cfg->cluster_m;
+  lc.cluster[1] = lc.cluster[2] = 1;
   lc.smem_bytes = cfg->smem_bytes;
   lc.pdl = dlg_context_get_pdl(ctx);
   lc.stream = stream;
@@ -297,6 +340,7 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   gs.fp8 = fp8;
   gs.block_scaled = block_scaled;
   gs.max_block_n = block_scaled ? 176 : fp8 ? 192 : 256; /* 1D2D at 192 spills (masked mode) */
+  gs.allow_pairs = sms >= 2;
   gs.block_n_step = 16;
   gs.m_units = p->masked ? (p->expected_m < p->m ? p->expected_m : p->m) : p->m;
   gs.units = p->masked ? p->groups : 1;
@@ -310,11 +354,17 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   const int64_t max_tiles = (p->masked ? p->groups : 1) * dlg_ceil_div64(p->m, cfg.block_m) *
                             dlg_ceil_div64(p->n, cfg.block_n);
   cfg.grid = (unsigned)(max_tiles < sms ? max_tiles : sms);
+  if (cfg.cluster_m == 2) {
+    const int64_t pairs = (p->masked ? p->groups : 1) *
+                          dlg_ceil_div64(dlg_ceil_div64(p->m, cfg.block_m), 2) *
+                          dlg_ceil_div64(p->n, cfg.block_n);
+    cfg.grid = (unsigned)(2 * pairs < (sms & ~1) ? 2 * pairs : (sms & ~1));
+  }
 
   CUtensorMap map_a, map_b;
   const int eb = fp8 ? 1 : 2;
   DLG_TRY(map_operand(&map_a, p->a, p->masked, eb, (uint32_t)cfg.block_m, "a"));
-  DLG_TRY(map_operand(&map_b, p->b, 1, eb, (uint32_t)cfg.block_n, "b"));
+  DLG_TRY(map_operand(&map_b, p->b, 1, eb, (uint32_t)(cfg.block_n / cfg.cluster_m), "b"));
 
   m_grouped_params_t q;
   memset(&q, 0, sizeof q);
@@ -347,8 +397,8 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
 
   const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
   char name[160], source[320];
-  snprintf(name, sizeof name, "sm90_m_grouped_gemm<%d, %d, %d, %d, %d, %d>", cfg.block_m,
-           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind);
+  snprintf(name, sizeof name, "sm90_m_grouped_gemm<%d, %d, %d, %d, %d, %d, %d>", cfg.block_m,
+           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind, cfg.cluster_m);
   snprintf(source, sizeof source,
            "#include \"sm90_m_grouped_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_M_GROUPED_GEMM_SIGNATURE);\n", name);

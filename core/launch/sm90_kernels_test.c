@@ -352,7 +352,8 @@ static int res_usage(const char* cubin_path, int* regs, int* stack, int* local) 
 
 static int g_sass_checked;
 
-static void compile_and_check(const char* name, const char* source, int fp8, int threads) {
+static void compile_and_check(const char* name, const char* source, int fp8, int threads,
+                              int direct) {
   void* cubin = NULL;
   size_t size = 0;
   char* log = NULL;
@@ -396,7 +397,8 @@ static void compile_and_check(const char* name, const char* source, int fp8, int
     const int maxreg = count_of(sass, "USETMAXREG");
     CHECK(mma > 0);
     CHECK(ldl == 0 && stl == 0);
-    CHECK(tma_ld > 0 && tma_st > 0 && syncs > 0);
+    CHECK(tma_ld > 0 && syncs > 0);
+    CHECK(direct ? tma_st == 0 : tma_st > 0); /* direct-store epilogue: no TMA stores */
     CHECK(stack == 0 && local == 0);
     CHECK(regs > 0 && regs * threads <= 65536);
     CHECK(threads == 256 || maxreg == 2); /* two math WGs: dec (producer) + inc (math) */
@@ -440,7 +442,7 @@ static void compile_case(const kcase_t* k) {
                                k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
   else
     dlg_sm90_bf16_gemm_source(&cfg, k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
-  compile_and_check(name, source, k->fp8, (k->bm / 64 + 1) * 128);
+  compile_and_check(name, source, k->fp8, (k->bm / 64 + 1) * 128, k->direct);
 }
 
 static void representative_kernels(void) {
@@ -462,13 +464,14 @@ static void representative_kernels(void) {
       {1, 0, 0, 0, 64, 128, 8, 1, 1, 1, 0, 0}, {1, 0, 0, 0, 128, 112, 6, 1, 2, 1, 0, 0},
       {1, 0, 1, 3, 128, 96, 6, 1, 1, 1, 0, 0}, {1, 0, 0, 3, 64, 32, 12, 1, 2, 1, 0, 0},
       /* fp8 1d1d: f32 D += C (TMA prefetch), bf16 D, ldg C, not pipelined */
-      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1, 0}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1, 0},
+      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1, 0}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1, 1},
       {1, 0, 1, 2, 64, 112, 8, 1, 1, 1, 1, 0}, {1, 0, 1, 3, 128, 176, 4, 1, 1, 0, 1, 0},
       {1, 0, 1, 3, 64, 16, 12, 1, 2, 1, 1, 0},
       /* direct-store epilogue (no staging tile: one more stage), 2x2 clusters */
       {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 128, 6, 2, 1, 1, 0, 1},
-      {1, 1, 0, 0, 128, 128, 7, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 208, 5, 2, 2, 0, 0, 1},
+      {1, 1, 0, 0, 128, 128, 7, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0, 1},
       {1, 0, 0, 0, 64, 32, 12, 2, 2, 1, 0, 1}, {1, 0, 1, 2, 128, 112, 6, 2, 1, 1, 1, 1},
+      {1, 0, 0, 0, 64, 64, 12, 2, 2, 1, 0, 1},
       {1, 0, 0, 1, 128, 96, 7, 1, 1, 1, 0, 1}, {0, 0, 0, 0, 128, 256, 4, 2, 2, 0, 0, 1},
       {0, 0, 1, 2, 128, 128, 7, 1, 2, 0, 0, 1}, {0, 0, 0, 0, 64, 64, 12, 2, 2, 0, 0, 0},
   };
@@ -492,12 +495,13 @@ static void chosen_kernels(void) {
       s.promotion = kind == 0 ? DLG_SM90_PROMOTE_ROW_BLOCK
                     : kind == 2 ? DLG_SM90_PROMOTE_ADD
                     : kind == 3 ? DLG_SM90_PROMOTE_ROW_COL : DLG_SM90_PROMOTE_NONE;
-      if (kind == 3) s.c_bytes = 4;
+      if (kind == 3) s.c_bytes = 4, s.c_via_tma = 1;
       dlg_sm90_gemm_config_t cfg;
       if (!dlg_sm90_gemm_choose(&s, &cfg)) continue;
       char name[160], source[512];
       if (fp8)
-        dlg_sm90_fp8_recipe_source(&cfg, recipe, kind == 3, kind == 3 ? 3 : 0, name, sizeof name,
+        dlg_sm90_fp8_recipe_source(&cfg, recipe, kind == 3,
+                                   kind == 3 ? (cfg.direct_store ? 2 : 3) : 0, name, sizeof name,
                                    source, sizeof source);
       else
         dlg_sm90_bf16_gemm_source(&cfg, 0, 0, name, sizeof name, source, sizeof source);
@@ -505,7 +509,7 @@ static void chosen_kernels(void) {
       for (int j = 0; j < n_seen; ++j) dup |= strcmp(seen[j], name) == 0;
       if (dup || n_seen == 128) continue;
       snprintf(seen[n_seen++], sizeof seen[0], "%s", name);
-      compile_and_check(name, source, fp8, cfg.threads);
+      compile_and_check(name, source, fp8, cfg.threads, cfg.direct_store);
     }
   }
 }

@@ -4,7 +4,7 @@
 //
 // NOTES — schedulers (both walk the persistent sequence b, b + gridDim.x, ... like the dense
 // PersistentScheduler, and map each linear tile with the same TileRaster::tile_to_blocks, so
-// dense and grouped share one rasterization; no clusters here):
+// dense and grouped share one rasterization; the M-grouped one can pair CTAs, see below):
 // - M-grouped contiguous: the tile grid is the dense one over all M rows; a tile's group is
 //   read on the device: ROW_IDS -> the id of its first row (-1: padding, the tile is skipped);
 //   OFFSETS -> the g with off[g] <= m0 < off[g+1] (binary search; outside [off[0], off[G]):
@@ -45,6 +45,18 @@ DLG_DEVICE void tma_load_3d(const TensorMap* map, uint64_t* bar, void* smem_dst,
       : "memory");
 }
 
+// The same box written at the same shared-memory offset of every CTA in `cta_mask`, each
+// CTA's barrier at `bar`'s offset signalled (see ptx/tma.cuh's 2D multicast).
+DLG_DEVICE void tma_load_3d_multicast(const TensorMap* map, uint64_t* bar, void* smem_dst,
+                                      int32_t c0, int32_t c1, int32_t c2, uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".multicast::cluster [%0], [%1, {%3, %4, %5}], [%2], %6;" ::"r"(smem_addr(smem_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2),
+      "h"(cta_mask)
+      : "memory");
+}
+
 }  // namespace ptx
 
 enum GroupedMode : uint32_t {
@@ -60,19 +72,30 @@ struct MGroupedTile {
   uint32_t n0;
   uint32_t row_begin;  // rows [row_begin, row_end) of the group (offsets, masked)
   uint32_t row_end;
+  bool ghost;          // pair mode: this CTA's half has no rows to write (padding / past M)
+  bool multicast;      // pair mode: both halves use B[group]: B is loaded once for the pair
 };
 
-template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kGroupN, uint32_t kMode>
+// kPairM = 2: CTAs 2c and 2c+1 (one cluster) take m-blocks 2i and 2i+1 of the same N-block,
+// in lockstep (linear pair tile c, c + gridDim.x / 2, ...), so they can share the B tile by
+// TMA multicast. Masked: a group's m-blocks are paired inside the group (an odd count leaves
+// a ghost half past masked_m: it loads, computes and stores nothing). Contiguous: both CTAs
+// read both halves' groups; a pair is skipped only when both halves are padding, a half
+// without a group is a ghost, and multicast is used only when both halves have the same
+// group (otherwise each CTA loads its own B).
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kGroupN, uint32_t kMode,
+          uint32_t kPairM = 1>
 struct MGroupedScheduler {
   using Raster = TileRaster<1, 1, kGroupN>;
+  static_assert(kPairM == 1 || kPairM == 2, "pairs of at most 2 CTAs");
 
   const int32_t* layout;
   int64_t layout_stride;
   uint32_t num_groups, m, num_n_blocks;
-  uint32_t next_tile;
+  uint32_t next_tile, stride, rank;
   // contiguous
-  uint32_t num_m_blocks;
-  // masked cursor: group `group` owns linear tiles [group_begin, group_end)
+  uint32_t num_m_units;  // m-blocks (or pairs of them)
+  // masked cursor: group `group` owns linear pair tiles [group_begin, group_end)
   uint32_t group, group_begin, group_end, group_rows;
 
   DLG_DEVICE int32_t entry(uint32_t i) const {
@@ -84,28 +107,36 @@ struct MGroupedScheduler {
     return v < 0 ? 0u : (static_cast<uint32_t>(v) > m ? m : static_cast<uint32_t>(v));
   }
 
-  DLG_DEVICE MGroupedScheduler(const int32_t* layout_, int64_t stride, uint32_t groups,
+  DLG_DEVICE static uint32_t units_of(uint32_t rows) {
+    const uint32_t blocks = (rows + kBlockM - 1) / kBlockM;
+    return (blocks + kPairM - 1) / kPairM;
+  }
+
+  DLG_DEVICE MGroupedScheduler(const int32_t* layout_, int64_t stride_, uint32_t groups,
                                uint32_t m_, uint32_t n) {
     layout = layout_;
-    layout_stride = stride;
+    layout_stride = stride_;
     num_groups = groups;
     m = m_;
     num_n_blocks = (n + kBlockN - 1) / kBlockN;
-    num_m_blocks = (m + kBlockM - 1) / kBlockM;
-    next_tile = blockIdx.x;
+    num_m_units = units_of(m);
+    next_tile = blockIdx.x / kPairM;
+    stride = gridDim.x / kPairM;
+    rank = blockIdx.x % kPairM;
     group = 0;
     group_begin = group_end = 0;
     group_rows = 0;
     if constexpr (kMode == kGroupedMasked) {
       if (num_groups > 0) {
         group_rows = masked_rows(0);
-        group_end = (group_rows + kBlockM - 1) / kBlockM * num_n_blocks;
+        group_end = units_of(group_rows) * num_n_blocks;
       }
     }
   }
 
-  // Group of the contiguous tile starting at row m0, or false when the tile is padding.
+  // Group of the contiguous m-block starting at row m0, or false when it is padding.
   DLG_DEVICE bool contiguous_group(uint32_t m0, MGroupedTile& t) const {
+    if (m0 >= m) return false;
     if constexpr (kMode == kGroupedRowIds) {
       const int32_t g = entry(m0);
       if (g < 0 || static_cast<uint32_t>(g) >= num_groups) return false;
@@ -132,35 +163,51 @@ struct MGroupedScheduler {
 
   // Next tile of this CTA; false when it has none left.
   DLG_DEVICE bool next(MGroupedTile& t) {
+    t.ghost = false;
+    t.multicast = kPairM == 2;
     if constexpr (kMode == kGroupedMasked) {
       while (group < num_groups && next_tile >= group_end) {
         ++group;
         group_begin = group_end;
         if (group < num_groups) {
           group_rows = masked_rows(group);
-          group_end += (group_rows + kBlockM - 1) / kBlockM * num_n_blocks;
+          group_end += units_of(group_rows) * num_n_blocks;
         }
       }
       if (group >= num_groups) return false;
-      uint32_t mb, nb;
-      Raster::tile_to_blocks(next_tile - group_begin, (group_rows + kBlockM - 1) / kBlockM,
-                             num_n_blocks, mb, nb);
-      next_tile += gridDim.x;
+      uint32_t mu, nb;
+      Raster::tile_to_blocks(next_tile - group_begin, units_of(group_rows), num_n_blocks, mu, nb);
+      next_tile += stride;
       t.group = group;
-      t.m0 = mb * kBlockM;
+      t.m0 = (mu * kPairM + rank) * kBlockM;
       t.n0 = nb * kBlockN;
       t.row_begin = 0;
       t.row_end = group_rows;
+      t.ghost = t.m0 >= group_rows;
       return true;
     } else {
-      const uint32_t num_tiles = num_m_blocks * num_n_blocks;
+      const uint32_t num_tiles = num_m_units * num_n_blocks;
       while (next_tile < num_tiles) {
-        uint32_t mb, nb;
-        Raster::tile_to_blocks(next_tile, num_m_blocks, num_n_blocks, mb, nb);
-        next_tile += gridDim.x;
-        t.m0 = mb * kBlockM;
+        uint32_t mu, nb;
+        Raster::tile_to_blocks(next_tile, num_m_units, num_n_blocks, mu, nb);
+        next_tile += stride;
+        t.m0 = (mu * kPairM + rank) * kBlockM;
         t.n0 = nb * kBlockN;
-        if (contiguous_group(t.m0, t)) return true;
+        const bool mine = contiguous_group(t.m0, t);
+        if constexpr (kPairM == 1) {
+          if (mine) return true;
+        } else {
+          MGroupedTile peer;
+          const bool theirs = contiguous_group((mu * kPairM + (rank ^ 1)) * kBlockM, peer);
+          if (!mine && !theirs) continue;  // both halves padding: both CTAs skip
+          t.multicast = mine && theirs && peer.group == t.group;
+          if (!mine) {  // ghost: load B of the peer's group (in range), write nothing
+            t.group = peer.group;
+            t.ghost = true;
+            t.row_begin = t.row_end = 0;
+          }
+          return true;
+        }
       }
       return false;
     }
@@ -168,7 +215,7 @@ struct MGroupedScheduler {
 
   // Whether row `row` (as in MGroupedTile::m0) of tile t is computed and written.
   DLG_DEVICE bool row_valid(const MGroupedTile& t, uint32_t row) const {
-    if (row >= m) return false;
+    if (t.ghost || row >= m) return false;
     if constexpr (kMode == kGroupedRowIds) return entry(row) == static_cast<int32_t>(t.group);
     else return row >= t.row_begin && row < t.row_end;
   }

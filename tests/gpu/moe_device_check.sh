@@ -17,7 +17,7 @@ echo "== build rc=$? ($((SECONDS - t0)) s)"; grep -E "error" "$OUT/build.log" | 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.draw --format=csv,noheader
 runner=build-gpu/conformance/runners/c/dlg_conformance
 if [[ "$steps" == *" graph "* ]]; then
-  echo "== graph"; timeout 120 ./build-gpu/masked_graph_test 2>&1 | tail -8
+  echo "== graph"; timeout 120 ./build-gpu/masked_graph_test 2>&1 | tail -6
 fi
 if [[ "$steps" == *" conf "* ]]; then
   t1=$SECONDS
@@ -42,6 +42,9 @@ if [[ "$steps" == *" sanitizer "* ]]; then
       --device cuda --out "$OUT/san.json" --filter "$c" >"$OUT/san_$c.log" 2>&1
     echo "memcheck $c: rc=$? $(grep -c 'Invalid\|ERROR SUMMARY: [1-9]' "$OUT/san_$c.log") error lines; $(tail -n 1 "$OUT/san_$c.log")"
   done
+  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 ./build-gpu/masked_graph_test \
+    >"$OUT/san_graph.log" 2>&1
+  echo "memcheck masked_graph_test: rc=$? $(tail -n 1 "$OUT/san_graph.log")"
   echo "== sanitizer ($((SECONDS - t1)) s)"
 fi
 ( cd "$OUT" && tar czf results.tgz --remove-files ./*.log ./*.json 2>/dev/null )

@@ -155,8 +155,8 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
   if ((s = dlg_sm90_check_operand("b", p->b, 1, check_ptr)) != DLG_OK) return s;
   if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
 
-  const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
   const int one_d_one_d = p->recipe == DLG_RECIPE_FP8_1D1D;
+  const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
   const int scales = per_tensor ? 0
                      : one_d_one_d ? (DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB)
                                    : DLG_SM90_SMEM_SFA;

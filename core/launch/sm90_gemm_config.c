@@ -13,12 +13,12 @@
 
 /* Cost-model constants (per SM, in SM clock cycles at ~1.75 GHz). They only rank
  * candidates; fitted to the H100 sweep of docs/kernels.md ("Measured"). */
-#define L2_BYTES_PER_CLK 40.0           /* sustained L2 -> SMEM bandwidth of one SM */
+#define SLOT_BYTES_PER_CLK 48.0         /* a k-block's slot streams in at ~48 B/clk ... */
+#define SLOT_LATENCY 250.0              /* ... after a fixed round trip (barriers, TMA issue) */
 #define DRAM_BYTES_PER_CLK 12.0         /* ~2.8 TB/s / 132 SMs / 1.755 GHz */
 #define MMA_EFFICIENCY_BASE 1.25        /* wgmma cycles / ideal, plus STAGE_LATENCY / stages */
 #define STAGE_LATENCY 0.5
 #define KBLOCK_OVERHEAD 40.0            /* barrier round trip + wgmma issue per k-block */
-#define KBLOCK_FLOOR 420.0              /* a k-block's load round trip with few bytes per slot */
 #define WGMMA_LATENCY 120.0             /* issue -> wait_group 0 of a k-block's chain */
 #define EPILOGUE_FIXED 400.0            /* named barriers, TMA store issue, scheduler step */
 #define EPILOGUE_BYTES_PER_CLK 32.0
@@ -92,33 +92,34 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   double bytes = ((double)bm / cn + (double)bn / cm) * ROW_BYTES;
   if (s->sfa_in_smem & DLG_SM90_SMEM_SFA) bytes += bm * 4.0;
   if (s->sfa_in_smem & DLG_SM90_SMEM_SFB) bytes += bn * 4.0;
-  const double load = bytes / L2_BYTES_PER_CLK;
+  const double load = SLOT_LATENCY + bytes / SLOT_BYTES_PER_CLK;
   /* Promotion: per math warpgroup, BLOCK_N/2 accumulators per thread, one warp of it on each
-   * SM sub-partition. Not pipelined, the warpgroup waits for its chain, then promotes: with
-   * two warpgroups the other one's chain covers part of it; pipelined, only one promotion in
-   * a chain of 4 k-blocks is exposed. */
+   * SM sub-partition. Not pipelined, the warpgroup waits for its chain, then promotes (the
+   * two warpgroups run in step, so the tensor cores idle meanwhile); pipelined, only one
+   * promotion in a chain of 4 k-blocks is exposed, half of it covered by the other
+   * warpgroup's chain. */
   const int promotion = promotion_of(s);
   double exposed = 0.0;
   if (promotion != DLG_SM90_PROMOTE_NONE) {
     const double alone = k_promote_per_acc[promotion] * bn / 2.0 + WGMMA_LATENCY;
-    exposed = c->pipelined ? alone / 4.0 : alone;
-    if (bm == 128) exposed *= 0.5; /* the other warpgroup's chain fills part of the gap */
+    exposed = c->pipelined ? alone / 4.0 * (bm == 128 ? 0.5 : 1.0) : alone;
   }
-  double per_kb = mma;
-  if (load > per_kb) per_kb = load;
-  if (KBLOCK_FLOOR > per_kb) per_kb = KBLOCK_FLOOR;
+  double per_kb = mma > load ? mma : load;
   per_kb += exposed + KBLOCK_OVERHEAD;
-  /* Fewer than 4 slots cannot cover the TMA latency. */
-  if (c->stages < 4) per_kb *= 1.0 + 0.15 * (4 - c->stages);
+  /* Fewer than 4 slots cover the TMA latency worse (measured: FP8 128x128 5 -> 4 stages
+   * +3.5%). */
+  if (c->stages < 4) per_kb *= 1.0 + 0.04 * (4 - c->stages);
   double epilogue = (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK +
                     EPILOGUE_FIXED;
   if (s->c_bytes && (c->direct_store || !s->c_via_tma)) epilogue += C_LOAD_LATENCY;
-  double cycles = (double)waves * (kblocks * per_kb + epilogue);
-  /* Every byte comes from DRAM once at least, shared by the whole grid. */
+  const double compute = (double)waves * (kblocks * per_kb + epilogue);
+  /* Every byte comes from DRAM once at least, shared by the whole grid; the two overlap
+   * mostly (the smaller one counts a quarter, so memory-bound candidates still rank). */
   const double dram = ((double)s->m * s->k + (double)s->n * s->k) * (s->fp8 ? 1 : 2) +
                       (double)s->m * s->n * (s->out_bytes + s->c_bytes);
   const double dram_cycles = dram / (DRAM_BYTES_PER_CLK * s->num_sms);
-  if (dram_cycles > cycles) cycles = dram_cycles;
+  const double cycles = compute > dram_cycles ? compute + 0.25 * dram_cycles
+                                              : dram_cycles + 0.25 * compute;
   c->tiles = tiles;
   c->waves = waves;
   c->grid = (unsigned)(tiles < grid_max ? tiles : grid_max);
@@ -146,25 +147,27 @@ static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, in
 
 /* Configs the kernels compile without spilling (ptxas -v; sm90_kernels_test checks every
  * choice for the anchor shapes): the pipelined FP8 promotion leaves too few registers for
- * clusters with two CTAs along M above BLOCK_N 64 unless the epilogue stores directly;
- * 2x2 clusters compile clean only with small tiles. */
+ * clusters with two CTAs along M (multicast B) above BLOCK_N 64 unless the epilogue
+ * stores directly; 2x2 clusters compile clean only with small tiles. */
 static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
   /* The direct epilogue's C loads are all in flight at once on top of the accumulators. */
   if (c->direct_store && s->c_bytes && c->block_n > 128) return 0;
   if (!s->fp8) return 1;
   if (c->cluster_m == 2 && c->cluster_n == 2) return c->direct_store && c->block_n <= 64;
-  if (c->pipelined && c->cluster_m == 2 && c->block_m == 128 && c->block_n > 64 &&
-      !c->direct_store)
-    return 0;
+  if (c->cluster_m == 2 && c->block_n > 64 && !c->direct_store) return 0;
   return 1;
 }
 
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out) {
-  static const int cluster_shapes[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}}; /* {cm, cn} */
+  /* 2x2 clusters and the direct-store epilogue are available through the override but
+   * measured slower on every shape of the H100 sweep (docs/kernels.md), so the search
+   * leaves them out: 2x2 clusters of 4 co-reside on fewer SMs, direct stores of 16-byte
+   * row pieces cost more than the async TMA store they replace. */
+  static const int cluster_shapes[3][2] = {{1, 1}, {1, 2}, {2, 1}}; /* {cm, cn} */
   int found = 0;
   dlg_sm90_gemm_config_t best;
   memset(&best, 0, sizeof best);
-  for (int direct = 0; direct <= 1; ++direct) {
+  for (int direct = 0; direct <= 0; ++direct) {
     /* The TMA C prefetch needs the staging tile; f32 C without it is read in the epilogue. */
     for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
       for (int bm = 64; bm <= 128; bm += 64) {
@@ -172,7 +175,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
         for (int bn = 16; bn <= max_bn; bn += 16) {
           const int stages = max_stages(s, bm, bn, direct);
           if (stages < 2) continue;
-          for (int c = 0; c < 4; ++c) {
+          for (int c = 0; c < 3; ++c) {
             const int cm = cluster_shapes[c][0], cn = cluster_shapes[c][1];
             if (!cluster_ok(s, bm, bn, cm, cn)) continue;
             dlg_sm90_gemm_config_t cand;

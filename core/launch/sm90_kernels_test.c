@@ -89,6 +89,7 @@ static void heuristics(void) {
       for (size_t j = 0; j < sizeof sms / sizeof sms[0]; ++j) {
         dlg_sm90_gemm_shape_t s = make_shape(k_shapes[i], fp8, sfa, out_bytes, sms[j]);
         if (kind == 4) s.promotion = DLG_SM90_PROMOTE_ROW_COL;
+        if (kind == 0) s.promotion = DLG_SM90_PROMOTE_ROW_BLOCK;
         dlg_sm90_gemm_config_t a, b;
         memset(&a, 0, sizeof a);
         memset(&b, 0, sizeof b);
@@ -107,7 +108,8 @@ static void heuristics(void) {
 
   /* $DLG_SM90_GEMM_CONFIG overrides: valid ones give a consistent config, others change
    * nothing. */
-  s = make_shape(k_shapes[14], 1, DLG_SM90_SMEM_SFA, 2, 132); /* 4096^3 */
+  s = make_shape(k_shapes[14], 1, DLG_SM90_SMEM_SFA, 2, 132); /* 4096^3, 1D2D */
+  s.promotion = DLG_SM90_PROMOTE_ROW_BLOCK;
   CHECK(dlg_sm90_gemm_choose(&s, &c));
   dlg_sm90_gemm_config_t o = c;
   const char* why = NULL;
@@ -133,6 +135,7 @@ static void print_choices(void) {
   for (size_t i = 0; i < 16; ++i) {
     dlg_sm90_gemm_config_t f, t, b;
     dlg_sm90_gemm_shape_t sf = make_shape(k_shapes[i], 1, DLG_SM90_SMEM_SFA, 2, 132);
+    sf.promotion = DLG_SM90_PROMOTE_ROW_BLOCK;
     dlg_sm90_gemm_shape_t st = make_shape(k_shapes[i], 1, 0, 2, 132);
     dlg_sm90_gemm_shape_t sb = make_shape(k_shapes[i], 0, 0, 2, 132);
     if (!dlg_sm90_gemm_choose(&sf, &f) || !dlg_sm90_gemm_choose(&st, &t) ||

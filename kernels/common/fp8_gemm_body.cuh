@@ -73,7 +73,7 @@ constexpr uint32_t kFp8ScalePerTensor = 1;  // device scalars (NULL = 1), applie
 constexpr uint32_t kFp8Scale1D1D = 2;       // sfa per (row, k-block); sfb per (col, k-block)
 
 // Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_fp8_gemm.c
-// (same field order and types: 80 bytes, natural alignment).
+// (same field order and types: 96 bytes, natural alignment).
 struct Sm90Fp8GemmParams {
   uint32_t m, n, k;
   const float* sfb;       // 1D2D: B block scales
@@ -228,7 +228,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             tma_load_2d(tmap_sfa, &full[stage], smem_sfa + stage * kBlockM, m0,
                         static_cast<int32_t>(kb));
           if constexpr (k1D1D)
-            tma_load_2d(tmap_sfb, &full[stage], smem_sfb + stage * kBlockN, n0,
+            tma_load_2d(tmap_sfb, &full[stage], smem_sfb + stage * (kSfbBytes / 4), n0,
                         static_cast<int32_t>(kb));
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
@@ -339,7 +339,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
             const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
             const float sfa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
-            const float2* sfb_cols = reinterpret_cast<const float2*>(smem_sfb + rel * kBlockN);
+            const float2* sfb_cols = reinterpret_cast<const float2*>(smem_sfb + rel * (kSfbBytes / 4));
 #pragma unroll
             for (uint32_t j = 0; j < kBlockN / 8; ++j) {
               // Column scale first, in place (no temporaries on top of three accumulator

@@ -1,4 +1,6 @@
 // SM90 MQA logits, non-paged (the prefill side of DeepSeek V3.2's lightning indexer):
+// DLG_TEST_INSTANTIATION: sm90_fp8_mqa_logits<64, 128, 12, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_mqa_logits<32, 64, 12, 1>
 //
 //   logits[i, j] = Σ_h relu((q[i, h, :] · kv[j, :]) · kv_scale[j]) · w[i, h]   j in [ks[i], ke[i])
 //

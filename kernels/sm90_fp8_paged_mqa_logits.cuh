@@ -1,4 +1,6 @@
 // SM90 MQA logits over a paged KV cache (the decode side of DeepSeek V3.2's indexer):
+// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<64, 128, 1, 16, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<32, 128, 2, 16, 1>
 //
 //   logits[b·next_n + t, j] = Σ_h relu((q[b, t, h] · kv(b, j)) · scale(b, j)) · w[b·next_n + t, h]
 //

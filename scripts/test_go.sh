@@ -35,7 +35,10 @@ for f in raw.go raw_wrap.c; do
 done
 
 export CGO_ENABLED=1
-export CGO_CFLAGS="-O2 -g -I$root/include -I$DLG_DLPACK_INCLUDE_DIR"
+# Go's build cache does not look at libdlgemm.a itself: its hash in the flags makes a changed
+# library relink every test binary (else `go test -c` keeps a stale one).
+lib_stamp=$(sha256sum "$build/libdlgemm.a" | cut -c1-16)
+export CGO_CFLAGS="-O2 -g -I$root/include -I$DLG_DLPACK_INCLUDE_DIR -DDLG_LIB_STAMP=$lib_stamp"
 export CGO_LDFLAGS="-L$build"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 

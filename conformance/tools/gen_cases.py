@@ -231,6 +231,8 @@ gemm_case("FP8_1D2D", 64, 256, 384, tag="_ue8m0_packed", packed=True,
           note="UE8M0 scales packed in int32 (the SM100 layout)")
 gemm_case("FP8_1D2D", 32, 128, 256, tag="_mn_major_a", a_layout="col",
           note="FP8 with M-major A: the SM90 FP8 kernel declines it, the portable kernel serves it")
+gemm_case("FP8_PER_TENSOR", 300, 136, 640, F32, tag="_c", with_c=True,
+          note="M past two 128-row tiles, N off the grid, f32 D with C")
 gemm_case("FP8_1D1D", 128, 256, 384, F32)
 gemm_case("FP8_1D1D", 96, 128, 256, F32, tag="_c", with_c=True)
 gemm_case("FP8_1D1D", 64, 192, 256, F32, tag="_inplace", c_alias=True,

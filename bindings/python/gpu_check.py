@@ -79,6 +79,10 @@ def ok(x, y, tol: float) -> bool:
 
 # -- frameworks: put NumPy inputs on the device, allocate outputs, read results back -----------
 
+def is_torch(t) -> bool:
+    return type(t).__module__.partition(".")[0] == "torch"
+
+
 class NumpyFw:
     name = "cpu"
 
@@ -121,6 +125,8 @@ class TorchFw:
         return self.torch.zeros(shape, dtype=getattr(self.torch, dt.name), device="cuda")
 
     def get(self, t):
+        if not is_torch(t):  # a NumPy result (e.g. a device -> host copy): already on the host
+            return np.asarray(t)
         t = t.detach()
         for ndt, (tdt, raw) in self.dtypes.items():
             if t.dtype == tdt:
@@ -163,7 +169,9 @@ class JaxFw:
         return self.jax.device_put(self.jnp.zeros(shape, dtype), self.dev)
 
     def get(self, t):
-        if self.outputs_from == "torch" and not hasattr(t, "block_until_ready"):
+        # Outputs may come from torch even when JAX arrays are writable: strided ones
+        # (strided_fw), and all of them when JAX exports read-only arrays.
+        if is_torch(t):
             return self.torch_fw.get(t)
         return np.asarray(t)
 
@@ -509,10 +517,14 @@ def stream_check(tfw):
         print(f"stream: UNSUPPORTED: {exc}")
 
 
+SUMMARY: list[str] = []  # one-line overhead summaries, printed last
+
+
 def overhead(tfw, calls: int):
-    """Host time of one cached GEMM call: full Python path, raw SWIG path, per-tensor DLPack
-    import, and torch.matmul for scale. GPU work is asynchronous: host time per call is what
-    the loop measures (then one synchronize)."""
+    """Host time of one cached GEMM call: full Python path, raw SWIG path, per-tensor import
+    (the binding's torch fast path, and torch's __dlpack__ for comparison), and torch.matmul
+    for scale. GPU work is asynchronous: host time per call is what the loop measures (then
+    one synchronize)."""
     torch = tfw.torch
     ctx = dlgemm.default_context(0)
     for recipe, dt in (("bf16", torch.bfloat16), ("fp8_per_tensor", torch.float8_e4m3fn)):
@@ -546,6 +558,7 @@ def overhead(tfw, calls: int):
         full_default = timed(lambda: dlgemm.gemm(a, b, d, recipe=recipe))
         raw = timed(lambda: dlgemm._cabi.dlg_gemm(h, r, a, None, b, None, None, d, stream))
         one = timed(lambda: dlgemm._cabi.dlg_tensor_numel(a))
+        via_dlpack = timed(lambda: dlgemm._cabi.dlg_tensor_numel(a.__dlpack__(stream=stream)))
         ab, bb = a.to(torch.bfloat16), b.to(torch.bfloat16)
         mm = timed(lambda: torch.matmul(ab, bb.T, out=d))
         print(f"overhead {recipe} {m}x{n}x{k}, {calls} calls (host µs/call, then incl. sync):")
@@ -553,8 +566,58 @@ def overhead(tfw, calls: int):
         print(f"  ... with stream=<int> given      {explicit[0]:7.2f}  {explicit[1]:7.2f}")
         print(f"  dlgemm.gemm(...) default ctx     {full_default[0]:7.2f}  {full_default[1]:7.2f}")
         print(f"  _cabi.dlg_gemm (raw SWIG)        {raw[0]:7.2f}  {raw[1]:7.2f}")
-        print(f"  one DLPack import (tensor_numel) {one[0]:7.2f}")
+        print(f"  one torch tensor (tensor_numel)  {one[0]:7.2f}")
+        print(f"  ... through __dlpack__ (capsule) {via_dlpack[0]:7.2f}")
         print(f"  torch.matmul bf16 (for scale)    {mm[0]:7.2f}  {mm[1]:7.2f}")
+        SUMMARY.append(f"{recipe} {m}^3 host us/call: gemm(ctx)={full[0]:.1f} "
+                       f"gemm(ctx,stream)={explicit[0]:.1f} gemm()={full_default[0]:.1f} "
+                       f"raw={raw[0]:.1f} tensor={one[0]:.1f} (via __dlpack__ {via_dlpack[0]:.1f}) "
+                       f"torch.matmul={mm[0]:.1f}")
+
+
+def fast_path_check(tfw):
+    """Torch tensors the binding describes without __dlpack__ (requires_grad inputs,
+    nn.Parameter, strided views) give what their contiguous copies give; a negation view
+    (which the fast path leaves to __dlpack__) either raises or is right."""
+    torch = tfw.torch
+    a = torch.randn(256, 512, device="cuda").to(torch.bfloat16)
+    b = torch.randn(384, 512, device="cuda").to(torch.bfloat16)
+    try:
+        ref = dlgemm.gemm(a, b, recipe="bf16")
+        cases = {
+            "requires_grad input": (a.clone().requires_grad_(True), b),
+            "nn.Parameter input": (torch.nn.Parameter(a.clone()), b),
+            "N-major b view": (a, b.T.contiguous().T),
+            "M-major a view": (a.T.contiguous().T, b),
+        }
+        want = ref.float().cpu().numpy()
+        for what, (x, y) in cases.items():
+            d = torch.zeros(256, 384, device="cuda", dtype=torch.bfloat16)
+            try:
+                dlgemm.gemm(x, y, d, recipe="bf16")
+            except dlgemm.UnsupportedError as exc:
+                print(f"fast path: {what:22s} UNSUPPORTED: {exc}")
+                continue
+            diff = calc_diff(d.float().cpu().numpy(), want)
+            good = diff <= 1e-5
+            print(f"fast path: {what:22s} diff={diff:.2e} [{'ok' if good else 'MISMATCH'}]")
+            if not good:
+                FAILURES.append(f"fast-path/{what}")
+        neg = torch._neg_view(a) if hasattr(torch, "_neg_view") else None
+        if neg is not None and neg.is_neg():
+            try:
+                d = dlgemm.gemm(neg, b, recipe="bf16")
+                good = calc_diff(d.float().cpu().numpy(), -want) <= 1e-5
+                print(f"fast path: negation view            {'ok (resolved)' if good else 'WRONG'}")
+                if not good:
+                    FAILURES.append("fast-path/neg-view")
+            except dlgemm.Error as exc:
+                print(f"fast path: negation view            ok (refused: {exc})")
+    except dlgemm.UnsupportedError as exc:
+        print(f"fast path: UNSUPPORTED: {exc}")
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        FAILURES.append("fast-path")
 
 
 def torch_math(tfw):
@@ -638,8 +701,11 @@ def main():
     torch_math(tfw)
     device_memory()
     stream_check(tfw)
+    fast_path_check(tfw)
     overhead(tfw, args.calls)
     print("FAILURES: " + (", ".join(FAILURES) if FAILURES else "none"))
+    for line in SUMMARY:  # last, for copying
+        print("OVERHEAD SUMMARY: " + line)
     sys.exit(1 if FAILURES else 0)
 
 

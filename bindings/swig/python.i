@@ -21,7 +21,10 @@
  * when the call returns. Outputs must be writable (DLPack 1.x READ_ONLY flag, NumPy's
  * read-only flag). CUDA producers are asked for their data on the call's stream
  * (__dlpack__(stream=...)), so the producer orders its pending work before the kernel.
- * The GIL is released while the C function runs (threads="1"). */
+ * The GIL is released while the C function runs (threads="1").
+ *
+ * PyTorch tensors skip __dlpack__ (its cost dominated a call) where nothing is lost by it:
+ * see dlgpy_from_torch for when; every other case still goes through the protocol. */
 
 %module(threads="1") _cabi
 
@@ -226,6 +229,10 @@ static void dlgpy_tensor_release(dlgpy_tensor_t* h) {
 static PyObject *dlgpy_s_dtype, *dlgpy_s_kind, *dlgpy_s_name, *dlgpy_s_itemsize,
     *dlgpy_s_array_interface, *dlgpy_s_dlpack, *dlgpy_s_dlpack_device, *dlgpy_kw_stream_version,
     *dlgpy_kw_stream, *dlgpy_version_1_0;
+/* PyTorch's attribute names (the fast path below). */
+static PyObject *dlgpy_s_torch, *dlgpy_s_data_ptr, *dlgpy_s_shape, *dlgpy_s_stride,
+    *dlgpy_s_layout, *dlgpy_s_is_neg, *dlgpy_s_is_conj, *dlgpy_s_is_cuda, *dlgpy_s_is_cpu,
+    *dlgpy_s_get_device, *dlgpy_s_requires_grad, *dlgpy_s_is_pinned;
 
 static int dlgpy_init_names(void) {
   if (dlgpy_version_1_0) return 0;
@@ -238,6 +245,22 @@ static int dlgpy_init_names(void) {
   dlgpy_s_dlpack_device = PyUnicode_InternFromString("__dlpack_device__");
   dlgpy_kw_stream_version = Py_BuildValue("(ss)", "stream", "max_version");
   dlgpy_kw_stream = Py_BuildValue("(s)", "stream");
+  dlgpy_s_torch = PyUnicode_InternFromString("torch");
+  dlgpy_s_data_ptr = PyUnicode_InternFromString("data_ptr");
+  dlgpy_s_shape = PyUnicode_InternFromString("shape");
+  dlgpy_s_stride = PyUnicode_InternFromString("stride");
+  dlgpy_s_layout = PyUnicode_InternFromString("layout");
+  dlgpy_s_is_neg = PyUnicode_InternFromString("is_neg");
+  dlgpy_s_is_conj = PyUnicode_InternFromString("is_conj");
+  dlgpy_s_is_cuda = PyUnicode_InternFromString("is_cuda");
+  dlgpy_s_is_cpu = PyUnicode_InternFromString("is_cpu");
+  dlgpy_s_get_device = PyUnicode_InternFromString("get_device");
+  dlgpy_s_requires_grad = PyUnicode_InternFromString("requires_grad");
+  dlgpy_s_is_pinned = PyUnicode_InternFromString("is_pinned");
+  if (!dlgpy_s_torch || !dlgpy_s_data_ptr || !dlgpy_s_shape || !dlgpy_s_stride ||
+      !dlgpy_s_layout || !dlgpy_s_is_neg || !dlgpy_s_is_conj || !dlgpy_s_is_cuda ||
+      !dlgpy_s_is_cpu || !dlgpy_s_get_device || !dlgpy_s_requires_grad || !dlgpy_s_is_pinned)
+    return -1;
   PyObject* v = Py_BuildValue("(ii)", 1, 0);
   if (!dlgpy_s_dtype || !dlgpy_s_kind || !dlgpy_s_name || !dlgpy_s_itemsize ||
       !dlgpy_s_array_interface || !dlgpy_s_dlpack || !dlgpy_s_dlpack_device ||
@@ -468,6 +491,191 @@ static void dlgpy_raise_not_a_tensor(const dlgpy_tensor_t* h) {
                     DLG_ERR_INVALID_ARGUMENT, msg);
 }
 
+/* PyTorch fast path. torch's __dlpack__ costs ~14 µs per tensor (a Python-level method that
+ * builds stream objects and a capsule), several times the C call itself; a dense torch tensor
+ * carries everything a DLTensor needs, so it is described from its own attributes instead.
+ * The fast path covers exactly what it can describe faithfully: an exact torch.Tensor /
+ * nn.Parameter (subclasses may override data_ptr and friends), strided layout, no neg/conj
+ * bit, a dtype of the table below, on the CPU or on a CUDA device whose current torch stream
+ * IS the call's stream (otherwise __dlpack__ must order torch's pending work before ours,
+ * which it does with an event). Anything else, and any surprise on the way, takes the DLPack
+ * route, which gives the canonical behaviour and errors. torch is never imported here: the
+ * types are looked up once the caller's process has imported it. data_ptr() already
+ * includes the storage offset; the caller's reference keeps the tensor alive for the call. */
+static const struct { const char* name; int code, bits; } dlgpy_torch_dtype_names[] = {
+  {"float32", kDLFloat, 32},          {"bfloat16", kDLBfloat, 16},
+  {"float16", kDLFloat, 16},          {"float64", kDLFloat, 64},
+  {"float8_e4m3fn", kDLFloat8_e4m3fn, 8}, {"float8_e5m2", kDLFloat8_e5m2, 8},
+  {"float8_e4m3fnuz", kDLFloat8_e4m3fnuz, 8}, {"float8_e5m2fnuz", kDLFloat8_e5m2fnuz, 8},
+  {"float8_e8m0fnu", kDLFloat8_e8m0fnu, 8},
+  {"int32", kDLInt, 32},              {"int64", kDLInt, 64},
+  {"int16", kDLInt, 16},              {"int8", kDLInt, 8},
+  {"uint8", kDLUInt, 8},              {"bool", kDLBool, 8},
+};
+#define DLGPY_TORCH_DTYPES (sizeof dlgpy_torch_dtype_names / sizeof dlgpy_torch_dtype_names[0])
+
+static struct {
+  int state;                  /* 0: torch not imported yet, 1: ready, -1: fast path off */
+  PyObject* tensor_type;      /* torch.Tensor */
+  PyObject* parameter_type;   /* torch.nn.Parameter, or NULL */
+  PyObject* strided;          /* torch.strided */
+  PyObject* raw_stream;       /* torch._C._cuda_getCurrentRawStream, or NULL: CPU only */
+  PyObject* dtypes[DLGPY_TORCH_DTYPES]; /* torch.<name>, or NULL where this torch lacks it */
+} dlgpy_torch;
+
+/* getattr(o, a, None) as a new reference, NULL when absent (no exception left). */
+static PyObject* dlgpy_getattr_opt(PyObject* o, const char* a) {
+  PyObject* v = o ? PyObject_GetAttrString(o, a) : NULL;
+  if (!v) PyErr_Clear();
+  return v;
+}
+
+/* 1 when the fast path can be used (torch imported and looked up), else 0. Never raises. */
+static int dlgpy_torch_ready(void) {
+  if (dlgpy_torch.state != 0) return dlgpy_torch.state > 0;
+  PyObject* modules = PyImport_GetModuleDict(); /* borrowed */
+  PyObject* torch = modules ? PyDict_GetItemWithError(modules, dlgpy_s_torch) : NULL;
+  if (!torch) { PyErr_Clear(); return 0; } /* not imported (yet): ask again next time */
+  dlgpy_torch.state = -1;
+  PyObject* tensor = dlgpy_getattr_opt(torch, "Tensor");
+  PyObject* strided = dlgpy_getattr_opt(torch, "strided");
+  PyObject* version = dlgpy_getattr_opt(torch, "version");
+  PyObject* hip = dlgpy_getattr_opt(version, "hip");
+  /* ROCm builds call their devices "cuda" but export kDLROCM: left to __dlpack__. */
+  int rocm = hip && hip != Py_None;
+  Py_XDECREF(version);
+  Py_XDECREF(hip);
+  if (!tensor || !PyType_Check(tensor) || !strided || rocm) {
+    Py_XDECREF(tensor);
+    Py_XDECREF(strided);
+    return 0;
+  }
+  dlgpy_torch.tensor_type = tensor; /* these references live as long as the process */
+  dlgpy_torch.strided = strided;
+  PyObject* nn = dlgpy_getattr_opt(torch, "nn");
+  PyObject* param = dlgpy_getattr_opt(nn, "Parameter");
+  Py_XDECREF(nn);
+  if (param && PyType_Check(param)) dlgpy_torch.parameter_type = param;
+  else Py_XDECREF(param);
+  PyObject* c = dlgpy_getattr_opt(torch, "_C");
+  PyObject* raw = dlgpy_getattr_opt(c, "_cuda_getCurrentRawStream");
+  Py_XDECREF(c);
+  if (raw && PyCallable_Check(raw)) dlgpy_torch.raw_stream = raw;
+  else Py_XDECREF(raw);
+  for (size_t i = 0; i < DLGPY_TORCH_DTYPES; ++i)
+    dlgpy_torch.dtypes[i] = dlgpy_getattr_opt(torch, dlgpy_torch_dtype_names[i].name);
+  dlgpy_torch.state = 1;
+  return 1;
+}
+
+/* The truth of a bool attribute (or, with call, of a no-argument method): 1, 0, or -1 when
+ * it is missing or not a bool (no exception left). */
+static int dlgpy_torch_flag(PyObject* obj, PyObject* name, int call) {
+  PyObject* v = call ? PyObject_CallMethodNoArgs(obj, name) : PyObject_GetAttr(obj, name);
+  int r = v == Py_True ? 1 : v == Py_False ? 0 : -1;
+  Py_XDECREF(v);
+  if (r < 0) PyErr_Clear();
+  return r;
+}
+
+/* A tuple item as int64 (shape / stride entries are Python ints); -1 when it is not one. */
+static int dlgpy_tuple_int64(PyObject* tup, Py_ssize_t i, int64_t* out) {
+  PyObject* v = PyTuple_GET_ITEM(tup, i);
+  if (!PyLong_Check(v)) return -1;
+  long long x = PyLong_AsLongLong(v);
+  if (x == -1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
+  *out = (int64_t)x;
+  return 0;
+}
+
+/* Describes a torch tensor in h->local. Returns 1 when done, 0 to take the DLPack route
+ * (h untouched, no exception). */
+static int dlgpy_from_torch(dlgpy_tensor_t* h, PyObject* obj) {
+  PyObject* type = (PyObject*)Py_TYPE(obj);
+  if (!dlgpy_torch_ready() ||
+      (type != dlgpy_torch.tensor_type && type != dlgpy_torch.parameter_type))
+    return 0;
+  int rc = 0, code = -1, bits = 0, is_cuda;
+  Py_ssize_t ndim;
+  PyObject *layout = NULL, *dtype = NULL, *shape = NULL, *strides = NULL, *ptr = NULL;
+  DLTensor t;
+  memset(&t, 0, sizeof t);
+  layout = PyObject_GetAttr(obj, dlgpy_s_layout);
+  if (layout != dlgpy_torch.strided) goto done; /* sparse, mkldnn, ... */
+  /* Lazy negation / conjugation views: __dlpack__ refuses them, with its own message. */
+  if (dlgpy_torch_flag(obj, dlgpy_s_is_neg, 1) != 0 ||
+      dlgpy_torch_flag(obj, dlgpy_s_is_conj, 1) != 0)
+    goto done;
+  /* Writing an output in place behind autograd's back: __dlpack__ refuses it, and says so. */
+  if (h->writable && dlgpy_torch_flag(obj, dlgpy_s_requires_grad, 0) != 0) goto done;
+  dtype = PyObject_GetAttr(obj, dlgpy_s_dtype);
+  for (size_t i = 0; dtype && i < DLGPY_TORCH_DTYPES; ++i)
+    if (dlgpy_torch.dtypes[i] == dtype) {
+      code = dlgpy_torch_dtype_names[i].code;
+      bits = dlgpy_torch_dtype_names[i].bits;
+      break;
+    }
+  if (code < 0) goto done;
+  is_cuda = dlgpy_torch_flag(obj, dlgpy_s_is_cuda, 0);
+  if (is_cuda == 1) {
+    PyObject* dev = PyObject_CallMethodNoArgs(obj, dlgpy_s_get_device);
+    long index = dev && PyLong_Check(dev) ? PyLong_AsLong(dev) : -1;
+    Py_XDECREF(dev);
+    if (index < 0 || !dlgpy_torch.raw_stream) goto done;
+    /* The call's stream (NULL = legacy default = torch's raw 0) must be torch's current one
+     * on this device, or __dlpack__ has to make ours wait for it. */
+    PyObject* arg = PyLong_FromLong(index);
+    PyObject* cur = arg ? PyObject_CallOneArg(dlgpy_torch.raw_stream, arg) : NULL;
+    Py_XDECREF(arg);
+    void* current = cur && PyLong_Check(cur) ? PyLong_AsVoidPtr(cur) : NULL;
+    int same = cur && PyLong_Check(cur) && !PyErr_Occurred() && current == dlgpy_stream_value;
+    Py_XDECREF(cur);
+    if (!same) goto done;
+    t.device.device_type = kDLCUDA;
+    t.device.device_id = (int32_t)index;
+  } else if (is_cuda == 0 && dlgpy_torch_flag(obj, dlgpy_s_is_cpu, 0) == 1 &&
+             dlgpy_torch_flag(obj, dlgpy_s_is_pinned, 1) == 0) {
+    /* (Pinned host memory is kDLCUDAHost in torch's export: left to it.) */
+    t.device.device_type = kDLCPU;
+    t.device.device_id = 0;
+  } else {
+    goto done; /* mps, xpu, meta, ... */
+  }
+  shape = PyObject_GetAttr(obj, dlgpy_s_shape);
+  strides = PyObject_CallMethodNoArgs(obj, dlgpy_s_stride);
+  if (!shape || !strides || !PyTuple_Check(shape) || !PyTuple_Check(strides)) goto done;
+  ndim = PyTuple_GET_SIZE(shape);
+  if (ndim > DLGPY_MAX_NDIM || PyTuple_GET_SIZE(strides) != ndim) goto done;
+  for (Py_ssize_t i = 0; i < ndim; ++i) {
+    if (dlgpy_tuple_int64(shape, i, &h->shape[i]) != 0 ||
+        dlgpy_tuple_int64(strides, i, &h->strides[i]) != 0)
+      goto done;
+    /* As torch's own export does: the stride of a dimension of size 0 or 1 is 1. */
+    if (h->shape[i] < 2) h->strides[i] = 1;
+  }
+  ptr = PyObject_CallMethodNoArgs(obj, dlgpy_s_data_ptr);
+  if (!ptr || !PyLong_Check(ptr)) goto done;
+  t.data = PyLong_AsVoidPtr(ptr);
+  if (PyErr_Occurred()) goto done;
+  t.ndim = (int32_t)ndim;
+  t.dtype.code = (uint8_t)code;
+  t.dtype.bits = (uint8_t)bits;
+  t.dtype.lanes = 1;
+  t.shape = h->shape;
+  t.strides = h->strides;
+  h->local = t;
+  h->t = &h->local;
+  rc = 1;
+done:
+  if (!rc) PyErr_Clear(); /* a surprise is no error here: the DLPack route decides */
+  Py_XDECREF(layout);
+  Py_XDECREF(dtype);
+  Py_XDECREF(shape);
+  Py_XDECREF(strides);
+  Py_XDECREF(ptr);
+  return rc;
+}
+
 /* Converts h->obj into h->t. Returns 0, or -1 with a Python exception set. */
 static int dlgpy_tensor_acquire(dlgpy_tensor_t* h) {
   PyObject* obj = h->obj;
@@ -486,6 +694,8 @@ static int dlgpy_tensor_acquire(dlgpy_tensor_t* h) {
     if (rc != 0) return -1;
     if (dt.ext) return dlgpy_from_array_interface(h, obj, &dt);
     /* Plain dtypes go through NumPy's __dlpack__ (read-only arrays carry the 1.x flag). */
+  } else if (dlgpy_from_torch(h, obj)) {
+    return 0;
   }
 
   PyObject* dev = PyObject_CallMethodNoArgs(obj, dlgpy_s_dlpack_device);

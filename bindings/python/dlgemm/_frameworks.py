@@ -19,10 +19,34 @@ def _framework(t: Any) -> str:
     return type(t).__module__.partition(".")[0]
 
 
+_UNSET = object()
+_torch_raw_stream_fn: Any = _UNSET
+
+
+def _torch_raw_stream() -> Any:
+    """torch._C._cuda_getCurrentRawStream (device index -> the current stream's CUstream as
+    an int), or None where the imported torch lacks it or is a ROCm build. Looked up once,
+    and only once torch is imported (a torch tensor was passed). It is what
+    torch.cuda.current_stream(device).cuda_stream returns, without building a Stream."""
+    global _torch_raw_stream_fn
+    if _torch_raw_stream_fn is _UNSET:
+        torch = sys.modules.get("torch")
+        fn = getattr(getattr(torch, "_C", None), "_cuda_getCurrentRawStream", None)
+        hip = getattr(getattr(torch, "version", None), "hip", None)
+        _torch_raw_stream_fn = fn if callable(fn) and hip is None else None
+    return _torch_raw_stream_fn
+
+
 def dlpack_device(t: Any) -> Tuple[int, int]:
     """(DLDeviceType, device id) of a tensor; (kDLCPU, 0) for NumPy arrays."""
-    if type(t).__module__ == "numpy":
+    mod = type(t).__module__
+    if mod == "numpy":
         return (_KDL_CPU, 0)
+    if mod == "torch" and _torch_raw_stream() is not None:
+        # torch's __dlpack_device__ is Python code that builds enums: ask a CUDA tensor
+        # directly (CUDA builds only: ROCm tensors also say is_cuda but are kDLROCM).
+        if t.is_cuda:
+            return (_KDL_CUDA, t.get_device())
     fn = getattr(t, "__dlpack_device__", None)
     if fn is None:
         return (_KDL_CPU, 0)  # not a tensor: the C layer reports it by name
@@ -62,6 +86,9 @@ def current_stream(t: Any) -> Optional[int]:
         return None
     fw = _framework(t)
     if fw == "torch":
+        raw = _torch_raw_stream()
+        if raw is not None:  # ~10x cheaper than building a torch.cuda.Stream
+            return int(raw(ident)) or None
         torch = sys.modules["torch"]
         return int(torch.cuda.current_stream(t.device).cuda_stream) or None
     if fw == "cupy":

@@ -21,6 +21,7 @@ dlg_status_t dlg_context_create(int device_ordinal, dlg_context_t** out) {
 
 void dlg_context_destroy(dlg_context_t* ctx) {
   if (!ctx) return;
+  dlg_gemm_plans_destroy(ctx->gemm_plans);
   dlg_jit_state_destroy(ctx->jit);
   free(ctx->cache_dir);
   free(ctx->jit_options);
@@ -78,7 +79,10 @@ dlg_status_t dlg_context_set_cache_dir(dlg_context_t* ctx, const char* dir) {
 
 dlg_status_t dlg_context_set_jit_options(dlg_context_t* ctx, const char* options) {
   if (!ctx) return dlg_fail(DLG_ERR_INVALID_ARGUMENT, "ctx: must not be NULL");
-  return set_string(ctx, &ctx->jit_options, options);
+  dlg_status_t s = set_string(ctx, &ctx->jit_options, options);
+  /* Cached GEMM plans hold kernels built with the old options: make them miss. */
+  __atomic_add_fetch(&ctx->jit_options_gen, 1, __ATOMIC_RELEASE);
+  return s;
 }
 
 char* dlg_context_jit_options_dup(dlg_context_t* ctx) { return dup_string(ctx, &ctx->jit_options); }

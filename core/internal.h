@@ -18,6 +18,7 @@ void dlg_error_prefix(const char* what);
 
 /* Context (opaque in the ABI). Knobs are read with atomics so calls never take a lock. */
 struct dlg_jit_state; /* owned by core/jit */
+struct dlg_gemm_plans; /* owned by core/launch/gemm_plan_cache.c */
 struct dlg_context {
   int device;               /* -1: CPU only */
   int max_sms;              /* 0 = all */
@@ -26,6 +27,8 @@ struct dlg_context {
   char* cache_dir;          /* NULL = default */
   char* jit_options;        /* NULL = none */
   struct dlg_jit_state* jit; /* lazily created on first GPU call */
+  unsigned jit_options_gen; /* bumped (atomically) by every dlg_context_set_jit_options */
+  struct dlg_gemm_plans* gemm_plans; /* launch-plan cache, created on first GPU GEMM */
 };
 
 /* Snapshot of the string knobs (caller frees with free()). */
@@ -34,6 +37,8 @@ char* dlg_context_jit_options_dup(dlg_context_t* ctx);
 
 /* Frees the JIT state (defined in core/jit; a no-op stub when no GPU support is built). */
 void dlg_jit_state_destroy(struct dlg_jit_state* st);
+/* Frees a context's GEMM launch-plan cache (core/launch/gemm_plan_cache.c). */
+void dlg_gemm_plans_destroy(struct dlg_gemm_plans* plans);
 
 static inline int64_t dlg_ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -242,11 +242,19 @@ static dlg_status_t device_info(dlg_context_t* ctx, dlg_device_info_t* out) {
   pthread_mutex_lock(&st->lock);
   if (!st->have_info) {
     s = read_info(api, st->device, ctx->device, &st->info);
-    st->have_info = s == DLG_OK;
+    if (s == DLG_OK) __atomic_store_n(&st->have_info, 1, __ATOMIC_RELEASE);
   }
   if (s == DLG_OK) *out = st->info;
   pthread_mutex_unlock(&st->lock);
   return s;
+}
+
+/* The device facts once read, without the lock or a copy (they never change afterwards):
+ * arch and SM count are asked on every GEMM call. NULL until device_info succeeded once. */
+static const dlg_device_info_t* cached_info(dlg_context_t* ctx) {
+  if (!ctx || ctx->device < 0) return NULL;
+  struct dlg_jit_state* st = __atomic_load_n(&ctx->jit, __ATOMIC_ACQUIRE);
+  return st && __atomic_load_n(&st->have_info, __ATOMIC_ACQUIRE) ? &st->info : NULL;
 }
 
 dlg_status_t dlg_context_device_info(dlg_context_t* ctx, dlg_device_info_t* out) {
@@ -258,6 +266,12 @@ dlg_status_t dlg_context_device_info(dlg_context_t* ctx, dlg_device_info_t* out)
 }
 
 dlg_status_t dlg_gpu_num_sms(dlg_context_t* ctx, int* out) {
+  const dlg_device_info_t* fast = cached_info(ctx);
+  if (fast) {
+    int limit = dlg_context_get_max_sms(ctx);
+    *out = (limit > 0 && limit < fast->num_sms) ? limit : fast->num_sms;
+    return DLG_OK;
+  }
   dlg_device_info_t info;
   dlg_status_t s = device_info(ctx, &info);
   if (s != DLG_OK) return s;
@@ -267,6 +281,11 @@ dlg_status_t dlg_gpu_num_sms(dlg_context_t* ctx, int* out) {
 }
 
 dlg_status_t dlg_gpu_arch(dlg_context_t* ctx, int* out) {
+  const dlg_device_info_t* fast = cached_info(ctx);
+  if (fast) {
+    *out = fast->sm_major * 10 + fast->sm_minor;
+    return DLG_OK;
+  }
   dlg_device_info_t info;
   dlg_status_t s = device_info(ctx, &info);
   if (s != DLG_OK) return s;

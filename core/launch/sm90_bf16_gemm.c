@@ -2,8 +2,10 @@
  * optional C. Declines (DLG_ERR_UNSUPPORTED, nothing launched) non-K-major operands and
  * TMA-misaligned tensors; the portable kernel takes those. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
+#include "launch/gemm_plan_cache.h"
 #include "launch/sm90_gemm_common.h"
 #include "validate.h"
 
@@ -27,6 +29,28 @@ void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, i
            "template __global__ void %s(DLG_SM90_BF16_GEMM_SIGNATURE);\n", name);
 }
 
+/* What a first call decides: config (heuristics, then $DLG_SM90_GEMM_CONFIG) and the loaded
+ * kernel. Cached per context by the caller. */
+static dlg_status_t plan_bf16(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int num_sms,
+                              dlg_gemm_plan_t* out) {
+  memset(out, 0, sizeof *out);
+  dlg_sm90_gemm_shape_t shape;
+  dlg_status_t s = dlg_sm90_make_shape(ctx, p, 0, 0, &shape);
+  if (s != DLG_OK) return s;
+  shape.num_sms = num_sms; /* the value the plan is keyed by */
+  dlg_sm90_gemm_config_t* cfg = &out->cfg;
+  if (!dlg_sm90_gemm_choose(&shape, cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 bf16 gemm: no tile config fits %zu bytes of shared memory",
+                    shape.smem_limit);
+  dlg_sm90_apply_override(&shape, cfg);
+  out->c_mode = dlg_sm90_c_mode(p);
+  char name[160], source[512];
+  dlg_sm90_bf16_gemm_source(cfg, dlg_dtype_is(p->d, DLG_DT_F32), out->c_mode, name, sizeof name,
+                            source, sizeof source);
+  dlg_kernel_spec_t spec = {source, name, 90, cfg->smem_bytes};
+  return dlg_jit_get(ctx, &spec, &out->kernel);
+}
+
 dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
                                        void* stream, int warmup_only) {
   const int check_ptr = !warmup_only;
@@ -42,22 +66,37 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
   if ((s = dlg_sm90_check_operand("b", p->b, 2, check_ptr)) != DLG_OK) return s;
   if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
 
-  dlg_sm90_gemm_shape_t shape;
-  if ((s = dlg_sm90_make_shape(ctx, p, 0, 0, &shape)) != DLG_OK) return s;
-  dlg_sm90_gemm_config_t cfg;
-  if (!dlg_sm90_gemm_choose(&shape, &cfg))
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 bf16 gemm: no tile config fits %zu bytes of shared memory",
-                    shape.smem_limit);
-  dlg_sm90_apply_override(&shape, &cfg);
+  int num_sms = 0;
+  if ((s = dlg_gpu_num_sms(ctx, &num_sms)) != DLG_OK) return s;
 
-  char name[160], source[512];
-  dlg_sm90_bf16_gemm_source(&cfg, dlg_dtype_is(p->d, DLG_DT_F32), dlg_sm90_c_mode(p), name,
-                            sizeof name, source, sizeof source);
-  dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
-  dlg_kernel_t kernel;
-  if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;
+  /* A repeated call finds its plan (config, kernel) without heuristics, source generation or
+   * the JIT's memory-cache lookup. */
+  dlg_gemm_plan_key_t key;
+  const int cacheable = dlg_gemm_plan_key_init(&key, DLG_PLAN_SM90_BF16, p->recipe, p->m, p->n,
+                                               p->k, getenv("DLG_SM90_GEMM_CONFIG"));
+  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
+  key.c_mode = dlg_sm90_c_mode(p);
+  key.num_sms = num_sms;
+  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
+  const dlg_gemm_plan_t* plan = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  dlg_gemm_plan_t fresh;
+  if (!plan) {
+    if ((s = plan_bf16(ctx, p, num_sms, &fresh)) != DLG_OK) return s;
+    plan = cacheable ? dlg_gemm_plan_insert(ctx, &key, &fresh) : NULL;
+    if (!plan) plan = &fresh;
+  }
+  dlg_sm90_gemm_config_t cfg = plan->cfg;
+  dlg_kernel_t kernel = plan->kernel;
   const int pdl = dlg_context_get_pdl(ctx);
-  if (!warmup_only) dlg_sm90_fit_clusters(&kernel, &cfg);
+  if (!warmup_only) {
+    const unsigned fitted = dlg_gemm_plan_fitted_grid(plan);
+    if (fitted) {
+      cfg.grid = fitted;
+    } else {
+      dlg_sm90_fit_clusters(&kernel, &cfg);
+      dlg_gemm_plan_set_fitted_grid(plan, cfg.grid);
+    }
+  }
   dlg_sm90_print_config("sm90_bf16_gemm", p, &cfg, &kernel, pdl);
   if (warmup_only) return DLG_OK;
 

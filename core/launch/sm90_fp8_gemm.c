@@ -4,8 +4,10 @@
  * cover: packed UE8M0 scales, non-K-major operands, TMA misalignment, scale layouts other
  * than MN-major TMA-aligned sfa (and, for 1D1D, sfb). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
+#include "launch/gemm_plan_cache.h"
 #include "launch/sm90_gemm_common.h"
 #include "validate.h"
 
@@ -142,6 +144,33 @@ void dlg_sm90_fp8_recipe_source(const dlg_sm90_gemm_config_t* cfg, dlg_recipe_t 
            "template __global__ void %s(DLG_SM90_FP8_GEMM_1D1D_SIGNATURE);\n", name);
 }
 
+/* What a first call decides: config (heuristics, then $DLG_SM90_GEMM_CONFIG), kCMode and the
+ * loaded kernel. Cached per context by the caller. */
+static dlg_status_t plan_fp8(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int c_tma,
+                             int num_sms, dlg_gemm_plan_t* out) {
+  memset(out, 0, sizeof *out);
+  const int scales = p->recipe == DLG_RECIPE_FP8_PER_TENSOR ? 0
+                     : p->recipe == DLG_RECIPE_FP8_1D1D ? (DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB)
+                                                         : DLG_SM90_SMEM_SFA;
+  dlg_sm90_gemm_shape_t shape;
+  dlg_status_t s = dlg_sm90_make_shape(ctx, p, 1, scales, &shape);
+  if (s != DLG_OK) return s;
+  shape.num_sms = num_sms; /* the value the plan is keyed by */
+  shape.c_via_tma = c_tma;
+  dlg_sm90_gemm_config_t* cfg = &out->cfg;
+  if (!dlg_sm90_gemm_choose(&shape, cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: no tile config fits %zu bytes of shared memory",
+                    shape.smem_limit);
+  dlg_sm90_apply_override(&shape, cfg);
+  /* The TMA C prefetch lands in the staging tile: a direct-store epilogue reads C itself. */
+  out->c_mode = c_tma && !cfg->direct_store ? 3 : dlg_sm90_c_mode(p);
+  char name[160], source[512];
+  dlg_sm90_fp8_recipe_source(cfg, p->recipe, dlg_dtype_is(p->d, DLG_DT_F32), out->c_mode, name,
+                             sizeof name, source, sizeof source);
+  dlg_kernel_spec_t spec = {source, name, 90, cfg->smem_bytes};
+  return dlg_jit_get(ctx, &spec, &out->kernel);
+}
+
 dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
                                       void* stream, int warmup_only) {
   const int check_ptr = !warmup_only;
@@ -157,29 +186,40 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
 
   const int one_d_one_d = p->recipe == DLG_RECIPE_FP8_1D1D;
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
-  const int scales = per_tensor ? 0
-                     : one_d_one_d ? (DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB)
-                                   : DLG_SM90_SMEM_SFA;
-  dlg_sm90_gemm_shape_t shape;
-  if ((s = dlg_sm90_make_shape(ctx, p, 1, scales, &shape)) != DLG_OK) return s;
   const int c_tma = fp8_c_mode(p, check_ptr) == 3;
-  shape.c_via_tma = c_tma;
-  dlg_sm90_gemm_config_t cfg;
-  if (!dlg_sm90_gemm_choose(&shape, &cfg))
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: no tile config fits %zu bytes of shared memory",
-                    shape.smem_limit);
-  dlg_sm90_apply_override(&shape, &cfg);
+  int num_sms = 0;
+  if ((s = dlg_gpu_num_sms(ctx, &num_sms)) != DLG_OK) return s;
 
-  /* The TMA C prefetch lands in the staging tile: a direct-store epilogue reads C itself. */
-  const int c_mode = c_tma && !cfg.direct_store ? 3 : dlg_sm90_c_mode(p);
-  char name[160], source[512];
-  dlg_sm90_fp8_recipe_source(&cfg, p->recipe, dlg_dtype_is(p->d, DLG_DT_F32), c_mode, name,
-                             sizeof name, source, sizeof source);
-  dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
-  dlg_kernel_t kernel;
-  if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;
+  /* A repeated call finds its plan (config, kernel) without heuristics, source generation or
+   * the JIT's memory-cache lookup. */
+  dlg_gemm_plan_key_t key;
+  const int cacheable = dlg_gemm_plan_key_init(&key, DLG_PLAN_SM90_FP8, p->recipe, p->m, p->n,
+                                               p->k, getenv("DLG_SM90_GEMM_CONFIG"));
+  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
+  key.c_mode = dlg_sm90_c_mode(p);
+  key.c_tma = c_tma;
+  key.num_sms = num_sms;
+  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
+  const dlg_gemm_plan_t* plan = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  dlg_gemm_plan_t fresh;
+  if (!plan) {
+    if ((s = plan_fp8(ctx, p, c_tma, num_sms, &fresh)) != DLG_OK) return s;
+    plan = cacheable ? dlg_gemm_plan_insert(ctx, &key, &fresh) : NULL;
+    if (!plan) plan = &fresh;
+  }
+  dlg_sm90_gemm_config_t cfg = plan->cfg;
+  dlg_kernel_t kernel = plan->kernel;
+  const int c_mode = plan->c_mode;
   const int pdl = dlg_context_get_pdl(ctx);
-  if (!warmup_only) dlg_sm90_fit_clusters(&kernel, &cfg);
+  if (!warmup_only) {
+    const unsigned fitted = dlg_gemm_plan_fitted_grid(plan);
+    if (fitted) {
+      cfg.grid = fitted;
+    } else {
+      dlg_sm90_fit_clusters(&kernel, &cfg);
+      dlg_gemm_plan_set_fitted_grid(plan, cfg.grid);
+    }
+  }
   dlg_sm90_print_config(one_d_one_d ? "sm90_fp8_gemm_1d1d" : "sm90_fp8_gemm_1d2d", p, &cfg,
                         &kernel, pdl);
   if (warmup_only) return DLG_OK;

@@ -10,12 +10,18 @@
 //   by the same thread).
 // DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 128, 6, 8, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<64, 192, 8, 8, 1, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 96, 6, 8, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 128, 6, 8, 1, 1>
 //
 // NOTES:
 // - Skeleton of sm90_fp8_gemm_1d2d.cuh (warp specialization, TMA ring, promotion per 128-K
 //   block). Each slot also holds the k-block's BLOCK_M A scales and BLOCK_N B scales (TMA
 //   boxes {BLOCK_M, 1} / {BLOCK_N, 1} of the MN-major scale matrices). 1D1D promotion needs
 //   one B scale per column: a thread's columns are 8j + 2(l%4) + {0,1}, read as float2.
+// - k-block loop: the dense kernels' common/fp8_k_loop.cuh, pipelined (two partial sets,
+//   the promotion of kb hidden behind the wgmma of kb+1) where the registers allow: 1D1D
+//   BLOCK_N <= 112 (its per-column scale loads need a few more registers, as in the dense
+//   1D1D kernel), per-tensor BLOCK_N <= 128 (two math warpgroups) / 144 (one).
 // - Tiles: KGroupedScheduler (common/grouped.cuh), group-major; a group with ks[g] = 0 has
 //   no k-blocks: the producer loads nothing and the math warpgroups store C[g] (or 0).
 // - K blocks never straddle groups (each ks[g] is a multiple of 128).
@@ -23,6 +29,7 @@
 //   row), C added from global memory first; rows >= M / columns >= N are masked.
 #pragma once
 
+#include "common/fp8_k_loop.cuh"
 #include "common/grouped.cuh"
 #include "common/scheduler.cuh"
 #include "common/types.cuh"
@@ -79,6 +86,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr uint32_t kNumMathWG = kBlockM / 64;
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kNumAcc = kBlockN / 2;
+  // Mirrored by the launcher's k_grouped_pipelined() (ptxas, nvrtc_test: 1D1D 128 spills).
+  constexpr uint32_t kPipelined = kBlockN <= (kPerTensor ? 128 : 112) ? 1 : 0;
   using Mma = WgmmaE4M3<kBlockN>;
   using Scheduler = KGroupedScheduler<kBlockM, kBlockN, kGroupN>;
   using Store = DirectStore<kBlockN, float>;
@@ -155,49 +164,58 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     const uint32_t col_q = 2 * (lane % 4);
     Scheduler sched(p.ks, p.ks_stride, p.num_groups, p.m, p.n);
     KGroupedTile t;
-    uint32_t stage = 0, phase = 0;
-    float partial[kNumAcc], acc[kNumAcc];
+    uint32_t stage = 0, phase = 0;  // next slot to issue
+    uint32_t rel = 0;               // next slot to promote and release (trails `stage`)
+    float acc[kNumAcc];
     while (sched.next(t)) {
 #pragma unroll
       for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
-      for (uint32_t kb = 0; kb < t.num_k_blocks; ++kb) {
+      // Slot scales are read at the promotion (shared memory, after the wgmma): nothing to
+      // carry from issue to promotion.
+      struct NoScales {};
+      auto issue = [&](float (&part)[kNumAcc], NoScales&, uint32_t) {
         mbarrier_wait(&full[stage], phase);
         const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
-        fence_operands(partial);
+        fence_operands(part);
         wgmma_fence();
 #pragma unroll
         for (uint32_t k = 0; k < kBlockK / 32; ++k)
           Mma::mma(wgmma_desc_advance(desc_a, k * 32), wgmma_desc_advance(desc_b, k * 32),
-                   partial, k != 0);
+                   part, k != 0);
         wgmma_commit();
+        if (++stage == kNumStages) stage = 0, phase ^= 1;
+      };
+      // Folds slot `rel`'s finished k-block into acc, then releases the slot (1D1D reads
+      // its scales from it).
+      auto promote = [&](float (&part)[kNumAcc], const NoScales&) {
+        fence_operands(part);
         if constexpr (kPerTensor) {
-          wgmma_wait<0>();
-          fence_operands(partial);
-          if (lane == 0) mbarrier_arrive(&empty[stage]);
 #pragma unroll
-          for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += partial[i];
+          for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];
         } else {
-          // Scales of this slot: read them while the wgmma runs, release the slot after.
-          const float sa_lo = smem_sfa[stage * kBlockM + row_lo];
-          const float sa_hi = smem_sfa[stage * kBlockM + row_lo + 8];
-          float2 sb[kBlockN / 8];
-#pragma unroll
-          for (uint32_t j = 0; j < kBlockN / 8; ++j)
-            sb[j] = *reinterpret_cast<const float2*>(smem_sfb + stage * kBlockN + 8 * j + col_q);
-          wgmma_wait<0>();
-          fence_operands(partial);
-          if (lane == 0) mbarrier_arrive(&empty[stage]);
+          const float sa_lo = smem_sfa[rel * kBlockM + row_lo];
+          const float sa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
+          const float2* sb = reinterpret_cast<const float2*>(smem_sfb + rel * kBlockN);
 #pragma unroll
           for (uint32_t j = 0; j < kBlockN / 8; ++j) {
-            acc[4 * j + 0] = fmaf(partial[4 * j + 0], sa_lo * sb[j].x, acc[4 * j + 0]);
-            acc[4 * j + 1] = fmaf(partial[4 * j + 1], sa_lo * sb[j].y, acc[4 * j + 1]);
-            acc[4 * j + 2] = fmaf(partial[4 * j + 2], sa_hi * sb[j].x, acc[4 * j + 2]);
-            acc[4 * j + 3] = fmaf(partial[4 * j + 3], sa_hi * sb[j].y, acc[4 * j + 3]);
+            // Column scale in place (no temporaries next to three accumulator sets), then
+            // the row scale folded into the accumulation.
+            const float2 b = sb[(8 * j + col_q) / 2];
+            part[4 * j + 0] *= b.x;
+            part[4 * j + 1] *= b.y;
+            part[4 * j + 2] *= b.x;
+            part[4 * j + 3] *= b.y;
+            acc[4 * j + 0] = fmaf(part[4 * j + 0], sa_lo, acc[4 * j + 0]);
+            acc[4 * j + 1] = fmaf(part[4 * j + 1], sa_lo, acc[4 * j + 1]);
+            acc[4 * j + 2] = fmaf(part[4 * j + 2], sa_hi, acc[4 * j + 2]);
+            acc[4 * j + 3] = fmaf(part[4 * j + 3], sa_hi, acc[4 * j + 3]);
           }
         }
-        if (++stage == kNumStages) stage = 0, phase ^= 1;
-      }
+        if (lane == 0) mbarrier_arrive(&empty[rel]);
+        if (++rel == kNumStages) rel = 0;
+      };
+      DLG_FP8_K_LOOP(kNumAcc, kPipelined, NoScales, t.num_k_blocks, issue, promote);
       if constexpr (kPerTensor) {
         float s = 1.0f;
         if (p.scale_a) s *= ldg_f32(p.scale_a + static_cast<int64_t>(t.group) * p.scale_a_stride);

@@ -18,6 +18,7 @@
 //     wgmma m64n128k32 with A = 64 keys × 128 B (K = D), B = its 128 Q rows; D / 32 steps;
 //   - in registers: × kv_scale[key], relu, × w[query, head], summed over the thread's heads,
 //     then over the quad (shfl xor 1, 2): a fixed order, so every run is bitwise identical;
+//     each lane then stores one of the quad's sums (LaneStores, set up per query block);
 //   - two accumulator sets per math warpgroup: the wgmma of key block i + 1 is issued before
 //     the epilogue of block i (wgmma.wait_group 1), so tensor cores and ALUs overlap;
 //     setmaxnreg gives the math warpgroups 232 registers, the producer 40.
@@ -31,10 +32,11 @@
 //   the wgmma.wait_group covering the slot returned), q_full[2] / q_empty[2] the same for the
 //   double-buffered Q tile, released when a warp has finished the block's last key block.
 //   Parity protocol as in ptx/mbarrier.cuh.
-// - Measured (H100, bench/results/h100-2026-11-22-mqa-*.json): ~530-570 TFLOPS, about 0.55x
-//   DeepGEMM. Neither the pipelined accumulators nor prefetched scales moved it much: the
-//   epilogue (2 math warps per SM sub-partition) is latency-bound; more math warpgroups or a
-//   cheaper reduction are the next things to try.
+// - Measured (H100, bench/results/h100-2026-11-22-mqa-nonpaged-lanestores.json): 704-784
+//   TFLOPS, 0.74-0.77x DeepGEMM (was 520-570 with store_sums: its four lane-divergent store
+//   branches, each with 64-bit address math, were ~90 of ~316 instructions per key block;
+//   LaneStores makes it one predicated store). ncu: 2.25 warps per scheduler, 0.65 eligible,
+//   issue 45% busy, tensor pipe 41%: still latency-bound; more math warps are the next step.
 // - Accumulator fragment (ptx/wgmma.cuh): thread (warp w4 of its warpgroup, lane l) holds keys
 //   16·w4 + l/4 (+8) and columns 8j + 2(l%4) + {0,1}; column c is (query c / H, head c % H).
 //   After the quad reduction every lane of a quad has the same kQ·2 sums; lane l%4 == k%4
@@ -156,6 +158,56 @@ DLG_DEVICE void store_sums(const float (&out_lo)[kQ], const float (&out_hi)[kQ],
     }
   }
 }
+
+// The non-paged kernel's stores, set up once per query block so that a key block costs one
+// predicated store per slot instead of store_sums' four divergent branches with their own
+// 64-bit address math (measured: those were ~1/4 of the instructions per key block).
+// Lane l stores the sums k = l%4 + 4t (t < kSlots, k < 2·kQ): query k / 2, key + 8·(l & 1).
+template <uint32_t kQ, bool kBf16>
+struct LaneStores {
+  static constexpr uint32_t kSlots = (2 * kQ + 3) / 4;
+  int64_t row_off[kSlots];  // (row0 + q) · s0
+  int32_t lo[kSlots];       // the row's valid keys are [lo, lo + len); len 0: nothing to store
+  uint32_t len[kSlots];
+
+  // Reads the slot's row range again (ks / ke) rather than selecting from the caller's
+  // per-query arrays: a select by a lane-dependent index sends those arrays to local memory.
+  DLG_DEVICE void init(const int32_t* ks, int64_t ks_stride, const int32_t* ke,
+                       int64_t ke_stride, int32_t n_kv, int64_t s0, int64_t row0, int64_t rows,
+                       uint32_t lane) {
+#pragma unroll
+    for (uint32_t t = 0; t < kSlots; ++t) {
+      const uint32_t q = (lane & 3u) / 2 + 2 * t;
+      const int64_t row = row0 + q;
+      row_off[t] = row * s0;
+      int32_t l = 0, h = 0;
+      if (q < kQ && row < rows)
+        clamp_range(__ldg(ks + row * ks_stride), __ldg(ke + row * ke_stride), n_kv, l, h);
+      lo[t] = l;
+      len[t] = static_cast<uint32_t>(h - l);
+    }
+  }
+
+  // key_lo: the thread's first key (the accumulator row l / 4 of its warp's 16).
+  DLG_DEVICE void store(const float (&out_lo)[kQ], const float (&out_hi)[kQ], void* logits,
+                        int64_t s1, int32_t key_lo, uint32_t lane) const {
+    const bool upper = (lane & 1u) != 0;
+    const int32_t key = key_lo + (upper ? 8 : 0);
+#pragma unroll
+    for (uint32_t t = 0; t < kSlots; ++t) {
+      const uint32_t q_sel = (lane & 3u) / 2 + 2 * t;
+      float v = 0.0f;
+#pragma unroll
+      for (uint32_t q = 0; q < kQ; ++q) {
+        const float c = upper ? out_hi[q] : out_lo[q];
+        v = q_sel == q ? c : v;
+      }
+      // key - lo wraps to a large unsigned value below lo: one compare covers both ends.
+      if (static_cast<uint32_t>(key - lo[t]) < len[t])
+        store_logit<kBf16>(logits, row_off[t] + static_cast<int64_t>(key) * s1, v);
+    }
+  }
+};
 
 // Mirrored byte for byte in core/launch/sm90_mqa_logits.c (8-byte fields, then 4-byte).
 struct Sm90MqaLogitsParams {
@@ -285,7 +337,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
     // Two accumulator sets: block i + 1's wgmma runs while block i's epilogue does (the other
     // warpgroup's work fills the tensor cores too).
     setmaxnreg_inc<232>();
-    const uint32_t wg = threadIdx.x / 128;
+    const uint32_t wg = warp / 4;  // warp-uniform: Q descriptors stay in uniform registers
     const uint32_t warp_in_wg = warp % 4;
     uint32_t issue_stage = 0, issue_phase = 0, done_stage = 0, iter = 0;
     float acc0[kN / 2], acc1[kN / 2];
@@ -294,20 +346,14 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
       uint32_t kb_begin, kb_end;
       key_block_range(p, q0, kBlockQ, kb_begin, kb_end);
 
-      // This warpgroup's queries: valid ranges and weights.
+      // This warpgroup's queries: weights, and the valid ranges of the lane's stores.
       const int64_t my_q0 = q0 + wg * kQPerWG;
-      int32_t lo[kQPerWG], hi[kQPerWG];
-#pragma unroll
-      for (uint32_t q = 0; q < kQPerWG; ++q) {
-        const int64_t row = my_q0 + q;
-        lo[q] = hi[q] = 0;
-        if (row < p.seq_len)
-          clamp_range(__ldg(p.ks + row * p.ks_stride), __ldg(p.ke + row * p.ke_stride),
-                      p.seq_len_kv, lo[q], hi[q]);
-      }
       float w[kN / 4];
       load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, my_q0, p.seq_len,
                                   lane);
+      LaneStores<kQPerWG, kBf16> stores;
+      stores.init(p.ks, p.ks_stride, p.ke, p.ke_stride, p.seq_len_kv, p.out_stride0, my_q0,
+                  p.seq_len, lane);
 
       const uint32_t slot = iter & 1;
       mbarrier_wait(&q_full[slot], (iter >> 1) & 1);
@@ -316,11 +362,14 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
       // wgmma of key block kb into `dst` (asynchronous: one commit group), and the loads of
       // its two keys' scales, which thus have a whole epilogue to arrive (L2 latency).
       const int32_t key_off = static_cast<int32_t>(16 * warp_in_wg + lane / 4);
+      const float* scale_lo = p.kv_scale + key_off * p.scale_stride;
+      const int64_t scale_hi_off = 8 * p.scale_stride;
+      const int64_t scale_block_stride = static_cast<int64_t>(kKeysPerBlock) * p.scale_stride;
       auto issue = [&](float (&dst)[kN / 2], uint32_t kb, float& s_lo, float& s_hi) {
         const int32_t key_lo = static_cast<int32_t>(kb * kKeysPerBlock) + key_off;
-        s_lo = key_lo < p.seq_len_kv ? ldg_f32(p.kv_scale + key_lo * p.scale_stride) : 0.0f;
-        s_hi = key_lo + 8 < p.seq_len_kv ? ldg_f32(p.kv_scale + (key_lo + 8) * p.scale_stride)
-                                         : 0.0f;
+        const float* sp = scale_lo + static_cast<int64_t>(kb) * scale_block_stride;
+        s_lo = key_lo < p.seq_len_kv ? ldg_f32(sp) : 0.0f;
+        s_hi = key_lo + 8 < p.seq_len_kv ? ldg_f32(sp + scale_hi_off) : 0.0f;
         mbarrier_wait(&kv_full[issue_stage], issue_phase);
         const uint64_t desc_kv = wgmma_desc_sw128(smem_kv + issue_stage * kKVBytes);
         fence_operands(dst);
@@ -342,8 +391,7 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
         if (++done_stage == kNumStages) done_stage = 0;
         float out_lo[kQPerWG], out_hi[kQPerWG];
         reduce_heads<kN, kNumHeads>(src, w, s_lo, s_hi, out_lo, out_hi);
-        store_sums<kQPerWG, kBf16>(out_lo, out_hi, lo, hi, p.logits, p.out_stride0,
-                                   p.out_stride1, my_q0, key_lo, lane);
+        stores.store(out_lo, out_hi, p.logits, p.out_stride1, key_lo, lane);
       };
       const IntConst<0> last;
       const IntConst<1> more;

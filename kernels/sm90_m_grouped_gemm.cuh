@@ -10,13 +10,19 @@
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 0, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 4, 8, 1, 2, 2>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 6, 8, 0, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 6, 8, 2, 0, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 0, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 6, 8, 1, 1, 2>
 //
 // NOTES:
 // - Skeleton of sm90_fp8_gemm_1d2d.cuh / sm90_bf16_gemm.cuh (read their NOTES first):
 //   warp specialization (BLOCK_M / 64 math warpgroups + 1 TMA producer warpgroup, setmaxnreg
 //   40/232 with two math warpgroups), a ring of kNumStages slots with full/empty mbarriers,
-//   FP8 promotion per 128-K block, BF16 accumulating in the wgmma registers with one group
-//   in flight.
+//   FP8 promotion per 128-K block through the dense kernels' k-block loop
+//   (common/fp8_k_loop.cuh: pipelined - two partial sets, the promotion of kb hidden behind
+//   the wgmma of kb+1 - for BLOCK_N <= 128, <= 96 when a tile straddles B scale blocks), BF16
+//   accumulating in the wgmma registers with one group in flight.
 // - kClusterM = 2: 2-CTA clusters on two m-blocks of one N-block (MGroupedScheduler's pair
 //   mode); when both belong to one group each CTA loads half of the B tile and multicasts it
 //   to both (B's TMA box is {128 B, BLOCK_N / 2, 1}), halving the B bytes each SM pulls from
@@ -29,11 +35,13 @@
 //   fill) - rows past masked_m inside a box are read but never written.
 // - Scales: sfa is read by the math threads themselves (their two rows per k-block, plain
 //   global loads like sfb), so any sfa layout works (MN-major TMA-aligned is the fast one: a
-//   warp's 8 rows then share 32-byte sectors). Both are loaded one k-block ahead.
+//   warp's 8 rows then share 32-byte sectors). Both are loaded >= one k-block before their
+//   promotion (pipelined: at their k-block's issue; otherwise one k-block ahead).
 // - Epilogue: row-predicated direct stores (grouped.cuh) - padding rows and rows past
 //   masked_m are never written.
 #pragma once
 
+#include "common/fp8_k_loop.cuh"
 #include "common/grouped.cuh"
 #include "common/scheduler.cuh"
 #include "common/types.cuh"
@@ -105,6 +113,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kNumAcc = kBlockN / 2;
   constexpr uint32_t kMaxSfb = grouped_max_sfb_blocks(kBlockN);
+  // FP8: two partial sets hide the promotion behind the tensor cores where registers allow
+  // (ptxas, nvrtc_test: BLOCK_N 128 fits, 144 spills; a tile straddling two 128-column B
+  // scale blocks needs more registers: 112 spills, 96 fits). Mirrored by the launcher's
+  // m_grouped_pipelined().
+  constexpr uint32_t kPipelined = kFp8 && kBlockN <= (kMaxSfb > 1 ? 96 : 128) ? 1 : 0;
   using Scheduler = MGroupedScheduler<kBlockM, kBlockN, kGroupN, kMode, kClusterM>;
   using Store = DirectStore<kBlockN, dlg_bf16>;
 
@@ -191,9 +204,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       }
     };
     MGroupedTile t;
-    uint32_t stage = 0, phase = 0;
+    uint32_t stage = 0, phase = 0;  // next slot to issue
+    uint32_t rel = 0;               // next slot to release (FP8: trails `stage`)
     float acc[kNumAcc];
-    float partial[kFp8 ? kNumAcc : 1];
     while (sched.next(t)) {
       const int64_t a_group = kMode == kGroupedMasked ? t.group : 0;
 #pragma unroll
@@ -217,55 +230,61 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         }
       }
 
-      // Scales of k-block kb are loaded one iteration ahead (at the top of kb-1): a global
-      // load under full TMA traffic takes longer than one k-block's wgmma, and waiting for it
-      // in the promotion stalled the math warps (ncu: long-scoreboard stalls ~40%).
-      float sfb[kMaxSfb], sa_lo = 1.0f, sa_hi = 1.0f;
-      float nsfb[kMaxSfb], nsa_lo = 1.0f, nsa_hi = 1.0f;
-      if constexpr (kBlockScaled) {
-        if (num_k_blocks > 0) {
+      if constexpr (kFp8) {
+        // The scales of one k-block (1D2D) are plain global loads consumed at its promotion:
+        // a global load under full TMA traffic takes longer than one k-block's wgmma
+        // (waiting for it stalled the math warps: ncu long-scoreboard ~40%). Pipelined, a
+        // k-block is promoted after the next one was issued, so loading at its own issue is
+        // early enough; otherwise they are loaded one k-block ahead (at kb-1's issue: +8%).
+        // (Ahead and pipelined both: ptxas spills at BLOCK_N 128.)
+        struct Scales {
+          float sfb[kMaxSfb];
+          float sa_lo, sa_hi;
+        };
+        constexpr bool kAhead = kBlockScaled && !kPipelined;
+        auto load_scales = [&](Scales& v, uint32_t kb) {
+          if constexpr (kBlockScaled) {
+            const int64_t ko = static_cast<int64_t>(kb);
 #pragma unroll
-          for (uint32_t s = 0; s < kMaxSfb; ++s) nsfb[s] = ldg_f32(sfb_row[s]);
-          nsa_lo = ldg_f32(sfa_lo);
-          nsa_hi = ldg_f32(sfa_hi);
-        }
-      }
-      uint32_t prev_stage = 0;
-      for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
-        if constexpr (kBlockScaled) {
-#pragma unroll
-          for (uint32_t s = 0; s < kMaxSfb; ++s) sfb[s] = nsfb[s];
-          sa_lo = nsa_lo;
-          sa_hi = nsa_hi;
-          if (kb + 1 < num_k_blocks) {
-            const int64_t ko = static_cast<int64_t>(kb + 1);
-#pragma unroll
-            for (uint32_t s = 0; s < kMaxSfb; ++s) nsfb[s] = ldg_f32(sfb_row[s] + ko * p.sfb_stride_k);
-            nsa_lo = ldg_f32(sfa_lo + ko * p.sfa_stride_k);
-            nsa_hi = ldg_f32(sfa_hi + ko * p.sfa_stride_k);
+            for (uint32_t s = 0; s < kMaxSfb; ++s) v.sfb[s] = ldg_f32(sfb_row[s] + ko * p.sfb_stride_k);
+            v.sa_lo = ldg_f32(sfa_lo + ko * p.sfa_stride_k);
+            v.sa_hi = ldg_f32(sfa_hi + ko * p.sfa_stride_k);
           }
+        };
+        Scales ahead;  // kAhead: the scales of the next k-block to issue
+        if constexpr (kAhead) {
+          if (num_k_blocks > 0) load_scales(ahead, 0);
         }
-        mbarrier_wait(&full[stage], phase);
-        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
-
-        if constexpr (kFp8) {
-          fence_operands(partial);
+        auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
+          if constexpr (kAhead) {
+            v = ahead;
+            if (kb + 1 < num_k_blocks) load_scales(ahead, kb + 1);
+          } else {
+            load_scales(v, kb);
+          }
+          mbarrier_wait(&full[stage], phase);
+          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
+          const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+          fence_operands(part);
           wgmma_fence();
 #pragma unroll
           for (uint32_t k = 0; k < kBlockK / 32; ++k)
             WgmmaE4M3<kBlockN>::mma(wgmma_desc_advance(desc_a, k * 32),
-                                    wgmma_desc_advance(desc_b, k * 32), partial, k != 0);
+                                    wgmma_desc_advance(desc_b, k * 32), part, k != 0);
           wgmma_commit();
-          wgmma_wait<0>();
-          fence_operands(partial);
-          release(stage);
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        };
+        // The scales are in registers: the slot is released before the promotion.
+        auto promote = [&](float (&part)[kNumAcc], const Scales& v) {
+          fence_operands(part);
+          release(rel);
+          if (++rel == kNumStages) rel = 0;
           if constexpr (kBlockScaled) {
             float scale_lo[kMaxSfb], scale_hi[kMaxSfb];
 #pragma unroll
             for (uint32_t s = 0; s < kMaxSfb; ++s) {
-              scale_lo[s] = sa_lo * sfb[s];
-              scale_hi[s] = sa_hi * sfb[s];
+              scale_lo[s] = v.sa_lo * v.sfb[s];
+              scale_hi[s] = v.sa_hi * v.sfb[s];
             }
 #pragma unroll
             for (uint32_t j = 0; j < kBlockN / 8; ++j) {
@@ -277,16 +296,23 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
                   if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
                 }
               }
-              acc[4 * j + 0] = fmaf(partial[4 * j + 0], f_lo, acc[4 * j + 0]);
-              acc[4 * j + 1] = fmaf(partial[4 * j + 1], f_lo, acc[4 * j + 1]);
-              acc[4 * j + 2] = fmaf(partial[4 * j + 2], f_hi, acc[4 * j + 2]);
-              acc[4 * j + 3] = fmaf(partial[4 * j + 3], f_hi, acc[4 * j + 3]);
+              acc[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, acc[4 * j + 0]);
+              acc[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, acc[4 * j + 1]);
+              acc[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, acc[4 * j + 2]);
+              acc[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, acc[4 * j + 3]);
             }
           } else {
 #pragma unroll
-            for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += partial[i];
+            for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];
           }
-        } else {
+        };
+        DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote);
+      } else {
+        uint32_t prev_stage = 0;
+        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+          mbarrier_wait(&full[stage], phase);
+          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
+          const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
           // BF16: accumulate in place, keep k-block kb in flight while kb-1 retires.
           fence_operands(acc);
           wgmma_fence();
@@ -299,13 +325,12 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           fence_operands(acc);
           if (kb > 0) release(prev_stage);
           prev_stage = stage;
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
-        if (++stage == kNumStages) stage = 0, phase ^= 1;
-      }
-      if constexpr (!kFp8) {
         wgmma_wait<0>();
         fence_operands(acc);
         if (num_k_blocks > 0) release(prev_stage);
+        rel = stage;
       }
 
       if constexpr (kKind == 1) {

@@ -21,7 +21,8 @@
 //     1D1D:       acc += partial · sfa[row] · sfb[col]
 //     per-tensor: acc += partial (scaled once in the epilogue)
 //   so the tensor cores' limited-precision accumulation never spans more than 128 products.
-// - kPipelined = 1 hides the promotion behind the tensor cores inside each warpgroup: two
+// - The k-block loop is common/fp8_k_loop.cuh (shared with the grouped kernels).
+//   kPipelined = 1 hides the promotion behind the tensor cores inside each warpgroup: two
 //   partial sets alternate (even k-blocks -> part0, odd -> part1); k-block kb+1 is issued
 //   before k-block kb is promoted (wgmma.wait_group 1), so the tensor cores always hold the
 //   next k-block while the CUDA cores promote the previous one. Costs BLOCK_N/2 registers
@@ -58,6 +59,7 @@
 #pragma once
 
 #include "common/epilogue.cuh"
+#include "common/fp8_k_loop.cuh"
 #include "common/scheduler.cuh"
 #include "common/types.cuh"
 #include "ptx/base.cuh"
@@ -288,8 +290,18 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         for (uint32_t s = 0; s < kMaxSfb; ++s)
           v.sfb[s] = k1D2D ? ldg_f32(sfb_row[s] + kb * sfb_stride_k) : 1.0f;
       };
-      // Waits for the next slot and issues its k-block into `part`.
-      auto issue = [&](float (&part)[kNumAcc], Scales& v) {
+      // kCMode 3: fetch this warpgroup's rows of C into the staging tile (once the previous
+      // tile's stores have read it) while the mainloop runs.
+      auto prefetch_c = [&]() {
+        if constexpr (kCMode == 3) {
+          if (leader) Epilogue::load_c_async(tmap_c, smem_d, wg, m0, n0, &c_full[wg]);
+        }
+      };
+      // Issues k-block kb into `part`: its B scales (global loads, before the slot wait),
+      // the slot wait, the wgmma chain; the tile's C prefetch goes out right after the
+      // first k-block.
+      auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
+        load_sfb(v, kb);
         mbarrier_wait(&full[stage], phase);
         if constexpr (k1D2D) {
           v.sfa_lo = smem_sfa[stage * kBlockM + row_lo];
@@ -305,6 +317,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
                    k != 0);
         wgmma_commit();
         if (++stage == kNumStages) stage = 0, phase ^= 1;
+        if (kb == 0) prefetch_c();
       };
       // Folds a finished k-block (slot `rel`) into acc, then frees the slot for every CTA
       // that writes into it (lane p arrives on peer p's barrier).
@@ -363,57 +376,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         }
         if (++rel == kNumStages) rel = 0;
       };
-      // kCMode 3: fetch this warpgroup's rows of C into the staging tile (once the previous
-      // tile's stores have read it) while the mainloop runs.
-      auto prefetch_c = [&]() {
-        if constexpr (kCMode == 3) {
-          if (leader) Epilogue::load_c_async(tmap_c, smem_d, wg, m0, n0, &c_full[wg]);
-        }
-      };
 
-      Scales sfb0, sfb1;
-      uint32_t kb = 0;
-      if constexpr (kPipelined) {
-        // Chains of 4 k-blocks alternating the two partial sets: each k-block is issued
-        // before the previous one is promoted, so only a chain's last promotion leaves this
-        // warpgroup's tensor-core queue empty. ptxas tracks in-flight accumulators per
-        // control-flow path conservatively and serializes every wgmma of the kernel if any
-        // path might touch one, so a chain is straight-line code that ends with nothing in
-        // flight: no accumulator is in flight across a branch or a loop's back edge. (Chains
-        // of 8 make ptxas run out of registers and serialize: measured with ptxas -v.)
-        for (; kb + 4 <= num_k_blocks; kb += 4) {
-          // Scoped here: the first wgmma of a k-block ignores its input (scale-d = 0), so
-          // nothing keeps the partial sets alive outside a chain (the epilogue needs them).
-          float part0[kNumAcc], part1[kNumAcc];
-          load_sfb(sfb0, kb);
-          issue(part0, sfb0);
-          if (kb == 0) prefetch_c();
-          load_sfb(sfb1, kb + 1);
-          issue(part1, sfb1);
-          wgmma_wait<1>();
-          promote_release(part0, sfb0);
-          load_sfb(sfb0, kb + 2);
-          issue(part0, sfb0);
-          wgmma_wait<1>();
-          promote_release(part1, sfb1);
-          load_sfb(sfb1, kb + 3);
-          issue(part1, sfb1);
-          wgmma_wait<1>();
-          promote_release(part0, sfb0);
-          wgmma_wait<0>();
-          promote_release(part1, sfb1);
-        }
-      }
-      // The k-blocks left (all of them without kPipelined): one at a time.
-      for (; kb < num_k_blocks; ++kb) {
-        float part0[kNumAcc];
-        load_sfb(sfb0, kb);
-        issue(part0, sfb0);
-        if (kb == 0) prefetch_c();
-        wgmma_wait<0>();
-        promote_release(part0, sfb0);
-      }
-      (void)sfb1;
+      DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_release);
 
       if constexpr (kPerTensor) {
 #pragma unroll

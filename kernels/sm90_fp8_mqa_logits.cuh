@@ -32,8 +32,8 @@
 //   the wgmma.wait_group covering the slot returned), q_full[2] / q_empty[2] the same for the
 //   double-buffered Q tile, released when a warp has finished the block's last key block.
 //   Parity protocol as in ptx/mbarrier.cuh.
-// - Measured (H100, bench/results/h100-2026-11-22-mqa-nonpaged-lanestores.json): 704-784
-//   TFLOPS, 0.74-0.77x DeepGEMM (was 520-570 with store_sums: its four lane-divergent store
+// - Measured (H100, bench/results/h100-2026-11-22-mqa-nonpaged-lanestores.json): 715-787
+//   TFLOPS, 0.74-0.78x DeepGEMM (was 520-570 with store_sums: its four lane-divergent store
 //   branches, each with 64-bit address math, were ~90 of ~316 instructions per key block;
 //   LaneStores makes it one predicated store). ncu: 2.25 warps per scheduler, 0.65 eligible,
 //   issue 45% busy, tensor pipe 41%: still latency-bound; more math warps are the next step.

@@ -558,7 +558,8 @@ def overhead(tfw, calls: int):
         full_default = timed(lambda: dlgemm.gemm(a, b, d, recipe=recipe))
         raw = timed(lambda: dlgemm._cabi.dlg_gemm(h, r, a, None, b, None, None, d, stream))
         one = timed(lambda: dlgemm._cabi.dlg_tensor_numel(a))
-        via_dlpack = timed(lambda: dlgemm._cabi.dlg_tensor_numel(a.__dlpack__(stream=stream)))
+        # DLPack: stream 0 is ambiguous and refused; 1 names the legacy default stream.
+        via_dlpack = timed(lambda: dlgemm._cabi.dlg_tensor_numel(a.__dlpack__(stream=stream or 1)))
         ab, bb = a.to(torch.bfloat16), b.to(torch.bfloat16)
         mm = timed(lambda: torch.matmul(ab, bb.T, out=d))
         print(f"overhead {recipe} {m}x{n}x{k}, {calls} calls (host µs/call, then incl. sync):")

@@ -589,7 +589,7 @@ static int dlgpy_tuple_int64(PyObject* tup, Py_ssize_t i, int64_t* out) {
 }
 
 /* Describes a torch tensor in h->local. Returns 1 when done, 0 to take the DLPack route
- * (h untouched, no exception). */
+ * (h untouched, no exception), -1 with an exception set for a tensor no route may take. */
 static int dlgpy_from_torch(dlgpy_tensor_t* h, PyObject* obj) {
   PyObject* type = (PyObject*)Py_TYPE(obj);
   if (!dlgpy_torch_ready() ||
@@ -602,10 +602,15 @@ static int dlgpy_from_torch(dlgpy_tensor_t* h, PyObject* obj) {
   memset(&t, 0, sizeof t);
   layout = PyObject_GetAttr(obj, dlgpy_s_layout);
   if (layout != dlgpy_torch.strided) goto done; /* sparse, mkldnn, ... */
-  /* Lazy negation / conjugation views: __dlpack__ refuses them, with its own message. */
+  /* Lazy negation / conjugation views: their memory holds the un-negated values and torch's
+   * __dlpack__ (2.11, seen on the H100) exports it as is, so neither route may take them. */
   if (dlgpy_torch_flag(obj, dlgpy_s_is_neg, 1) != 0 ||
-      dlgpy_torch_flag(obj, dlgpy_s_is_conj, 1) != 0)
-    goto done;
+      dlgpy_torch_flag(obj, dlgpy_s_is_conj, 1) != 0) {
+    Py_XDECREF(layout);
+    dlgpy_raisef(DLG_ERR_LAYOUT, "%s: a lazy torch negation/conjugation view; call "
+                 ".resolve_neg() / .resolve_conj() first", h->name ? h->name : "tensor");
+    return -1;
+  }
   /* Writing an output in place behind autograd's back: __dlpack__ refuses it, and says so. */
   if (h->writable && dlgpy_torch_flag(obj, dlgpy_s_requires_grad, 0) != 0) goto done;
   dtype = PyObject_GetAttr(obj, dlgpy_s_dtype);
@@ -694,8 +699,9 @@ static int dlgpy_tensor_acquire(dlgpy_tensor_t* h) {
     if (rc != 0) return -1;
     if (dt.ext) return dlgpy_from_array_interface(h, obj, &dt);
     /* Plain dtypes go through NumPy's __dlpack__ (read-only arrays carry the 1.x flag). */
-  } else if (dlgpy_from_torch(h, obj)) {
-    return 0;
+  } else {
+    int rc = dlgpy_from_torch(h, obj);
+    if (rc) return rc > 0 ? 0 : -1;
   }
 
   PyObject* dev = PyObject_CallMethodNoArgs(obj, dlgpy_s_dlpack_device);

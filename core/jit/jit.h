@@ -47,6 +47,16 @@ typedef struct dlg_launch_config {
   void* stream;         /* CUstream */
 } dlg_launch_config_t;
 
+/* A 1-D grid of 1-D blocks, clusters of cluster_x CTAs (0 or 1: no cluster): what every
+ * launcher launches. */
+static inline dlg_launch_config_t dlg_launch_config_1d(unsigned grid, unsigned block,
+                                                       unsigned cluster_x, size_t smem_bytes,
+                                                       int pdl, void* stream) {
+  dlg_launch_config_t lc = {{grid, 1, 1}, {block, 1, 1}, {cluster_x ? cluster_x : 1, 1, 1},
+                            smem_bytes, pdl, stream};
+  return lc;
+}
+
 /* cuLaunchKernelEx with the attributes above. `args` as for cuLaunchKernel. */
 dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
                             const dlg_launch_config_t* cfg, void** args);

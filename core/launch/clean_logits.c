@@ -34,14 +34,9 @@ static dlg_status_t launch(dlg_context_t* ctx, const clean_params_t* q, void* st
   dlg_kernel_t kernel;
   if ((s = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return s;
   if (q->rows == 0 || q->width == 0) return DLG_OK;
-  dlg_launch_config_t cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.grid[0] = (unsigned)(q->rows < CLEAN_MAX_GRID ? q->rows : CLEAN_MAX_GRID);
-  cfg.grid[1] = cfg.grid[2] = 1;
-  cfg.block[0] = CLEAN_THREADS;
-  cfg.block[1] = cfg.block[2] = 1;
-  cfg.pdl = dlg_context_get_pdl(ctx) && arch >= 90;
-  cfg.stream = stream;
+  const unsigned grid = (unsigned)(q->rows < CLEAN_MAX_GRID ? q->rows : CLEAN_MAX_GRID);
+  dlg_launch_config_t cfg = dlg_launch_config_1d(grid, CLEAN_THREADS, 0, 0,
+                                                 dlg_context_get_pdl(ctx) && arch >= 90, stream);
   if (dlg_print_configs())
     fprintf(stderr, "dlgemm: clean_logits rows=%lld width=%lld mode %d -> portable_clean_logits "
                     "sm_%d: grid %u, block %u, %d regs\n",

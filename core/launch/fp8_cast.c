@@ -50,14 +50,9 @@ static dlg_status_t launch1(dlg_context_t* ctx, const char* file, const char* na
   dlg_kernel_t kernel;
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
   if (blocks > 0x7fffffff) return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: tensor too large", name);
-  dlg_launch_config_t lc;
-  memset(&lc, 0, sizeof lc);
-  lc.grid[0] = (unsigned)(blocks > 0 ? blocks : 1);
-  lc.grid[1] = lc.grid[2] = 1;
-  lc.block[0] = CAST_THREADS;
-  lc.block[1] = lc.block[2] = 1;
-  lc.pdl = 0; /* these kernels do not wait on griddepcontrol: keep stream order */
-  lc.stream = stream;
+  /* these kernels do not wait on griddepcontrol: keep stream order */
+  dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(blocks > 0 ? blocks : 1), CAST_THREADS,
+      0, 0, 0, stream);
   if (dlg_print_configs())
     fprintf(stderr, "dlgemm: %s sm_%d: grid %u x %d, %d regs\n", name, arch, lc.grid[0],
             CAST_THREADS, kernel.num_regs);

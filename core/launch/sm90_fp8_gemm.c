@@ -247,17 +247,8 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
 
   sm90_fp8_params_t params;
   fill_params(p, &params);
-  dlg_launch_config_t lc;
-  memset(&lc, 0, sizeof lc);
-  lc.grid[0] = cfg.grid;
-  lc.grid[1] = lc.grid[2] = 1;
-  lc.block[0] = (unsigned)cfg.threads;
-  lc.block[1] = lc.block[2] = 1;
-  lc.cluster[0] = (unsigned)(cfg.cluster_m * cfg.cluster_n);
-  lc.cluster[1] = lc.cluster[2] = 1;
-  lc.smem_bytes = cfg.smem_bytes;
-  lc.pdl = pdl;
-  lc.stream = stream;
+  dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,
+      (unsigned)(cfg.cluster_m * cfg.cluster_n), cfg.smem_bytes, pdl, stream);
   void* args_1d2d[] = {&params, &map_a, &map_b, &map_sfa, &map_d, &map_c};
   void* args_1d1d[] = {&params, &map_a, &map_b, &map_sfa, &map_sfb, &map_d, &map_c};
   s = dlg_jit_launch(ctx, &kernel, &lc, one_d_one_d ? args_1d1d : args_1d2d);

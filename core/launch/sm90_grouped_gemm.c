@@ -287,17 +287,8 @@ static dlg_status_t launch(dlg_context_t* ctx, const char* source, const char* n
   dlg_kernel_spec_t spec = {source, name, 90, cfg->smem_bytes};
   dlg_kernel_t kernel;
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
-  dlg_launch_config_t lc;
-  memset(&lc, 0, sizeof lc);
-  lc.grid[0] = fit_pairs(&kernel, cfg);
-  lc.grid[1] = lc.grid[2] = 1;
-  lc.block[0] = (unsigned)cfg->threads;
-  lc.block[1] = lc.block[2] = 1;
-  lc.cluster[0] = (unsigned)cfg->cluster_m;
-  lc.cluster[1] = lc.cluster[2] = 1;
-  lc.smem_bytes = cfg->smem_bytes;
-  lc.pdl = dlg_context_get_pdl(ctx);
-  lc.stream = stream;
+  dlg_launch_config_t lc = dlg_launch_config_1d(fit_pairs(&kernel, cfg), (unsigned)cfg->threads,
+      (unsigned)cfg->cluster_m, cfg->smem_bytes, dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,
             "dlgemm: %s -> %s: grid=%u block=%d smem=%zu regs=%d local=%d est=%.0f pdl=%d\n",

@@ -147,15 +147,8 @@ dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, c
   DLG_TRY(dlg_gpu_num_sms(ctx, &sms));
   const int64_t block_q = 2 * (128 / h);
   const int64_t q_blocks = dlg_ceil_div64(s, block_q);
-  dlg_launch_config_t lc;
-  memset(&lc, 0, sizeof lc);
-  lc.grid[0] = (unsigned)(q_blocks < sms ? q_blocks : sms);
-  lc.grid[1] = lc.grid[2] = 1;
-  lc.block[0] = MQA_THREADS;
-  lc.block[1] = lc.block[2] = 1;
-  lc.smem_bytes = smem;
-  lc.pdl = dlg_context_get_pdl(ctx);
-  lc.stream = stream;
+  dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(q_blocks < sms ? q_blocks : sms),
+      MQA_THREADS, 0, smem, dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,
             "dlgemm: mqa_logits s=%lld s_kv=%lld h=%lld d=%lld -> %s: grid %u, block %u, smem %zu, "

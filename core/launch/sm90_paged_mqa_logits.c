@@ -162,15 +162,8 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
   p.num_blocks = (int32_t)num_blocks;
   p.width = (int32_t)logits->shape[1];
 
-  dlg_launch_config_t lc;
-  memset(&lc, 0, sizeof lc);
-  lc.grid[0] = (unsigned)grid;
-  lc.grid[1] = lc.grid[2] = 1;
-  lc.block[0] = PAGED_THREADS;
-  lc.block[1] = lc.block[2] = 1;
-  lc.smem_bytes = smem;
-  lc.pdl = dlg_context_get_pdl(ctx);
-  lc.stream = stream;
+  dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)grid, PAGED_THREADS, 0, smem,
+      dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,
             "dlgemm: paged_mqa_logits b=%lld next_n=%lld h=%lld d=%lld blocks=%lld -> %s: grid "
@@ -210,13 +203,8 @@ dlg_status_t dlg_launch_paged_mqa_metadata(dlg_context_t* ctx, const DLTensor* c
   p.cols = context_lens->ndim == 2 ? (int32_t)context_lens->shape[1] : 1;
   p.block_kv = block_kv;
   p.num_sms = num_sms;
-  dlg_launch_config_t lc;
-  memset(&lc, 0, sizeof lc);
-  lc.grid[0] = lc.grid[1] = lc.grid[2] = 1;
-  lc.block[0] = META_THREADS;
-  lc.block[1] = lc.block[2] = 1;
-  lc.pdl = dlg_context_get_pdl(ctx) && arch >= 90;
-  lc.stream = stream;
+  dlg_launch_config_t lc = dlg_launch_config_1d(1, META_THREADS, 0, 0,
+      dlg_context_get_pdl(ctx) && arch >= 90, stream);
   void* args[] = {&p};
   st = dlg_jit_launch(ctx, &kernel, &lc, args);
   if (st != DLG_OK) dlg_error_prefix("paged_mqa_logits_metadata");

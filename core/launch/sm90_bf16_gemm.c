@@ -31,8 +31,8 @@ void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, i
 
 /* What a first call decides: config (heuristics, then $DLG_SM90_GEMM_CONFIG) and the loaded
  * kernel. Cached per context by the caller. */
-static dlg_status_t plan_bf16(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int num_sms,
-                              dlg_gemm_plan_t* out) {
+static dlg_status_t plan_bf16(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int c_tma,
+                              int num_sms, dlg_gemm_plan_t* out) {
   memset(out, 0, sizeof *out);
   dlg_sm90_gemm_shape_t shape;
   dlg_status_t s = dlg_sm90_make_shape(ctx, p, 0, 0, &shape);
@@ -66,37 +66,14 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
   if ((s = dlg_sm90_check_operand("b", p->b, 2, check_ptr)) != DLG_OK) return s;
   if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
 
-  int num_sms = 0;
-  if ((s = dlg_gpu_num_sms(ctx, &num_sms)) != DLG_OK) return s;
-
-  /* A repeated call finds its plan (config, kernel) without heuristics, source generation or
-   * the JIT's memory-cache lookup. */
-  dlg_gemm_plan_key_t key;
-  const int cacheable = dlg_gemm_plan_key_init(&key, DLG_PLAN_SM90_BF16, p->recipe, p->m, p->n,
-                                               p->k, getenv("DLG_SM90_GEMM_CONFIG"));
-  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
-  key.c_mode = dlg_sm90_c_mode(p);
-  key.num_sms = num_sms;
-  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
-  const dlg_gemm_plan_t* plan = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  const dlg_gemm_plan_t* plan;
   dlg_gemm_plan_t fresh;
-  if (!plan) {
-    if ((s = plan_bf16(ctx, p, num_sms, &fresh)) != DLG_OK) return s;
-    plan = cacheable ? dlg_gemm_plan_insert(ctx, &key, &fresh) : NULL;
-    if (!plan) plan = &fresh;
-  }
-  dlg_sm90_gemm_config_t cfg = plan->cfg;
-  dlg_kernel_t kernel = plan->kernel;
+  dlg_sm90_gemm_config_t cfg;
+  dlg_kernel_t kernel;
+  if ((s = dlg_sm90_find_plan(ctx, DLG_PLAN_SM90_BF16, p, 0, warmup_only, plan_bf16, &fresh,
+                              &plan, &cfg, &kernel)) != DLG_OK)
+    return s;
   const int pdl = dlg_context_get_pdl(ctx);
-  if (!warmup_only) {
-    const unsigned fitted = dlg_gemm_plan_fitted_grid(plan);
-    if (fitted) {
-      cfg.grid = fitted;
-    } else {
-      dlg_sm90_fit_clusters(&kernel, &cfg);
-      dlg_gemm_plan_set_fitted_grid(plan, cfg.grid);
-    }
-  }
   dlg_sm90_print_config("sm90_bf16_gemm", p, &cfg, &kernel, pdl);
   if (warmup_only) return DLG_OK;
 

@@ -187,39 +187,15 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
   const int one_d_one_d = p->recipe == DLG_RECIPE_FP8_1D1D;
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
   const int c_tma = fp8_c_mode(p, check_ptr) == 3;
-  int num_sms = 0;
-  if ((s = dlg_gpu_num_sms(ctx, &num_sms)) != DLG_OK) return s;
-
-  /* A repeated call finds its plan (config, kernel) without heuristics, source generation or
-   * the JIT's memory-cache lookup. */
-  dlg_gemm_plan_key_t key;
-  const int cacheable = dlg_gemm_plan_key_init(&key, DLG_PLAN_SM90_FP8, p->recipe, p->m, p->n,
-                                               p->k, getenv("DLG_SM90_GEMM_CONFIG"));
-  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
-  key.c_mode = dlg_sm90_c_mode(p);
-  key.c_tma = c_tma;
-  key.num_sms = num_sms;
-  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
-  const dlg_gemm_plan_t* plan = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  const dlg_gemm_plan_t* plan;
   dlg_gemm_plan_t fresh;
-  if (!plan) {
-    if ((s = plan_fp8(ctx, p, c_tma, num_sms, &fresh)) != DLG_OK) return s;
-    plan = cacheable ? dlg_gemm_plan_insert(ctx, &key, &fresh) : NULL;
-    if (!plan) plan = &fresh;
-  }
-  dlg_sm90_gemm_config_t cfg = plan->cfg;
-  dlg_kernel_t kernel = plan->kernel;
+  dlg_sm90_gemm_config_t cfg;
+  dlg_kernel_t kernel;
+  if ((s = dlg_sm90_find_plan(ctx, DLG_PLAN_SM90_FP8, p, c_tma, warmup_only, plan_fp8, &fresh,
+                              &plan, &cfg, &kernel)) != DLG_OK)
+    return s;
   const int c_mode = plan->c_mode;
   const int pdl = dlg_context_get_pdl(ctx);
-  if (!warmup_only) {
-    const unsigned fitted = dlg_gemm_plan_fitted_grid(plan);
-    if (fitted) {
-      cfg.grid = fitted;
-    } else {
-      dlg_sm90_fit_clusters(&kernel, &cfg);
-      dlg_gemm_plan_set_fitted_grid(plan, cfg.grid);
-    }
-  }
   dlg_sm90_print_config(one_d_one_d ? "sm90_fp8_gemm_1d1d" : "sm90_fp8_gemm_1d2d", p, &cfg,
                         &kernel, pdl);
   if (warmup_only) return DLG_OK;

@@ -172,3 +172,38 @@ void dlg_sm90_print_config(const char* kernel, const dlg_gemm_problem_t* p,
           c->pipelined, c->grid, c->threads, c->smem_bytes, (long long)c->tiles, (long long)c->waves,
           c->est_cycles, k ? k->num_regs : 0, k ? k->local_bytes : 0, pdl);
 }
+
+dlg_status_t dlg_sm90_find_plan(dlg_context_t* ctx, int launcher, const dlg_gemm_problem_t* p,
+                                int c_tma, int warmup_only, dlg_sm90_plan_maker_t make,
+                                dlg_gemm_plan_t* fresh, const dlg_gemm_plan_t** plan,
+                                dlg_sm90_gemm_config_t* cfg, dlg_kernel_t* kernel) {
+  int num_sms = 0;
+  DLG_TRY(dlg_gpu_num_sms(ctx, &num_sms));
+  dlg_gemm_plan_key_t key;
+  const int cacheable = dlg_gemm_plan_key_init(&key, launcher, p->recipe, p->m, p->n, p->k,
+                                               getenv("DLG_SM90_GEMM_CONFIG"));
+  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
+  key.c_mode = dlg_sm90_c_mode(p);
+  key.c_tma = c_tma;
+  key.num_sms = num_sms;
+  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
+  const dlg_gemm_plan_t* found = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  if (!found) {
+    DLG_TRY(make(ctx, p, c_tma, num_sms, fresh));
+    found = cacheable ? dlg_gemm_plan_insert(ctx, &key, fresh) : NULL;
+    if (!found) found = fresh;
+  }
+  *cfg = found->cfg;
+  *kernel = found->kernel;
+  if (!warmup_only) {
+    const unsigned fitted = dlg_gemm_plan_fitted_grid(found);
+    if (fitted) {
+      cfg->grid = fitted;
+    } else {
+      dlg_sm90_fit_clusters(kernel, cfg);
+      dlg_gemm_plan_set_fitted_grid(found, cfg->grid);
+    }
+  }
+  *plan = found;
+  return DLG_OK;
+}

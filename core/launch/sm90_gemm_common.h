@@ -6,6 +6,7 @@
 #define DLG_LAUNCH_SM90_GEMM_COMMON_H_
 
 #include "jit/jit.h"
+#include "launch/gemm_plan_cache.h"
 #include "launch/launch.h"
 #include "launch/sm90_gemm_config.h"
 #include "launch/tma.h"
@@ -62,5 +63,18 @@ void dlg_sm90_fit_clusters(const dlg_kernel_t* k, dlg_sm90_gemm_config_t* cfg);
 /* One line on stderr when $DLG_PRINT_CONFIGS is set. */
 void dlg_sm90_print_config(const char* kernel, const dlg_gemm_problem_t* p,
                            const dlg_sm90_gemm_config_t* c, const dlg_kernel_t* k, int pdl);
+
+/* Makes a launch plan (heuristics, source generation, JIT) for p; c_tma only matters to FP8. */
+typedef dlg_status_t (*dlg_sm90_plan_maker_t)(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
+                                              int c_tma, int num_sms, dlg_gemm_plan_t* out);
+
+/* The launch plan of p on this context: found in the context's plan cache (a repeated call
+ * skips heuristics, source generation and the JIT lookup), else made by `make` and cached
+ * (kept in *fresh when the cache is full). *cfg and *kernel are the plan's, the grid fitted to
+ * the cluster occupancy (once per plan) unless warmup_only. */
+dlg_status_t dlg_sm90_find_plan(dlg_context_t* ctx, int launcher, const dlg_gemm_problem_t* p,
+                                int c_tma, int warmup_only, dlg_sm90_plan_maker_t make,
+                                dlg_gemm_plan_t* fresh, const dlg_gemm_plan_t** plan,
+                                dlg_sm90_gemm_config_t* cfg, dlg_kernel_t* kernel);
 
 #endif /* DLG_LAUNCH_SM90_GEMM_COMMON_H_ */

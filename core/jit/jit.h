@@ -61,6 +61,13 @@ static inline dlg_launch_config_t dlg_launch_config_1d(unsigned grid, unsigned b
 dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
                             const dlg_launch_config_t* cfg, void** args);
 
+/* The largest grid, at most `grid`, whose clusters of `cluster` CTAs can all be co-resident
+ * (cuOccupancyMaxActiveClusters): a persistent CTA that only starts after others finish would
+ * double the time of its tiles. `grid` itself without a cluster or when the driver lacks the
+ * query. */
+unsigned dlg_jit_fit_cluster_grid(const dlg_kernel_t* k, unsigned grid, unsigned block,
+                                  size_t smem_bytes, unsigned cluster);
+
 /* 1 when $DLG_PRINT_CONFIGS is set to a non-zero value (read once). */
 int dlg_print_configs(void);
 

@@ -74,3 +74,29 @@ dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
                        cfg->block[2], cx, cy, cz, cfg->smem_bytes, cfg->pdl ? ", pdl" : "");
   return DLG_OK;
 }
+
+unsigned dlg_jit_fit_cluster_grid(const dlg_kernel_t* k, unsigned grid, unsigned block,
+                                  size_t smem_bytes, unsigned cluster) {
+  const dlg_cuda_api_t* api;
+  if (cluster < 2 || dlg_cuda_open(&api) != DLG_OK || !api->occupancy_max_active_clusters)
+    return grid;
+  CUlaunchAttribute attr;
+  memset(&attr, 0, sizeof attr);
+  attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  attr.value.clusterDim.x = cluster;
+  attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
+  CUlaunchConfig lc;
+  memset(&lc, 0, sizeof lc);
+  lc.gridDimX = grid;
+  lc.gridDimY = lc.gridDimZ = 1;
+  lc.blockDimX = block;
+  lc.blockDimY = lc.blockDimZ = 1;
+  lc.sharedMemBytes = (unsigned)smem_bytes;
+  lc.attrs = &attr;
+  lc.numAttrs = 1;
+  int clusters = 0;
+  if (api->occupancy_max_active_clusters(&clusters, (CUfunction)k->function, &lc) != CUDA_SUCCESS)
+    return grid;
+  const unsigned most = (unsigned)clusters * cluster;
+  return clusters > 0 && most < grid ? most : grid;
+}

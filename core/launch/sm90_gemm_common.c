@@ -136,27 +136,8 @@ dlg_status_t dlg_sm90_map_epilogue(CUtensorMap* map, const DLTensor* d,
 }
 
 void dlg_sm90_fit_clusters(const dlg_kernel_t* k, dlg_sm90_gemm_config_t* cfg) {
-  const int cs = cfg->cluster_m * cfg->cluster_n;
-  const dlg_cuda_api_t* api;
-  if (cs < 2 || dlg_cuda_open(&api) != DLG_OK || !api->occupancy_max_active_clusters) return;
-  CUlaunchAttribute attr;
-  memset(&attr, 0, sizeof attr);
-  attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-  attr.value.clusterDim.x = (unsigned)cs;
-  attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
-  CUlaunchConfig lc;
-  memset(&lc, 0, sizeof lc);
-  lc.gridDimX = cfg->grid;
-  lc.gridDimY = lc.gridDimZ = 1;
-  lc.blockDimX = (unsigned)cfg->threads;
-  lc.blockDimY = lc.blockDimZ = 1;
-  lc.sharedMemBytes = (unsigned)cfg->smem_bytes;
-  lc.attrs = &attr;
-  lc.numAttrs = 1;
-  int clusters = 0;
-  if (api->occupancy_max_active_clusters(&clusters, (CUfunction)k->function, &lc) != CUDA_SUCCESS)
-    return;
-  if (clusters > 0 && (unsigned)(clusters * cs) < cfg->grid) cfg->grid = (unsigned)(clusters * cs);
+  cfg->grid = dlg_jit_fit_cluster_grid(k, cfg->grid, (unsigned)cfg->threads, cfg->smem_bytes,
+                                       (unsigned)(cfg->cluster_m * cfg->cluster_n));
 }
 
 void dlg_sm90_print_config(const char* kernel, const dlg_gemm_problem_t* p,

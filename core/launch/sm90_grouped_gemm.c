@@ -254,40 +254,17 @@ static dlg_status_t device_limits(dlg_context_t* ctx, int* sms, size_t* smem, in
   return DLG_OK;
 }
 
-/* With pairs, the grid shrunk to the clusters that can be co-resident (a persistent pair that
- * only starts after others finish would double the time of its tiles). */
-static unsigned fit_pairs(const dlg_kernel_t* k, const grouped_config_t* cfg) {
-  const dlg_cuda_api_t* api;
-  if (cfg->cluster_m < 2 || dlg_cuda_open(&api) != DLG_OK || !api->occupancy_max_active_clusters)
-    return cfg->grid;
-  CUlaunchAttribute attr;
-  memset(&attr, 0, sizeof attr);
-  attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-  attr.value.clusterDim.x = (unsigned)cfg->cluster_m;
-  attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
-  CUlaunchConfig lc;
-  memset(&lc, 0, sizeof lc);
-  lc.gridDimX = cfg->grid;
-  lc.gridDimY = lc.gridDimZ = 1;
-  lc.blockDimX = (unsigned)cfg->threads;
-  lc.blockDimY = lc.blockDimZ = 1;
-  lc.sharedMemBytes = (unsigned)cfg->smem_bytes;
-  lc.attrs = &attr;
-  lc.numAttrs = 1;
-  int clusters = 0;
-  if (api->occupancy_max_active_clusters(&clusters, (CUfunction)k->function, &lc) != CUDA_SUCCESS)
-    return cfg->grid;
-  const unsigned most = (unsigned)clusters * (unsigned)cfg->cluster_m;
-  return clusters > 0 && most < cfg->grid ? most : cfg->grid;
-}
-
 static dlg_status_t launch(dlg_context_t* ctx, const char* source, const char* name,
                            const grouped_config_t* cfg, void** args, void* stream,
                            const char* what) {
   dlg_kernel_spec_t spec = {source, name, 90, cfg->smem_bytes};
   dlg_kernel_t kernel;
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
-  dlg_launch_config_t lc = dlg_launch_config_1d(fit_pairs(&kernel, cfg), (unsigned)cfg->threads,
+  /* With pairs, only as many CTAs as can be co-resident (a persistent pair that only starts
+   * after others finish would double the time of its tiles). */
+  const unsigned grid = dlg_jit_fit_cluster_grid(&kernel, cfg->grid, (unsigned)cfg->threads,
+                                                 cfg->smem_bytes, (unsigned)cfg->cluster_m);
+  dlg_launch_config_t lc = dlg_launch_config_1d(grid, (unsigned)cfg->threads,
       (unsigned)cfg->cluster_m, cfg->smem_bytes, dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,

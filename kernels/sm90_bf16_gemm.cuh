@@ -4,6 +4,9 @@
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 2, 16, dlg_bf16, 0, 0>
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 112, 6, 2, 1, 16, float, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 2, 2, 16, dlg_bf16, 0, 1>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 128, 3, 1, 2, 16, dlg_bf16, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 192, 3, 2, 1, 16, dlg_bf16, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 128, 4, 2, 1, 16, float, 0, 1>
 //
 // NOTES:
 // - Same skeleton as sm90_fp8_gemm_1d2d.cuh (warp specialization, persistent grouped
@@ -16,6 +19,11 @@
 //   flight: after committing k-block i they wait for k-block i-1 (wgmma.wait_group 1) and only
 //   then release i-1's slot. The tensor cores thus never idle between k-blocks.
 // - Registers: 2 math warpgroups at 232 each hold BLOCK_N/2 <= 128 accumulators.
+// - BLOCK_M 256: still two math warpgroups, each with two m64 row blocks ("waves": wave v
+//   of warpgroup w holds tile rows [128v + 64w, +64), row block 2v + w) and 2 x BLOCK_N/2
+//   accumulators (BLOCK_N <= 192). Both waves' chains of a k-block form one commit group.
+//   Per k-block the SM then reads (256 + BLOCK_N) rows for 256 x BLOCK_N of work: less
+//   L2 -> SM traffic per FLOP than 128-row tiles.
 // - kDirect = 1: no D staging tile, the accumulators are stored straight to global memory
 //   (epilogue.cuh run_direct); a 128x256 tile then gets 4 stages instead of 3.
 #pragma once
@@ -48,7 +56,7 @@ static_assert(sizeof(Sm90Bf16GemmParams) == 48, "host mirror expects 48 bytes");
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode, uint32_t kDirect>
-__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     sm90_bf16_gemm(const dlg::Sm90Bf16GemmParams p,
                    const __grid_constant__ dlg::ptx::TensorMap tmap_a,
                    const __grid_constant__ dlg::ptx::TensorMap tmap_b,
@@ -58,7 +66,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   using namespace dlg::ptx;
 
   // ---- static checks ----------------------------------------------------------------------
-  static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
+  static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256,
+                "BLOCK_M: 64, 128 (one m64 per math WG) or 256 (two per math WG)");
+  static_assert(kBlockM != 256 || kBlockN <= 192, "BLOCK_M 256: BLOCK_N <= 192 (registers)");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
   static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
@@ -68,7 +78,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   // ---- configs ----------------------------------------------------------------------------
   constexpr uint32_t kBlockK = 64;         // bf16 elements per k-block
   constexpr uint32_t kRowBytes = 128;      // = kBlockK * 2: one 128B swizzle row
-  constexpr uint32_t kNumMathWG = kBlockM / 64;
+  constexpr uint32_t kNumMathWG = kBlockM == 64 ? 1 : 2;
+  constexpr uint32_t kWaves = kBlockM / (64 * kNumMathWG);  // m64 row blocks per math WG
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kClusterSize = kClusterM * kClusterN;
   constexpr uint32_t kNumPeers = kClusterM + kClusterN - 1;  // CTAs writing into a slot
@@ -171,35 +182,47 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     };
     Scheduler sched(p.m, p.n);
     uint32_t m_block, n_block, stage = 0, phase = 0;
-    float acc[kNumAcc];
-#pragma unroll
-    for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
+    float acc[kWaves][kNumAcc];
     while (sched.next(m_block, n_block)) {
       const uint32_t m0 = m_block * kBlockM, n0 = n_block * kBlockN;
       uint32_t prev_stage = 0;
       for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
         mbarrier_wait(&full[stage], phase);
-        const uint64_t desc_a =
-            wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
-        fence_operands(acc);
+#pragma unroll
+        for (uint32_t w = 0; w < kWaves; ++w) fence_operands(acc[w]);
         wgmma_fence();
 #pragma unroll
-        for (uint32_t k = 0; k < kBlockK / 16; ++k)
-          Mma::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),
-                                  wgmma_desc_advance(desc_b, k * 32), acc, kb != 0 || k != 0);
+        for (uint32_t w = 0; w < kWaves; ++w) {
+          const uint64_t desc_a =
+              wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg) * kRowBytes);
+#pragma unroll
+          for (uint32_t k = 0; k < kBlockK / 16; ++k)
+            Mma::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),
+                                    wgmma_desc_advance(desc_b, k * 32), acc[w],
+                                    kb != 0 || k != 0);
+        }
         wgmma_commit();
         wgmma_wait<1>();  // k-block kb-1 is done reading its slot
-        fence_operands(acc);
+#pragma unroll
+        for (uint32_t w = 0; w < kWaves; ++w) fence_operands(acc[w]);
         if (kb != 0) release(prev_stage);
         prev_stage = stage;
         if (++stage == kNumStages) stage = 0, phase ^= 1;
       }
       wgmma_wait<0>();
-      fence_operands(acc);
+#pragma unroll
+      for (uint32_t w = 0; w < kWaves; ++w) fence_operands(acc[w]);
       if (num_k_blocks != 0) release(prev_stage);
-      if constexpr (kDirect) Epilogue::run_direct(acc, p.c, p.m, p.n, m0, n0, wg, p.d, p.ldd);
-      else Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
+      if constexpr (kDirect) {
+#pragma unroll
+        for (uint32_t w = 0; w < kWaves; ++w)
+          Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
+      } else if constexpr (kWaves == 1) {
+        Epilogue::run(acc[0], p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
+      } else {
+        Epilogue::run_waves(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
+      }
     }
     if constexpr (!kDirect) {
       if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();

@@ -9,10 +9,12 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 6, 1, 2, 16, 0, dlg_bf16, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 112, 6, 2, 1, 16, 0, float, 3, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<64, 64, 12, 2, 2, 16, 0, dlg_bf16, 0, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<256, 128, 3, 1, 2, 16, 0, dlg_bf16, 0, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<256, 112, 3, 2, 1, 16, 1, dlg_bf16, 1, 0, 0>
 //
 // NOTES: the body (warp specialization, pipeline, promotion, multicast, epilogue) is
 // common/fp8_gemm_body.cuh, shared with the 1D1D kernel; read its NOTES.
-// Template arguments: BLOCK_M, BLOCK_N, stages, cluster M x N, rasterization band (N blocks),
+// Template arguments: BLOCK_M (64, 128, 256), BLOCK_N, stages, cluster M x N, rasterization band (N blocks),
 // kPerTensor (0: 1D2D, 1: per-tensor), D type, kCMode (0 none, 1 bf16 C, 2 f32 C, 3 C of D's
 // dtype through TMA), kPipelined (two partial sets: promotion hidden behind the next k-block),
 // kDirect (D stored from registers, no staging tile).
@@ -31,7 +33,7 @@
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, uint32_t kPerTensor, typename OutT,
           uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect>
-__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     sm90_fp8_gemm_1d2d(const dlg::Sm90Fp8GemmParams p,
                        const __grid_constant__ dlg::ptx::TensorMap tmap_a,
                        const __grid_constant__ dlg::ptx::TensorMap tmap_b,

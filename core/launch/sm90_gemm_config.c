@@ -43,10 +43,11 @@ int dlg_sm90_epilogue_swizzle(int row_bytes) {
 }
 
 int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion) {
-  /* Not pipelined: acc + partial = BLOCK_N registers of 232 (two math warpgroups) or 255.
+  /* Not pipelined: acc + partial = BLOCK_N registers of 232 (two math warpgroups) or 255;
+   * BLOCK_M 256 holds two accumulator sets (1.5 BLOCK_N) and is never pipelined.
    * Pipelined: 1.5 BLOCK_N; the 1D1D promotion's scale loads need a few registers more than
    * are left at 128 (ptxas spills 2-8 with either warpgroup count). */
-  (void)block_m;
+  if (block_m == 256) return pipelined || promotion == DLG_SM90_PROMOTE_ROW_COL ? 0 : 128;
   if (!pipelined) return 208;
   return promotion == DLG_SM90_PROMOTE_ROW_COL ? 112 : 128;
 }
@@ -129,7 +130,7 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
 /* Fills the derived fields of a config from its (bm, bn, stages, cm, cn, pipelined, direct). */
 static void complete(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c) {
   c->group_n = c->group_n ? c->group_n : GROUP_N;
-  c->threads = (c->block_m / 64 + 1) * 128;
+  c->threads = (c->block_m == 64 ? 2 : 3) * 128; /* math warpgroups + the producer */
   c->d_swizzle = dlg_sm90_epilogue_swizzle(c->block_n * s->out_bytes);
   c->smem_bytes = dlg_sm90_config_smem_bytes(s, c);
   c->est_cycles = estimate(s, c);
@@ -151,11 +152,27 @@ static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, in
  * stores directly; 2x2 clusters compile clean only with small tiles. */
 static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
   /* The direct epilogue's C loads are all in flight at once on top of the accumulators. */
-  if (c->direct_store && s->c_bytes && c->block_n > 128) return 0;
+  if (c->direct_store && s->c_bytes && (c->block_n > 128 || c->block_m == 256)) return 0;
   if (!s->fp8) return 1;
   if (c->cluster_m == 2 && c->cluster_n == 2) return c->direct_store && c->block_n <= 64;
   if (c->cluster_m == 2 && c->block_n > 64 && !c->direct_store) return 0;
   return 1;
+}
+
+/* BLOCK_M 256 (two m64 row blocks per math warpgroup): BF16, or the FP8 1D2D / per-tensor
+ * kernel with a bf16 D and no TMA C prefetch (the staging tile of 256 rows leaves no room
+ * for it). */
+static int block_m_256_ok(const dlg_sm90_gemm_shape_t* s) {
+  if (!s->fp8) return 1;
+  return promotion_of(s) != DLG_SM90_PROMOTE_ROW_COL && s->out_bytes == 2 && !s->c_via_tma;
+}
+
+/* What the search tries at BLOCK_M 256 (the override takes every BLOCK_N the kernel does).
+ * H100 sweep of docs/kernels.md: FP8 256x128 beats 128x128 only where tiles are short in K
+ * (4096x32768x512: 145 vs 154 us) and loses 2-4 % at K >= 4096 (3 stages instead of 5);
+ * 256x96 / 256x112 and every BF16 256-row tile lost, so the search leaves them out. */
+static int block_m_256_searched(const dlg_sm90_gemm_shape_t* s, int bn) {
+  return s->fp8 && bn == 128;
 }
 
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out) {
@@ -170,9 +187,12 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
   for (int direct = 0; direct <= 0; ++direct) {
     /* The TMA C prefetch needs the staging tile; f32 C without it is read in the epilogue. */
     for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
-      for (int bm = 64; bm <= 128; bm += 64) {
-        const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe, promotion_of(s)) : 256;
+      for (int bm = 64; bm <= 256; bm *= 2) {
+        if (bm == 256 && !block_m_256_ok(s)) continue;
+        const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe, promotion_of(s))
+                                  : (bm == 256 ? 192 : 256);
         for (int bn = 16; bn <= max_bn; bn += 16) {
+          if (bm == 256 && !block_m_256_searched(s, bn)) continue;
           const int stages = max_stages(s, bm, bn, direct);
           if (stages < 2) continue;
           for (int c = 0; c < 3; ++c) {
@@ -227,9 +247,12 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
     else if (!strcmp(kv, "group")) c.group_n = (int)v;
     else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, direct, group)", 0;
   }
-  if (c.block_m != 64 && c.block_m != 128) return *why = "bm: 64 or 128", 0;
-  const int max_bn =
-      s->fp8 ? dlg_sm90_fp8_max_block_n(c.block_m, c.pipelined, promotion_of(s)) : 256;
+  if (c.block_m != 64 && c.block_m != 128 && c.block_m != 256) return *why = "bm: 64, 128 or 256", 0;
+  if (c.block_m == 256 && !block_m_256_ok(s))
+    return *why = "bm=256: BF16, or FP8 1D2D / per-tensor with a bf16 D and no TMA C", 0;
+  if (c.block_m == 256 && c.pipelined) return *why = "bm=256: not pipelined (pipe=0)", 0;
+  const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(c.block_m, c.pipelined, promotion_of(s))
+                             : (c.block_m == 256 ? 192 : 256);
   if (c.block_n < 16 || c.block_n > max_bn || c.block_n % 16)
     return *why = "bn: a multiple of 16 within the kernel's register budget", 0;
   if (c.pipelined && !s->fp8) return *why = "pipe: FP8 only", 0;

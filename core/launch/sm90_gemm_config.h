@@ -36,7 +36,7 @@ typedef struct dlg_sm90_gemm_config {
   int block_m, block_n, stages;
   int cluster_m, cluster_n; /* 1x1, 2x1 (share B: multicast B) or 1x2 (share A) */
   int group_n;              /* rasterization band width in N blocks */
-  int threads;              /* (block_m / 64 + 1) * 128 */
+  int threads;              /* 128 per math warpgroup (1 or 2) + 128 (producer) */
   int d_swizzle;            /* epilogue TMA swizzle span in bytes: 32, 64 or 128 */
   size_t smem_bytes;
   unsigned grid;            /* persistent CTAs (a multiple of the cluster size) */

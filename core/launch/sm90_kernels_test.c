@@ -43,14 +43,14 @@ static dlg_sm90_gemm_shape_t make_shape(shape3_t s, int fp8, int sfa, int out_by
 }
 
 static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
-  CHECK(c->block_m == 64 || c->block_m == 128);
-  CHECK(c->pipelined == 0 || (c->pipelined == 1 && s->fp8));
+  CHECK(c->block_m == 64 || c->block_m == 128 || c->block_m == 256);
+  CHECK(c->pipelined == 0 || (c->pipelined == 1 && s->fp8 && c->block_m != 256));
   CHECK(c->block_n >= 16 && c->block_n % 16 == 0 &&
         c->block_n <= (s->fp8 ? dlg_sm90_fp8_max_block_n(c->block_m, c->pipelined,
                                                          s->promotion ? s->promotion
                                                          : s->sfa_in_smem ? DLG_SM90_PROMOTE_ROW_BLOCK
                                                                           : DLG_SM90_PROMOTE_ADD)
-                              : 256));
+                              : (c->block_m == 256 ? 192 : 256)));
   CHECK(c->stages >= 2 && c->stages <= 12);
   CHECK(c->direct_store == 0 || c->direct_store == 1);
   CHECK(c->smem_bytes <= s->smem_limit);
@@ -61,7 +61,7 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
   /* One more stage would not have fitted (or the cap was reached). */
   CHECK(c->stages == 12 || dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages + 1,
                                                     s->sfa_in_smem, staged_bytes) > s->smem_limit);
-  CHECK(c->threads == (c->block_m / 64 + 1) * 128);
+  CHECK(c->threads == (c->block_m == 64 ? 2 : 3) * 128); /* 1 or 2 math warpgroups + producer */
   const int cs = c->cluster_m * c->cluster_n;
   CHECK(cs == 1 || cs == 2 || cs == 4);
   CHECK(cs <= s->num_sms);

@@ -12,8 +12,10 @@
 //       swizzled(off) = off ^ (((off >> 7) & (kSwizzle/16 - 1)) << 4)
 //   Offsets are relative to a 1024-byte aligned base, so they equal the address bits TMA
 //   swizzles on. Writes from the accumulator layout hit distinct banks under this pattern.
-// - Math warpgroup w owns rows [64w, 64w+64) of every slab and stores them itself with one
-//   TMA box {kSlabCols, 64} per slab; its 128 threads synchronise on named barrier 1 + w.
+// - Math warpgroup w owns rows [64w, 64w+64) of every slab (with BLOCK_M 256 also rows
+//   [128 + 64w, +64): run_waves) and stores them itself with one TMA box {kSlabCols, 64} per
+//   slab and row block; its 128 threads synchronise on named barrier 1 + w. The `wg`
+//   argument of write_smem/store is the 64-row block index.
 // - bf16 pairs go through stmatrix .x4 (four 8x8 blocks = 16 columns x 16 rows of a warp
 //   per instruction); f32 pairs are written with 8-byte st.shared.
 // - C (optional) is read from global memory with the accumulator layout, bounds-checked, and
@@ -222,6 +224,29 @@ struct WarpgroupEpilogue {
           else reinterpret_cast<float*>(dst)[0] = acc[i];
         }
       }
+    }
+  }
+
+  // BLOCK_M 256 (two m64 row blocks per warpgroup: wave v is row block kRowBlocksPerWave·v +
+  // wg): the same steps as run(), with one wait and one barrier pair for all waves.
+  template <uint32_t kWaves>
+  DLG_DEVICE static void run_waves(float (&acc)[kWaves][kNumAcc], const EpilogueC& c, uint32_t m,
+                                   uint32_t n, uint32_t m0, uint32_t n0, uint8_t* smem_d,
+                                   uint32_t wg, const ptx::TensorMap* map_d) {
+    constexpr uint32_t kRowBlocksPerWave = kBlockM / 64 / kWaves;
+    const bool leader = threadIdx.x % 128 == 0;
+#pragma unroll
+    for (uint32_t v = 0; v < kWaves; ++v)
+      add_c(acc[v], c, m, n, m0 + 64 * (kRowBlocksPerWave * v + wg), n0);
+    if (leader) ptx::tma_store_wait_read<0>();
+    ptx::named_barrier_sync(1 + wg, 128);
+#pragma unroll
+    for (uint32_t v = 0; v < kWaves; ++v) write_smem(acc[v], smem_d, kRowBlocksPerWave * v + wg);
+    ptx::fence_proxy_async_smem();
+    ptx::named_barrier_sync(1 + wg, 128);
+    if (leader) {
+#pragma unroll
+      for (uint32_t v = 0; v < kWaves; ++v) store(map_d, smem_d, kRowBlocksPerWave * v + wg, m0, n0);
     }
   }
 

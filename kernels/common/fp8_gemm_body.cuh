@@ -5,7 +5,14 @@
 // NOTES:
 // - Warp specialization: warpgroups 0..kNumMathWG-1 compute (math warpgroup w owns rows
 //   [64w, 64w+64) of the tile, one wgmma m64nBLOCK_Nk32 chain each); the last warpgroup is
-//   the TMA producer (one elected thread issues every load). With two math warpgroups the
+//   the TMA producer (one elected thread issues every load). BLOCK_M 256 keeps two math
+//   warpgroups and gives each two m64 row blocks ("waves": wave v of warpgroup w holds tile
+//   rows [128v + 64w, +64), row block 2v + w): the same SM work per k-block moves a third
+//   less L2 -> SM traffic than two 128-row tiles (the A tile is shared by twice the
+//   columns... and B by twice the rows), which is what bounds the large shapes at 128x128.
+//   It runs the waves one after the other (chain, wait, promote: acc 2 x BLOCK_N/2 + one
+//   partial set of BLOCK_N/2 registers) and relies on the other warpgroup's chain to keep
+//   the tensor cores busy during a promotion. With two math warpgroups the
 //   registers are rebalanced with setmaxnreg: producer 40, math 232 (40·128 + 232·256 =
 //   64512 <= 65536).
 // - Pipeline: kNumStages ring slots, each holding A (BLOCK_M x 128 B), B (BLOCK_N x 128 B),
@@ -111,7 +118,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   using namespace dlg::ptx;
 
   // ---- static checks ----------------------------------------------------------------------
-  static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
+  static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256,
+                "BLOCK_M: 64, 128 (one m64 per math WG) or 256 (two per math WG)");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "BLOCK_N: 16..256 step 16");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
   static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
@@ -122,7 +130,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 
   // ---- configs ----------------------------------------------------------------------------
   constexpr uint32_t kBlockK = 128;  // bytes of e4m3 per row = one 128B swizzle row
-  constexpr uint32_t kNumMathWG = kBlockM / 64;
+  constexpr uint32_t kNumMathWG = kBlockM == 64 ? 1 : 2;
+  constexpr uint32_t kWaves = kBlockM / (64 * kNumMathWG);  // m64 row blocks per math WG
   constexpr uint32_t kNumMathThreads = kNumMathWG * 128;
   constexpr uint32_t kClusterSize = kClusterM * kClusterN;
   // CTAs that write into this CTA's slots (itself, the A sharer, the B sharer): each must
@@ -137,6 +146,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
   using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN>;
   static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
+  static_assert(kWaves == 1 || (!kPipelined && kCMode != 3 && !k1D1D && kBlockN <= 128 &&
+                                sizeof(OutT) == 2),
+                "BLOCK_M 256: 1D2D or per-tensor, bf16 D, not pipelined, no TMA C prefetch, "
+                "BLOCK_N <= 128 (registers)");
   // Two math warpgroups: the producer gives registers to the math warpgroups (launch: 168 x
   // 384 = 64512 = 40·128 + 232·256). (24/240 spills in the producer: measured by ptxas.)
   constexpr uint32_t kProducerRegs = 40;
@@ -262,11 +275,14 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     uint32_t stage = 0, phase = 0;  // next slot to compute
     uint32_t rel = 0;               // next slot to promote and release (trails `stage`)
     uint32_t c_phase = 0;
-    float acc[kNumAcc];
+    float acc[kWaves][kNumAcc];
     while (sched.next(m_block, n_block)) {
       const uint32_t m0 = m_block * kBlockM, n0 = n_block * kBlockN;
 #pragma unroll
-      for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
+      for (uint32_t w = 0; w < kWaves; ++w) {
+#pragma unroll
+        for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] = 0.0f;
+      }
       // 1D2D: B-scale rows this tile touches (clamped: a clamped row only feeds clipped
       // columns).
       const uint32_t sfb_off = n0 % 128;
@@ -282,7 +298,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // the slot right after it (so the promotion waits on neither).
       struct Scales {
         float sfb[kMaxSfb];
-        float sfa_lo, sfa_hi;
+        float sfa_lo[kWaves], sfa_hi[kWaves];
       };
       // Loads the 1D2D B scales of k-block kb (no-op otherwise).
       auto load_sfb = [&](Scales& v, uint32_t kb) {
@@ -304,8 +320,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         load_sfb(v, kb);
         mbarrier_wait(&full[stage], phase);
         if constexpr (k1D2D) {
-          v.sfa_lo = smem_sfa[stage * kBlockM + row_lo];
-          v.sfa_hi = smem_sfa[stage * kBlockM + row_lo + 8];
+#pragma unroll
+          for (uint32_t w = 0; w < kWaves; ++w) {
+            v.sfa_lo[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo];
+            v.sfa_hi[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo + 8];
+          }
         }
         const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
@@ -319,20 +338,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         if (++stage == kNumStages) stage = 0, phase ^= 1;
         if (kb == 0) prefetch_c();
       };
-      // Folds a finished k-block (slot `rel`) into acc, then frees the slot for every CTA
-      // that writes into it (lane p arrives on peer p's barrier).
-      auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc) {
+      // Folds a finished k-block's partial sums of wave w (slot `rel`) into acc.
+      auto promote = [&](float (&sum)[kNumAcc], float (&part)[kNumAcc], const Scales& sc,
+                         uint32_t w) {
         fence_operands(part);
         if constexpr (kPerTensor) {
 #pragma unroll
-          for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];
+          for (uint32_t i = 0; i < kNumAcc; ++i) sum[i] += part[i];
         } else {
           if constexpr (k1D2D) {
             float scale_lo[kMaxSfb], scale_hi[kMaxSfb];
 #pragma unroll
             for (uint32_t s = 0; s < kMaxSfb; ++s) {
-              scale_lo[s] = sc.sfa_lo * sc.sfb[s];
-              scale_hi[s] = sc.sfa_hi * sc.sfb[s];
+              scale_lo[s] = sc.sfa_lo[w] * sc.sfb[s];
+              scale_hi[s] = sc.sfa_hi[w] * sc.sfb[s];
             }
 #pragma unroll
             for (uint32_t j = 0; j < kBlockN / 8; ++j) {
@@ -344,10 +363,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
                   if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
                 }
               }
-              acc[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, acc[4 * j + 0]);
-              acc[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, acc[4 * j + 1]);
-              acc[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, acc[4 * j + 2]);
-              acc[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, acc[4 * j + 3]);
+              sum[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, sum[4 * j + 0]);
+              sum[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, sum[4 * j + 1]);
+              sum[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, sum[4 * j + 2]);
+              sum[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, sum[4 * j + 3]);
             }
           } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
             const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
@@ -362,13 +381,17 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               part[4 * j + 1] *= b.y;
               part[4 * j + 2] *= b.x;
               part[4 * j + 3] *= b.y;
-              acc[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo, acc[4 * j + 0]);
-              acc[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo, acc[4 * j + 1]);
-              acc[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi, acc[4 * j + 2]);
-              acc[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi, acc[4 * j + 3]);
+              sum[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo, sum[4 * j + 0]);
+              sum[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo, sum[4 * j + 1]);
+              sum[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi, sum[4 * j + 2]);
+              sum[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi, sum[4 * j + 3]);
             }
           }
         }
+      };
+      // Frees slot `rel` for every CTA that writes into it (lane p arrives on peer p's
+      // barrier).
+      auto release = [&]() {
         if constexpr (kClusterSize > 1) {
           if (lane < kNumPeers) mbarrier_arrive_cluster(&empty[rel], peer);
         } else {
@@ -377,19 +400,66 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         if (++rel == kNumStages) rel = 0;
       };
 
-      DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_release);
+      if constexpr (kWaves == 1) {
+        auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc) {
+          promote(acc[0], part, sc, 0);
+          release();
+        };
+        DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_release);
+      } else {
+        // BLOCK_M 256: per k-block one slot, two waves (chain, wait, promote), one release.
+        // The wave chains of both math warpgroups queue on the tensor cores, so one
+        // warpgroup's promotion overlaps the other's chain.
+        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+          Scales sc;
+          load_sfb(sc, kb);
+          mbarrier_wait(&full[stage], phase);
+#pragma unroll
+          for (uint32_t w = 0; w < kWaves; ++w) {
+            if constexpr (k1D2D) {
+              sc.sfa_lo[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo];
+              sc.sfa_hi[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo + 8];
+            }
+          }
+          const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+#pragma unroll
+          for (uint32_t w = 0; w < kWaves; ++w) {
+            float part[kNumAcc];
+            const uint64_t desc_a =
+                wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg) * kBlockK);
+            fence_operands(part);
+            wgmma_fence();
+#pragma unroll
+            for (uint32_t k = 0; k < kBlockK / 32; ++k)
+              Mma::mma(wgmma_desc_advance(desc_a, k * 32), wgmma_desc_advance(desc_b, k * 32),
+                       part, k != 0);
+            wgmma_commit();
+            wgmma_wait<0>();
+            promote(acc[w], part, sc, w);
+          }
+          release();
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
 
       if constexpr (kPerTensor) {
 #pragma unroll
-        for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] *= tensor_scale;
+        for (uint32_t w = 0; w < kWaves; ++w) {
+#pragma unroll
+          for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] *= tensor_scale;
+        }
       }
       if constexpr (kDirect) {
-        Epilogue::run_direct(acc, p.c, p.m, p.n, m0, n0, wg, p.d, p.ldd);
+#pragma unroll
+        for (uint32_t w = 0; w < kWaves; ++w)
+          Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
       } else if constexpr (kCMode == 3) {
-        Epilogue::run_smem_c(acc, m0, n0, smem_d, wg, tmap_d, &c_full[wg], c_phase);
+        Epilogue::run_smem_c(acc[0], m0, n0, smem_d, wg, tmap_d, &c_full[wg], c_phase);
         c_phase ^= 1;
+      } else if constexpr (kWaves == 1) {
+        Epilogue::run(acc[0], p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
       } else {
-        Epilogue::run(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
+        Epilogue::run_waves(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
       }
     }
     if constexpr (!kDirect) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "cublaslt.h"
+#include "cupti.h"
 #include "extras.h"
 #include "mqa.h"
 #include "grouped.h"
@@ -60,7 +61,8 @@ static void usage(FILE* f) {
       "  --help            this text\n"
       "\n"
       "Environment: DLG_COMMIT (recorded as the commit; else `git rev-parse`),\n"
-      "DLG_JIT_CACHE_DIR (the library's kernel cache).\n",
+      "DLG_JIT_CACHE_DIR (the library's kernel cache), DLG_CUPTI_LIB (libcupti to use for the\n"
+      "kernel times), DLG_BENCH_CUPTI=0 (event times only).\n",
       f);
   fprintf(f, "cuBLASLt baseline: %s\n", bench_lt_build_note());
 }
@@ -397,6 +399,8 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
          rep.driver_release[0] ? rep.driver_release : "?", rep.driver_version, rep.commit);
   if (lt) printf("baseline: %s, cublasLt version %ld\n", bench_lt_library(lt), rep.cublaslt_version);
   else printf("baseline: none (%s)\n", rep.cublaslt_status);
+  snprintf(rep.kernel_timer, sizeof rep.kernel_timer, "%s", bench_cupti_describe());
+  printf("CUPTI: %s\n", rep.kernel_timer);
   bench_stats_t floor_stats;
   if (bench_time_gpu(&timer, no_op, NULL, &floor_stats, why, sizeof why) == 0)
     rep.timer_floor_us = floor_stats.median_us;

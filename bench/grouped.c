@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include "cublaslt.h"
+#include "cupti.h"
 #include "json.h"
 #include "problem.h"
 #include "timing.h"
@@ -51,6 +52,7 @@ typedef struct grec {
   int64_t valid_rows, total_rows, k_total;
   double flops, bytes;
   double dl_us, lt_us;
+  bench_stats_t dl_t, lt_t; /* the whole timing, kernel times (CUPTI) included */
   int dl_ran, lt_ran;
   double diff;
   int64_t poison_bad;
@@ -525,6 +527,7 @@ static void run_one(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* timer
     if (bench_time_gpu(timer, dl_launch, &c, &st, why, sizeof why) == 0) {
       r->dl_ran = 1;
       r->dl_us = st.median_us;
+      r->dl_t = st;
     } else {
       snprintf(r->status, sizeof r->status, "%.300s", why);
     }
@@ -533,6 +536,7 @@ static void run_one(bench_env_t* env, bench_lt_t* lt, const bench_timer_t* timer
     if (bench_time_gpu(timer, lt_launch, &c, &st, why, sizeof why) == 0) {
       r->lt_ran = 1;
       r->lt_us = st.median_us;
+      r->lt_t = st;
     } else {
       snprintf(r->lt_status, sizeof r->lt_status, "%.300s", why);
     }
@@ -550,6 +554,7 @@ typedef struct crec {
   const char* dtype;
   int64_t m, k;
   double us, gbps, bytes;
+  double kernel_us; /* CUPTI; 0 where not measured */
   int ran;
   char status[256];
 } crec_t;
@@ -645,12 +650,14 @@ static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) 
         if (bench_time_gpu(timer, cast_launch, &c, &st, why, sizeof why) == 0) {
           r->ran = 1;
           r->us = st.median_us;
+          r->kernel_us = st.has_kernel ? st.kernel_median_us : 0.0;
           r->gbps = r->bytes / (st.median_us * 1e-6) / 1e9;
         } else {
           snprintf(r->status, sizeof r->status, "%.250s", why);
         }
-        printf("%-20s %-8s %6lld x %-6lld %9.1f us %7.0f GB/s (%3.0f%% of 3.0 TB/s) %s\n", r->op,
-               r->dtype, (long long)m, (long long)k, r->us, r->gbps, r->gbps / 30.0, r->status);
+        printf("%-20s %-8s %6lld x %-6lld %9.1f us (kernels %7.1f) %7.0f GB/s (%3.0f%% of 3.0 "
+               "TB/s) %s\n", r->op, r->dtype, (long long)m, (long long)k, r->us, r->kernel_us,
+               r->gbps, r->gbps / 30.0, r->status);
         fflush(stdout);
       }
       bench_dev_free(cu, &x);
@@ -711,6 +718,7 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
   bench_json_int(&j, "warmup", o->warmup);
   bench_json_number(&j, "flush_mib", o->flush_mib, 1);
   bench_json_string(&j, "baseline", "loop of cuBLASLt GEMMs, one per group (same recipe)");
+  bench_json_string(&j, "kernel_timer", bench_cupti_describe());
   bench_json_array_begin(&j, "records");
   for (int i = 0; i < n; ++i) {
     const grec_t* x = &r[i];
@@ -727,7 +735,13 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
     bench_json_number(&j, "dlgemm_us", x->dl_us, x->dl_ran);
     bench_json_number(&j, "dlgemm_tflops", x->flops / (x->dl_us * 1e-6) / 1e12, x->dl_ran);
     bench_json_number(&j, "dlgemm_gbps", x->bytes / (x->dl_us * 1e-6) / 1e9, x->dl_ran);
+    bench_json_number(&j, "dlgemm_kernel_us", x->dl_t.kernel_median_us, x->dl_ran && x->dl_t.has_kernel);
     bench_json_number(&j, "baseline_us", x->lt_us, x->lt_ran);
+    /* The baseline is one cuBLASLt call per group: the span includes the gaps between them,
+     * the sum does not. */
+    bench_json_number(&j, "baseline_kernel_us", x->lt_t.kernel_median_us, x->lt_ran && x->lt_t.has_kernel);
+    bench_json_number(&j, "baseline_kernel_sum_us", x->lt_t.kernel_sum_median_us,
+                      x->lt_ran && x->lt_t.has_kernel);
     bench_json_number(&j, "baseline_tflops", x->flops / (x->lt_us * 1e-6) / 1e12, x->lt_ran);
     bench_json_number(&j, "speedup_vs_baseline", x->lt_us / x->dl_us, x->lt_ran && x->dl_ran);
     bench_json_number(&j, "calc_diff", x->diff, isfinite(x->diff));
@@ -746,6 +760,7 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
     bench_json_int(&j, "m", x->m);
     bench_json_int(&j, "k", x->k);
     bench_json_number(&j, "us", x->us, x->ran);
+    bench_json_number(&j, "kernel_us", x->kernel_us, x->ran && x->kernel_us > 0);
     bench_json_number(&j, "gbps", x->gbps, x->ran);
     bench_json_number(&j, "fraction_of_3000_gbps", x->gbps / 3000.0, x->ran);
     bench_json_string(&j, "status", x->status);
@@ -835,9 +850,10 @@ int bench_grouped_main(int argc, char** argv) {
   }
   printf("dlgemm %s grouped bench on %s (%d SMs), %d warm-up + %d timed calls, %.0f MiB flush\n",
          dlg_version_string(), info.name, info.num_sms, o.warmup, o.iters, o.flush_mib);
-  printf("%-22s %3s %6s %6s %6s %9s | %9s %7s %7s | %9s %7s | %6s %9s %s\n", "op", "G", "m", "N",
-         "K", "rows", "dlgemm us", "TFLOPS", "GB/s", "base us", "TFLOPS", "speed", "diff",
-         "status");
+  printf("CUPTI: %s\n", bench_cupti_describe());
+  printf("%-22s %3s %6s %6s %6s %9s | %9s %7s %7s %7s | %9s %7s %7s | %6s %9s %s\n", "op", "G", "m",
+         "N", "K", "rows", "dlgemm us", "kern us", "TFLOPS", "GB/s", "base us", "kern us", "TFLOPS",
+         "speed", "diff", "status");
   grec_t* recs = calloc((size_t)n_shapes + 1, sizeof *recs);
   int rc = 0;
   for (int i = 0; i < n_shapes; ++i) {
@@ -846,10 +862,12 @@ int bench_grouped_main(int argc, char** argv) {
     const double dl_tf = r->dl_ran ? r->flops / (r->dl_us * 1e-6) / 1e12 : 0;
     const double dl_gb = r->dl_ran ? r->bytes / (r->dl_us * 1e-6) / 1e9 : 0;
     const double lt_tf = r->lt_ran ? r->flops / (r->lt_us * 1e-6) / 1e12 : 0;
-    printf("%-22s %3d %6lld %6lld %6lld %9lld | %9.1f %7.0f %7.0f | %9.1f %7.0f | %6.2f %9.2g %s%s%s\n",
+    printf("%-22s %3d %6lld %6lld %6lld %9lld | %9.1f %7.1f %7.0f %7.0f | %9.1f %7.1f %7.0f | %6.2f %9.2g %s%s%s\n",
            op_name(r->s.op), r->s.g, (long long)r->s.m, (long long)r->s.n,
            (long long)(r->s.op == OP_KGROUPED ? r->k_total : r->s.k), (long long)r->valid_rows,
-           r->dl_us, dl_tf, dl_gb, r->lt_us, lt_tf, r->lt_ran && r->dl_ran ? r->lt_us / r->dl_us : 0,
+           r->dl_us, r->dl_t.has_kernel ? r->dl_t.kernel_median_us : 0.0, dl_tf, dl_gb, r->lt_us,
+           r->lt_t.has_kernel ? r->lt_t.kernel_median_us : 0.0, lt_tf,
+           r->lt_ran && r->dl_ran ? r->lt_us / r->dl_us : 0,
            r->diff, r->poison_bad ? "POISON OVERWRITTEN " : "", r->status, r->lt_status[0] ? " | baseline: " : "");
     if (r->lt_status[0] && strcmp(r->lt_status, "no baseline") != 0) printf("    baseline: %s\n", r->lt_status);
     fflush(stdout);

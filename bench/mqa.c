@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include "cuda_api.h"
+#include "cupti.h"
 #include "dlgemm.h"
 #include "json.h"
 #include "mqa.h"
@@ -309,6 +310,44 @@ static uint64_t lcg(uint64_t* s) {
   return *s >> 33;
 }
 
+/* $DLG_BENCH_PAGED_AB = digits, e.g. "01": after the default kernel, time the paged kernel's
+ * other epilogues (DLG_PAGED_MQA_EPILOGUE, see core/launch/sm90_paged_mqa_logits.c) on the
+ * same data, each checked against the default's whole output (calc_diff over finite entries,
+ * the -inf mask bitwise) and rerun 3 times. Printed only (A/B within one run). */
+static void paged_ab(mqa_env_t* e, paged_call_t* c, const record_t* r, const char* ab) {
+  const int64_t n = (int64_t)(c->lg.bytes / 4);
+  float* base = malloc(c->lg.bytes);
+  float* got = malloc(c->lg.bytes);
+  char why[320];
+  if (!base || !got || dlg_memcpy(e->gpu, base, c->lg.mem, c->lg.bytes) != DLG_OK) goto done;
+  for (const char* v = ab; *v; ++v) {
+    if (*v < '0' || *v > '9') continue;
+    char val[2] = {*v, 0};
+    setenv("DLG_PAGED_MQA_EPILOGUE", val, 1);
+    double sums[3] = {0, 0, 0};
+    int mask_ok = 1;
+    dlg_testing_poison(e->gpu, &c->lg.t, 0xFF);
+    bench_stats_t t;
+    if (paged_launch(c, e->stream, why, sizeof why) != 0 ||
+        e->cu.stream_synchronize(e->stream) != CUDA_SUCCESS ||
+        dlg_memcpy(e->gpu, got, c->lg.mem, c->lg.bytes) != DLG_OK ||
+        bench_time_gpu(&e->timer, paged_launch, c, &t, why, sizeof why) != 0) {
+      printf("  A/B epilogue %s: failed: %s\n", val, why);
+      continue;
+    }
+    compare_row(base, got, n, sums, &mask_ok);
+    const int same = rerun_identical(e, paged_launch, c, &c->lg, 3);
+    printf("  A/B epilogue %s: %10.1f us %8.0f GB/s  diff vs default %.2e  mask %s  rerun %s\n",
+           val, t.median_us, r->bytes / (t.median_us * 1e-6) / 1e9, finish_diff(sums),
+           mask_ok ? "ok" : "BAD", same ? "same" : "DIFF");
+    fflush(stdout);
+  }
+  unsetenv("DLG_PAGED_MQA_EPILOGUE");
+done:
+  free(base);
+  free(got);
+}
+
 static void run_paged(mqa_env_t* e, const mqa_opts_t* o, int64_t batch, int64_t next_n,
                       int64_t avg, record_t* r) {
   memset(r, 0, sizeof *r);
@@ -477,6 +516,8 @@ static void run_paged(mqa_env_t* e, const mqa_opts_t* o, int64_t batch, int64_t 
     r->ran = 1;
     r->tflops = 2.0 * r->pairs * H * D / (r->t.median_us * 1e-6) / 1e12;
     r->gbps = r->bytes / (r->t.median_us * 1e-6) / 1e9;
+    const char* ab = getenv("DLG_BENCH_PAGED_AB");
+    if (ab) paged_ab(e, &c, r, ab);
   } else {
     snprintf(r->status, sizeof r->status, "%.250s", why);
   }
@@ -579,6 +620,7 @@ static void write_json(const char* path, const dlg_device_info_t* info, const re
   bench_json_string(&j, "device", info->name);
   bench_json_int(&j, "num_sms", info->num_sms);
   bench_json_number(&j, "memset_write_gbps", hbm_gbps, hbm_gbps > 0);
+  bench_json_string(&j, "kernel_timer", bench_cupti_describe());
   bench_json_array_begin(&j, "records");
   for (int i = 0; i < n; ++i) {
     const record_t* r = &recs[i];
@@ -603,6 +645,8 @@ static void write_json(const char* path, const dlg_device_info_t* info, const re
     bench_json_int(&j, "bytes", (int64_t)r->bytes);
     bench_json_number(&j, "us", r->t.median_us, r->ran);
     bench_json_number(&j, "us_min", r->t.min_us, r->ran);
+    bench_json_number(&j, "kernel_us", r->t.kernel_median_us, r->ran && r->t.has_kernel);
+    bench_json_number(&j, "kernel_us_min", r->t.kernel_min_us, r->ran && r->t.has_kernel);
     bench_json_number(&j, "tflops", r->tflops, r->ran);
     bench_json_number(&j, "gbps", r->gbps, r->ran);
     bench_json_number(&j, "hbm_fraction_of_memset", hbm_gbps > 0 ? r->gbps / hbm_gbps : 0,
@@ -653,6 +697,7 @@ int bench_mqa_main(int argc, char** argv) {
   dlg_context_device_info(e.gpu, &info);
   printf("dlgemm %s MQA logits bench on %s (%d SMs), H %d, D %d, f32 logits, clean on, "
          "%d timed calls\n", dlg_version_string(), info.name, info.num_sms, H, D, o.iters);
+  printf("CUPTI: %s\n", bench_cupti_describe());
   double hbm = 0;
   {
     fill_call_t fc = {&e.cu, {0, 0}};
@@ -667,14 +712,14 @@ int bench_mqa_main(int argc, char** argv) {
   int n = 0, rc = 0;
   if (o.do_mqa) {
     static const int64_t shapes[][2] = {{2048, 8192}, {2048, 65536}, {8192, 8192}, {8192, 65536}};
-    printf("\n%-16s %6s %6s %4s %10s %9s %8s %9s %5s %6s\n", "op", "S", "S_kv", "cp", "us",
-           "TFLOPS", "GB/s", "diff", "mask", "rerun");
+    printf("\n%-16s %6s %6s %4s %10s %8s %9s %8s %9s %5s %6s\n", "op", "S", "S_kv", "cp", "us",
+           "kern us", "TFLOPS", "GB/s", "diff", "mask", "rerun");
     for (int i = 0; i < 4 && !(o.quick && i == 3); ++i) {
       record_t* r = &recs[n++];
       run_mqa(&e, &o, shapes[i][0], shapes[i][1], r);
-      printf("%-16s %6lld %6lld %4s %10.1f %9.1f %8.0f %9.2e %5s %6s %s\n", r->op,
+      printf("%-16s %6lld %6lld %4s %10.1f %8.1f %9.1f %8.0f %9.2e %5s %6s %s\n", r->op,
              (long long)r->s, (long long)r->s_kv, r->cp ? "yes" : "no", r->t.median_us,
-             r->tflops, r->gbps, r->diff, r->mask_ok ? "ok" : "BAD",
+             r->t.has_kernel ? r->t.kernel_median_us : 0.0, r->tflops, r->gbps, r->diff, r->mask_ok ? "ok" : "BAD",
              r->deterministic < 0 ? "-" : r->deterministic ? "same" : "DIFF", r->status);
       fflush(stdout);
       if (!r->ran || r->diff > 1e-3 || !r->mask_ok || r->deterministic == 0) rc = 1;
@@ -683,14 +728,14 @@ int bench_mqa_main(int argc, char** argv) {
   if (o.do_paged) {
     static const int64_t shapes[][3] = {{256, 1, 8192},  {256, 2, 8192},  {256, 1, 65536},
                                         {256, 2, 65536}, {4096, 1, 8192}, {4096, 2, 8192}};
-    printf("\n%-16s %6s %6s %6s %10s %9s %8s %6s %9s %5s %6s %8s\n", "op", "B", "next_n", "avg",
-           "us", "TFLOPS", "GB/s", "%HBM", "diff", "mask", "rerun", "meta us");
+    printf("\n%-16s %6s %6s %6s %10s %8s %9s %8s %6s %9s %5s %6s %8s\n", "op", "B", "next_n", "avg",
+           "us", "kern us", "TFLOPS", "GB/s", "%HBM", "diff", "mask", "rerun", "meta us");
     for (int i = 0; i < 6 && !(o.quick && i >= 3); ++i) {
       record_t* r = &recs[n++];
       run_paged(&e, &o, shapes[i][0], shapes[i][1], shapes[i][2], r);
-      printf("%-16s %6lld %6lld %6lld %10.1f %9.1f %8.0f %5.0f%% %9.2e %5s %6s %8.1f %s\n",
+      printf("%-16s %6lld %6lld %6lld %10.1f %8.1f %9.1f %8.0f %5.0f%% %9.2e %5s %6s %8.1f %s\n",
              r->op, (long long)r->batch, (long long)r->next_n, (long long)r->avg_ctx,
-             r->t.median_us, r->tflops, r->gbps, hbm > 0 ? 100.0 * r->gbps / hbm : 0.0,
+             r->t.median_us, r->t.has_kernel ? r->t.kernel_median_us : 0.0, r->tflops, r->gbps, hbm > 0 ? 100.0 * r->gbps / hbm : 0.0,
              r->diff, r->mask_ok ? "ok" : "BAD",
              r->deterministic < 0 ? "-" : r->deterministic ? "same" : "DIFF", r->meta_us,
              r->status);

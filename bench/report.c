@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include "cupti.h"
 #include "json.h"
 
 double bench_diff_bound(dlg_recipe_t recipe) { return recipe == DLG_RECIPE_BF16 ? 1e-5 : 1e-3; }
@@ -13,9 +14,15 @@ int bench_side_correct(const bench_record_t* r, const bench_side_t* side) {
 }
 
 void bench_table_header(FILE* f) {
-  fprintf(f, "%-14s %-5s %5s %6s %6s | %9s %9s %7s %6s | %9s %7s | %5s | %-16s | %-9s\n",
-          "recipe", "pass", "M", "N", "K", "dlgemm us", "min us", "TFLOPS", "GB/s", "Lt us",
-          "TFLOPS", "x Lt", "check", "Lt diff");
+  fprintf(f, "%-14s %-5s %5s %6s %6s | %9s %7s %9s %7s %6s | %9s %7s %7s | %5s | %-16s | %-9s\n",
+          "recipe", "pass", "M", "N", "K", "dlgemm us", "kern us", "min us", "TFLOPS", "GB/s",
+          "Lt us", "kern us", "TFLOPS", "x Lt", "check", "Lt diff");
+}
+
+/* The CUPTI kernel time of a side ("-" where none was measured). */
+static void format_kernel(char* buf, size_t cap, const bench_side_t* s) {
+  if (s->ran && s->t.has_kernel) snprintf(buf, cap, "%7.1f", s->t.kernel_median_us);
+  else snprintf(buf, cap, "%7s", "-");
 }
 
 static void format_check(char* buf, size_t cap, const bench_record_t* r, const bench_side_t* s) {
@@ -25,14 +32,16 @@ static void format_check(char* buf, size_t cap, const bench_record_t* r, const b
 }
 
 void bench_table_row(FILE* f, const bench_record_t* r) {
-  char dl[64], lt[64], ratio[16], check[32], lt_check[32];
+  char dl[80], lt[64], ratio[16], check[32], lt_check[32], dl_k[16], lt_k[16];
+  format_kernel(dl_k, sizeof dl_k, &r->dl);
+  format_kernel(lt_k, sizeof lt_k, &r->lt);
   if (r->dl.ran)
-    snprintf(dl, sizeof dl, "%9.1f %9.1f %7.0f %6.0f", r->dl.t.median_us, r->dl.t.min_us,
-             r->dl.tflops, r->dl.gbps);
+    snprintf(dl, sizeof dl, "%9.1f %s %9.1f %7.0f %6.0f", r->dl.t.median_us, dl_k,
+             r->dl.t.min_us, r->dl.tflops, r->dl.gbps);
   else
-    snprintf(dl, sizeof dl, "%9s %9s %7s %6s", "-", "-", "-", "-");
-  if (r->lt.ran) snprintf(lt, sizeof lt, "%9.1f %7.0f", r->lt.t.median_us, r->lt.tflops);
-  else snprintf(lt, sizeof lt, "%9s %7s", "-", "-");
+    snprintf(dl, sizeof dl, "%9s %7s %9s %7s %6s", "-", "-", "-", "-", "-");
+  if (r->lt.ran) snprintf(lt, sizeof lt, "%9.1f %s %7.0f", r->lt.t.median_us, lt_k, r->lt.tflops);
+  else snprintf(lt, sizeof lt, "%9s %7s %7s", "-", "-", "-");
   if (r->dl.ran && r->lt.ran) snprintf(ratio, sizeof ratio, "%5.2f", r->dl.tflops / r->lt.tflops);
   else snprintf(ratio, sizeof ratio, "%5s", "-");
   format_check(check, sizeof check, r, &r->dl);
@@ -41,6 +50,11 @@ void bench_table_row(FILE* f, const bench_record_t* r) {
           bench_recipe_key(r->s.recipe), bench_pass_name(r->s.pass), (long long)r->s.m,
           (long long)r->s.n, (long long)r->s.k, dl, lt, ratio, check, lt_check);
   if (r->dl.status[0]) fprintf(f, "    dlgemm: %s\n", r->dl.status);
+  /* Kernel times missing although CUPTI is there: say why (once per side). */
+  if (bench_cupti_available() && r->dl.ran && !r->dl.t.has_kernel)
+    fprintf(f, "    dlgemm kernel time: %s\n", r->dl.t.kernel_note);
+  if (bench_cupti_available() && r->lt.ran && !r->lt.t.has_kernel)
+    fprintf(f, "    baseline kernel time: %s\n", r->lt.t.kernel_note);
   if (r->lt.status[0] && r->baseline) fprintf(f, "    %s: %s\n", r->baseline, r->lt.status);
 }
 
@@ -48,8 +62,8 @@ void bench_table_summary(FILE* f, const bench_report_t* rep) {
   static const dlg_recipe_t recipes[] = {DLG_RECIPE_FP8_1D2D, DLG_RECIPE_FP8_1D1D,
                                          DLG_RECIPE_FP8_PER_TENSOR, DLG_RECIPE_BF16};
   for (int ri = 0; ri < 4; ++ri) {
-    double log_sum = 0.0;
-    int pairs = 0, shapes = 0, wrong = 0;
+    double log_sum = 0.0, log_sum_k = 0.0;
+    int pairs = 0, pairs_k = 0, shapes = 0, wrong = 0;
     for (int i = 0; i < rep->n_records; ++i) {
       const bench_record_t* r = &rep->records[i];
       if (r->s.recipe != recipes[ri]) continue;
@@ -59,12 +73,19 @@ void bench_table_summary(FILE* f, const bench_report_t* rep) {
         log_sum += log(r->dl.tflops / r->lt.tflops);
         ++pairs;
       }
+      if (r->dl.ran && r->lt.ran && r->dl.t.has_kernel && r->lt.t.has_kernel &&
+          r->dl.t.kernel_median_us > 0.0 && r->lt.t.kernel_median_us > 0.0) {
+        log_sum_k += log(r->lt.t.kernel_median_us / r->dl.t.kernel_median_us);
+        ++pairs_k;
+      }
     }
     if (!shapes) continue;
-    fprintf(f, "%-14s %3d shapes, %d failed the check; geomean dlgemm/cuBLASLt = ", 
+    fprintf(f, "%-14s %3d shapes, %d failed the check; geomean dlgemm/cuBLASLt = ",
             bench_recipe_key(recipes[ri]), shapes, wrong);
-    if (pairs) fprintf(f, "%.3f over %d shapes\n", exp(log_sum / pairs), pairs);
-    else fprintf(f, "-\n");
+    if (pairs) fprintf(f, "%.3f over %d shapes (events)", exp(log_sum / pairs), pairs);
+    else fprintf(f, "-");
+    if (pairs_k) fprintf(f, ", %.3f over %d (kernel times)", exp(log_sum_k / pairs_k), pairs_k);
+    fprintf(f, "\n");
   }
 }
 
@@ -74,6 +95,21 @@ static void json_side_check(bench_json_t* j, const char* prefix, const bench_sid
   bench_json_number(j, key, s->check.diff, s->checked && s->check.diff >= 0.0);
   snprintf(key, sizeof key, "%sunwritten", prefix);
   if (s->checked) bench_json_int(j, key, s->check.unwritten);
+  else bench_json_null(j, key);
+}
+
+/* CUPTI kernel times of one side: null where the side did not run or CUPTI saw nothing. */
+static void json_side_kernel(bench_json_t* j, const char* prefix, const bench_side_t* s) {
+  const int has = s->ran && s->t.has_kernel;
+  char key[48];
+  snprintf(key, sizeof key, "%skernel_us", prefix);
+  bench_json_number(j, key, s->t.kernel_median_us, has);
+  snprintf(key, sizeof key, "%skernel_us_min", prefix);
+  bench_json_number(j, key, s->t.kernel_min_us, has);
+  snprintf(key, sizeof key, "%skernel_sum_us", prefix);
+  bench_json_number(j, key, s->t.kernel_sum_median_us, has);
+  snprintf(key, sizeof key, "%skernels", prefix);
+  if (has) bench_json_int(j, key, s->t.kernels);
   else bench_json_null(j, key);
 }
 
@@ -89,6 +125,7 @@ static void json_record(bench_json_t* j, const bench_record_t* r) {
   bench_json_bool(j, "accumulate", r->s.accumulate);
   bench_json_number(j, "us", r->dl.t.median_us, r->dl.ran);
   bench_json_number(j, "us_min", r->dl.t.min_us, r->dl.ran);
+  json_side_kernel(j, "", &r->dl);
   bench_json_number(j, "tflops", r->dl.tflops, r->dl.ran);
   bench_json_number(j, "gbps", r->dl.gbps, r->dl.ran);
   json_side_check(j, "", &r->dl);
@@ -97,6 +134,7 @@ static void json_record(bench_json_t* j, const bench_record_t* r) {
   bench_json_string(j, "baseline", r->baseline && r->lt.ran ? r->baseline : NULL);
   bench_json_number(j, "baseline_us", r->lt.t.median_us, r->lt.ran);
   bench_json_number(j, "baseline_us_min", r->lt.t.min_us, r->lt.ran);
+  json_side_kernel(j, "baseline_", &r->lt);
   bench_json_number(j, "baseline_tflops", r->lt.tflops, r->lt.ran);
   json_side_check(j, "baseline_", &r->lt);
   bench_json_string(j, "baseline_status", r->lt.status[0] ? r->lt.status : NULL);
@@ -127,6 +165,11 @@ int bench_write_json(const char* path, const bench_report_t* rep) {
   bench_json_string(&j, "cublaslt_status", rep->cublaslt_status[0] ? rep->cublaslt_status : NULL);
   bench_json_object_begin(&j, "method");
   bench_json_string(&j, "timer", "CUDA events around each call, median of the timed calls");
+  bench_json_string(&j, "kernel_timer", rep->kernel_timer);
+  bench_json_string(&j, "kernel_time", "CUPTI concurrent-kernel records of each timed call (tied "
+                    "to it by an external correlation id): last kernel end - first kernel start, "
+                    "median of the timed calls (kernel_us); kernel_sum_us: the kernels' summed "
+                    "durations");
   bench_json_int(&j, "iters", rep->iters);
   bench_json_int(&j, "warmup", rep->warmup);
   bench_json_number(&j, "l2_flush_mib", rep->flush_mib, 1);

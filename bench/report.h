@@ -55,6 +55,7 @@ typedef struct bench_report {
   double flush_mib;
   int64_t check_rows;
   double timer_floor_us; /* median of an empty event pair after the flush; < 0 unknown */
+  char kernel_timer[512]; /* bench_cupti_describe(): where kernel times come from, or why not */
   double elapsed_s;
   bench_record_t* records;
   int n_records;

@@ -8,7 +8,7 @@
 
 #define SLACK_BYTES 1024   /* the kernels align the dynamic smem base up to 1024 */
 #define ROW_BYTES 128      /* A/B bytes per row per k-block (one 128B swizzle row) */
-#define MAX_STAGES 12
+#define MAX_STAGES 16
 #define GROUP_N 16         /* rasterization band (blocks of N); even, so clusters fit */
 
 /* Cost-model constants (per SM, in SM clock cycles at ~1.75 GHz). They only rank
@@ -175,6 +175,15 @@ static int block_m_256_searched(const dlg_sm90_gemm_shape_t* s, int bn) {
   return s->fp8 && bn == 128;
 }
 
+/* A 2-CTA cluster couples its CTAs' pipelines (a slot is refilled only when both have read
+ * it); that pays for big tiles, whose L2 traffic it cuts, but not for a single wave of small
+ * ones (decode-sized M): H100 sweep (docs/kernels.md) FP8 1x2112x7168 31.7 -> 24.3 us,
+ * 128x7168x2048 11.8 -> 10.5 us, BF16 1x2112x7168 41.6 -> 29.4 us without the cluster,
+ * while BF16 64x112 tiles lost without theirs (128x7168x16384 93.8 -> 105.2 us). */
+static int multicast_pays(const dlg_sm90_gemm_config_t* c) {
+  return c->cluster_m * c->cluster_n == 1 || c->waves > 1;
+}
+
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out) {
   /* 2x2 clusters and the direct-store epilogue are available through the override but
    * measured slower on every shape of the H100 sweep (docs/kernels.md), so the search
@@ -209,6 +218,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
             cand.direct_store = direct;
             if (!compiles_clean(s, &cand)) continue;
             complete(s, &cand);
+            if (!multicast_pays(&cand)) continue;
             if (found && !(cand.est_cycles < best.est_cycles)) continue; /* ties: earlier */
             found = 1;
             best = cand;

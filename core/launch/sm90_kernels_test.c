@@ -51,7 +51,7 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
                                                          : s->sfa_in_smem ? DLG_SM90_PROMOTE_ROW_BLOCK
                                                                           : DLG_SM90_PROMOTE_ADD)
                               : (c->block_m == 256 ? 192 : 256)));
-  CHECK(c->stages >= 2 && c->stages <= 12);
+  CHECK(c->stages >= 2 && c->stages <= 16);
   CHECK(c->direct_store == 0 || c->direct_store == 1);
   CHECK(c->smem_bytes <= s->smem_limit);
   const int staged_bytes = c->direct_store ? 0 : s->out_bytes;
@@ -59,7 +59,7 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
   CHECK(c->smem_bytes == dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages,
                                                   s->sfa_in_smem, staged_bytes));
   /* One more stage would not have fitted (or the cap was reached). */
-  CHECK(c->stages == 12 || dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages + 1,
+  CHECK(c->stages == 16 || dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages + 1,
                                                     s->sfa_in_smem, staged_bytes) > s->smem_limit);
   CHECK(c->threads == (c->block_m == 64 ? 2 : 3) * 128); /* 1 or 2 math warpgroups + producer */
   const int cs = c->cluster_m * c->cluster_n;
@@ -116,7 +116,7 @@ static void heuristics(void) {
   CHECK(dlg_sm90_gemm_override(&s, "bm=128,bn=128,cn=2,cm=1,pipe=1", &o, &why));
   CHECK(o.block_m == 128 && o.block_n == 128 && o.cluster_n == 2 && o.pipelined == 1);
   check_config(&s, &o);
-  CHECK(o.stages == 12 || dlg_sm90_gemm_smem_bytes(128, 128, o.stages + 1, s.sfa_in_smem, 2) >
+  CHECK(o.stages == 16 || dlg_sm90_gemm_smem_bytes(128, 128, o.stages + 1, s.sfa_in_smem, 2) >
                               s.smem_limit);
   CHECK(dlg_sm90_gemm_override(&s, "stages=3", &o, &why) && o.stages == 3);
   static const char* const bad[] = {"bn=144,pipe=1", "bm=96", "bn=100", "cm=3",

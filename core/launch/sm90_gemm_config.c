@@ -23,6 +23,7 @@
 #define EPILOGUE_FIXED 400.0            /* named barriers, TMA store issue, scheduler step */
 #define EPILOGUE_BYTES_PER_CLK 32.0
 #define C_LOAD_LATENCY 1500.0           /* C read by the epilogue itself (not prefetched) */
+#define ONE_WARPGROUP_PENALTY 1.10      /* per k-block, BLOCK_M 64 (one math warpgroup) */
 /* CUDA-core instructions per accumulator per k-block of each promotion class. */
 static const double k_promote_per_acc[4] = {0.0, 1.0, 1.3, 2.3};
 
@@ -107,6 +108,12 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   }
   double per_kb = mma > load ? mma : load;
   per_kb += exposed + KBLOCK_OVERHEAD;
+  /* One math warpgroup (BLOCK_M 64) issues, waits for and promotes every k-block alone: its
+   * chain of round trips is longer than the two warpgroups' of BLOCK_M 128 (H100: 128x7168
+   * x16384 FP8 64x112 58.1 us vs 128x64 54.9 us, BF16 107.4 vs 92.8 us). Only where
+   * BLOCK_M 128 is an alternative (M > 64): it would not change the ranking among the
+   * BLOCK_M 64 candidates, only their balance against the DRAM bound. */
+  if (bm == 64 && s->m > 64) per_kb *= ONE_WARPGROUP_PENALTY;
   /* Fewer than 4 slots cover the TMA latency worse (measured: FP8 128x128 5 -> 4 stages
    * +3.5%). */
   if (c->stages < 4) per_kb *= 1.0 + 0.04 * (4 - c->stages);

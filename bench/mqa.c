@@ -730,7 +730,10 @@ int bench_mqa_main(int argc, char** argv) {
                                         {256, 2, 65536}, {4096, 1, 8192}, {4096, 2, 8192}};
     printf("\n%-16s %6s %6s %6s %10s %8s %9s %8s %6s %9s %5s %6s %8s\n", "op", "B", "next_n", "avg",
            "us", "kern us", "TFLOPS", "GB/s", "%HBM", "diff", "mask", "rerun", "meta us");
+    /* $DLG_BENCH_PAGED_SHAPES = digits: only those rows of the table (e.g. "01"). */
+    const char* only = getenv("DLG_BENCH_PAGED_SHAPES");
     for (int i = 0; i < 6 && !(o.quick && i >= 3); ++i) {
+      if (only && !strchr(only, '0' + i)) continue;
       record_t* r = &recs[n++];
       run_paged(&e, &o, shapes[i][0], shapes[i][1], shapes[i][2], r);
       printf("%-16s %6lld %6lld %6lld %10.1f %8.1f %9.1f %8.0f %5.0f%% %9.2e %5s %6s %8.1f %s\n",

@@ -1,12 +1,12 @@
 // SM90 MQA logits over a paged KV cache (the decode side of DeepSeek V3.2's indexer):
-// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<64, 128, 1, 16, 0>
-// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<32, 128, 2, 16, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<64, 128, 1, 15, 0, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<32, 128, 2, 15, 1, 2>
 //
 //   logits[b·next_n + t, j] = Σ_h relu((q[b, t, h] · kv(b, j)) · scale(b, j)) · w[b·next_n + t, h]
 //
-// for j < len(b, t); only those entries are written (the launcher runs portable_clean_logits
-// afterwards for -inf elsewhere). kv(b, j) is row j % 64 of physical block
-// block_table[b, j / 64] of the fused cache: per block 64·D FP8 bytes, then 64 FP32 scales.
+// for j < len(b, t); with p.clean the kernel also writes -inf on [len, width) (epilogues 1, 2;
+// epilogue 0 writes only the valid entries and the launcher cleans afterwards). kv(b, j) is
+// row j % 64 of physical block block_table[b, j / 64] of the fused cache: per block 64·D FP8 bytes, then 64 FP32 scales.
 //
 // Schedule (core/ops/attention.c documents it): the batches' key blocks laid end to end are
 // split evenly over the CTAs; CTA c walks (batch, block) entries from schedule_meta[c] up to
@@ -18,7 +18,7 @@
 // block; three math warpgroups take the blocks of the walk in turn (item i -> warpgroup i % 3:
 // a warpgroup's wgmma + epilogue is latency-bound, so more of them in flight is what keeps
 // up with HBM); setmaxnreg gives them 152 registers and the producer 40.
-// Memory-bound: the ring of kNumStages blocks keeps ~100 KB of loads in flight per SM.
+// Memory-bound: the ring of kNumStages (15) blocks keeps ~125 KB of loads in flight per SM.
 //
 // NOTES:
 // - The cache is read through a 2D TMA view [num_blocks · R, D] of D-byte rows, R = block
@@ -33,6 +33,22 @@
 //   arrival per math warp when that warp enters the next segment.
 // - kv_empty takes 4 arrivals: only the owning warpgroup reads a block. q_empty takes 12 (every
 //   math warp).
+// - kNumStages is a multiple of the 3 math warpgroups, so a ring slot always belongs to the
+//   same warpgroup (item i and i + kNumStages have one owner). With 16 stages, the owner of
+//   item i could reach its kv_full wait while the previous load into that slot (item i - 16,
+//   another warpgroup's, still in flight: TMA completes out of order) had not landed: the
+//   parity wait then passed one phase early, the warpgroup read a stale slot and arrived on
+//   kv_empty a fifth time. Seen on the H100 once the epilogue got faster (L2 flushed, the
+//   ring running empty) as "unspecified launch failure"; the owner's own previous use of
+//   the slot now orders the phases.
+// - Epilogues (kEpilogue, picked by the launcher): 0 = reduce_heads + store_sums, valid
+//   entries only (the kernel before 2026-11-22); 1 = reduce_heads + PagedStores, which also
+//   write -inf when p.clean (in-block part by the block's owner, the rest of each row by
+//   paged_fill_tails: every element written once, and no second launch); 2 = as 1 but the
+//   head sum is a second wgmma (relu + bf16 pack of the accumulators, one cvt per pair, as
+//   its A operand from registers; the batch's weights as bf16 B in smem, see HeadSumB):
+//   ~100 fewer instructions per block for N = 128; calc_diff vs the CPU ~3e-6 (bf16 inputs
+//   of the sum), still deterministic.
 #pragma once
 
 #include "sm90_fp8_mqa_logits.cuh"
@@ -58,8 +74,10 @@ struct Sm90PagedMqaLogitsParams {
   int32_t max_blocks;  // block_table columns
   int32_t num_blocks;  // physical blocks in the cache
   int32_t width;       // logits columns (max_context_len)
+  int32_t clean;       // write -inf outside the valid entries too (kEpilogue >= 1 only)
+  int32_t pad;
 };
-static_assert(sizeof(Sm90PagedMqaLogitsParams) == 152, "params layout must match the host");
+static_assert(sizeof(Sm90PagedMqaLogitsParams) == 160, "params layout must match the host");
 
 // Valid length of row (b, t), as dlg_ref_paged_row_len.
 DLG_DEVICE int32_t paged_row_len(const Sm90PagedMqaLogitsParams& p, int32_t b, int32_t t) {
@@ -117,6 +135,102 @@ struct PagedWalk {
   }
 };
 
+
+// The paged kernel's stores (kEpilogue >= 1), LaneStores' scheme with the paged row ranges:
+// set up once per batch, a key block then costs one select, one unsigned compare and one
+// store per slot. Lane l stores the quad's sums k = l%4 + 4t (t < kSlots, k < 2·kQ): query
+// k / 2, key + 8·(l & 1). Row (b, q) holds values on [0, len) and, when cleaning, -inf on
+// [len, width): `limit` is width then (len otherwise, 0 for a slot past the batch's queries),
+// so the in-block part of the -inf tail is written by the key block's owner, never twice.
+template <uint32_t kQ, bool kBf16>
+struct PagedStores {
+  static constexpr uint32_t kSlots = (2 * kQ + 3) / 4;
+  int64_t row_off[kSlots];
+  uint32_t len[kSlots], limit[kSlots];
+
+  DLG_DEVICE void init(const Sm90PagedMqaLogitsParams& p, int32_t b, uint32_t lane) {
+#pragma unroll
+    for (uint32_t t = 0; t < kSlots; ++t) {
+      const uint32_t q = (lane & 3u) / 2 + 2 * t;
+      const int64_t row = static_cast<int64_t>(b) * kQ + q;
+      row_off[t] = row * p.out_stride0;
+      uint32_t l = 0, m = 0;
+      if (q < kQ) {
+        l = static_cast<uint32_t>(min(paged_row_len(p, b, static_cast<int32_t>(q)), p.width));
+        m = p.clean ? static_cast<uint32_t>(p.width) : l;
+      }
+      len[t] = l;
+      limit[t] = m;
+    }
+  }
+
+  DLG_DEVICE void store(const float (&out_lo)[kQ], const float (&out_hi)[kQ], void* logits,
+                        int64_t s1, int32_t key_lo, uint32_t lane) const {
+    const bool upper = (lane & 1u) != 0;
+    const uint32_t key = static_cast<uint32_t>(key_lo + (upper ? 8 : 0));
+#pragma unroll
+    for (uint32_t t = 0; t < kSlots; ++t) {
+      const uint32_t q_sel = (lane & 3u) / 2 + 2 * t;
+      float v = 0.0f;
+#pragma unroll
+      for (uint32_t q = 0; q < kQ; ++q) {
+        const float c = upper ? out_hi[q] : out_lo[q];
+        v = q_sel == q ? c : v;
+      }
+      if (key < limit[t])
+        store_logit<kBf16>(logits, row_off[t] + static_cast<int64_t>(key) * s1,
+                           key < len[t] ? v : -__int_as_float(0x7f800000));
+    }
+  }
+};
+
+// -inf on [ceil(longest / 64) · 64, width) of the CTA's rows r = cta + i·grid (the columns no
+// key block covers; a batch without blocks gets its whole rows), by `count` threads.
+template <bool kBf16>
+DLG_DEVICE void paged_fill_tails(const Sm90PagedMqaLogitsParams& p, uint32_t tid,
+                                 uint32_t count) {
+  const int64_t rows = static_cast<int64_t>(p.batch) * p.next_n;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const int32_t b = static_cast<int32_t>(r / p.next_n);
+    const int64_t from =
+        min(static_cast<int64_t>(paged_batch_blocks(p, b)) * kKeysPerBlock,
+            static_cast<int64_t>(p.width));
+    const int64_t base = r * p.out_stride0;
+    for (int64_t j = from + tid; j < p.width; j += count)
+      store_logit<kBf16>(p.logits, base + j * p.out_stride1, -__int_as_float(0x7f800000));
+  }
+}
+
+// The weighted head sum as a second wgmma (kEpilogue 2): D[64 keys, 8] = relu(acc) · W with
+// A = relu(acc) packed to bf16 from the accumulator registers (its fragment is the A fragment
+// of m64n8k16: registers 4j..4j+3 of j = 2kk, 2kk + 1 for k-step kk) and B = W [N, 8] in smem,
+// W[c, n] = w[c / H, c % H] if c / H == n % next_n else 0, so every lane's two columns are
+// the queries 2(l%4) % next_n and (2(l%4) + 1) % next_n. B is K-major, 128B-swizzled, one
+// 1024-byte atom (8 rows x 64 bf16) per 64 columns c.
+template <uint32_t kN>
+struct HeadSumB {
+  static constexpr uint32_t kAtoms = (kN + 63) / 64;
+  static constexpr uint32_t kBytes = kAtoms * 1024;
+};
+
+DLG_DEVICE void wgmma_m64n8k16_bf16_rs(float (&d)[4], const uint32_t (&a)[4], uint64_t desc_b,
+                                       bool accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %9, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%0, %1, %2, %3}, "
+      "{%4, %5, %6, %7}, %8, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(static_cast<int>(accumulate)));
+}
+
+DLG_DEVICE void fence_operand_u32(uint32_t& r) { asm volatile("" : "+r"(r)::"memory"); }
+
+// relu(x) of two floats packed to bf16x2 (x_lo in the low half) in one instruction.
+DLG_DEVICE uint32_t relu_bf16x2(float x_lo, float x_hi) {
+  uint32_t r;
+  asm("cvt.rn.relu.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(x_hi), "f"(x_lo));
+  return r;
+}
 }  // namespace mqa
 }  // namespace dlg
 
@@ -134,7 +248,7 @@ constexpr uint32_t kPagedThreads = kPagedMathThreads + 128;
       const __grid_constant__ dlg::ptx::TensorMap tmap_kv
 
 template <uint32_t kNumHeads, uint32_t kHeadDim, uint32_t kNextN, uint32_t kNumStages,
-          uint32_t kBf16Out>
+          uint32_t kBf16Out, uint32_t kEpilogue>
 __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
     sm90_fp8_paged_mqa_logits(DLG_SM90_PAGED_MQA_LOGITS_SIGNATURE) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -146,7 +260,10 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
   static_assert(kNumHeads >= 16 && kNumHeads <= 128 && 128 % kNumHeads == 0, "H: 16..128");
   static_assert(kN <= 128, "next_n * H <= 128");
   static_assert(kHeadDim == 32 || kHeadDim == 64 || kHeadDim == 128, "D: 32, 64 or 128");
-  static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+  static_assert(kNumStages >= 3 && kNumStages <= 30 && kNumStages % kPagedMathWG == 0,
+                "stages: a multiple of the math warpgroups (NOTES)");
+  static_assert(kEpilogue <= 2, "epilogue: 0 store_sums, 1 PagedStores, 2 + wgmma head sum");
+  static_assert(kEpilogue != 2 || kNextN <= 2, "wgmma head sum: next_n <= 2");
 
   constexpr uint32_t kTileRows = kKeysPerBlock + kKeysPerBlock * 4 / kHeadDim;  // keys + scales
   constexpr uint32_t kStageTx = kTileRows * kRowBytes;
@@ -155,12 +272,14 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
   constexpr uint32_t kKSteps = kHeadDim / 32;
   constexpr bool kBf16 = kBf16Out != 0;
   using Mma = WgmmaE4M3<kN>;
+  using HeadB = HeadSumB<kN>;
 
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
   uint8_t* smem_q = smem;
   uint8_t* smem_kv = smem_q + 2 * kQBytes;
-  uint64_t* kv_full = reinterpret_cast<uint64_t*>(smem_kv + kNumStages * kStageBytes);
+  uint8_t* smem_wb = smem_kv + kNumStages * kStageBytes;  // [warpgroup][slot] head-sum B
+  uint64_t* kv_full = reinterpret_cast<uint64_t*>(smem_wb + kPagedMathWG * 2 * HeadB::kBytes);
   uint64_t* kv_empty = kv_full + kNumStages;
   uint64_t* q_full = kv_empty + kNumStages;
   uint64_t* q_empty = q_full + 2;
@@ -189,40 +308,42 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
   if (threadIdx.x >= kPagedMathThreads) {
     // ---- producer ------------------------------------------------------------------------
     setmaxnreg_dec<40>();
-    if (warp == kPagedMathThreads / 32 && elect_one()) {
-      PagedWalk walk;
-      walk.init(p, blockIdx.x);
-      uint32_t stage = 0, phase = 0, seg = 0;
-      int32_t cur_b = -1;
-      while (walk.more(p)) {
-        if (walk.b != cur_b) {
-          cur_b = walk.b;
-          const uint32_t slot = seg & 1;
-          mbarrier_wait(&q_empty[slot], ((seg >> 1) & 1) ^ 1);
-          mbarrier_arrive_expect_tx(&q_full[slot], kN * kRowBytes);
-          tma_load_2d(&tmap_q, &q_full[slot], smem_q + slot * kQBytes, 0,
-                      cur_b * static_cast<int32_t>(kN));
-          ++seg;
+    if (warp == kPagedMathThreads / 32) {
+      if (elect_one()) {
+        PagedWalk walk;
+        walk.init(p, blockIdx.x);
+        uint32_t stage = 0, phase = 0, seg = 0;
+        int32_t cur_b = -1;
+        while (walk.more(p)) {
+          if (walk.b != cur_b) {
+            cur_b = walk.b;
+            const uint32_t slot = seg & 1;
+            mbarrier_wait(&q_empty[slot], ((seg >> 1) & 1) ^ 1);
+            mbarrier_arrive_expect_tx(&q_full[slot], kN * kRowBytes);
+            tma_load_2d(&tmap_q, &q_full[slot], smem_q + slot * kQBytes, 0,
+                        cur_b * static_cast<int32_t>(kN));
+            ++seg;
+          }
+          int32_t phys = -1;
+          if (walk.k < p.max_blocks)
+            phys = __ldg(p.block_table + walk.b * p.bt_stride0 + walk.k * p.bt_stride1);
+          // Outside the cache: a coordinate wholly out of bounds (TMA zero-fills it).
+          const int32_t row = (phys >= 0 && phys < p.num_blocks)
+                                  ? static_cast<int32_t>(phys * p.block_rows)
+                                  : -static_cast<int32_t>(2 * kTileRows);
+          mbarrier_wait(&kv_empty[stage], phase ^ 1);
+          mbarrier_arrive_expect_tx(&kv_full[stage], kStageTx);
+          tma_load_2d(&tmap_kv, &kv_full[stage], smem_kv + stage * kStageBytes, 0, row);
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+          walk.advance(p);
         }
-        int32_t phys = -1;
-        if (walk.k < p.max_blocks)
-          phys = __ldg(p.block_table + walk.b * p.bt_stride0 + walk.k * p.bt_stride1);
-        // Outside the cache: a coordinate wholly out of bounds (TMA zero-fills it).
-        const int32_t row = (phys >= 0 && phys < p.num_blocks)
-                                ? static_cast<int32_t>(phys * p.block_rows)
-                                : -static_cast<int32_t>(2 * kTileRows);
-        mbarrier_wait(&kv_empty[stage], phase ^ 1);
-        mbarrier_arrive_expect_tx(&kv_full[stage], kStageTx);
-        tma_load_2d(&tmap_kv, &kv_full[stage], smem_kv + stage * kStageBytes, 0, row);
-        if (++stage == kNumStages) stage = 0, phase ^= 1;
-        walk.advance(p);
       }
+      __syncwarp();
     }
-    __syncwarp();
   } else {
     // ---- math warpgroups: item i of the walk belongs to warpgroup i % 3 -------------------
     setmaxnreg_inc<152>();  // (65536 - 40 · 128) / 384, rounded down to a multiple of 8
-    const uint32_t wg = threadIdx.x / 128;
+    const uint32_t wg = warp / 4;  // warp-uniform
     const uint32_t warp_in_wg = warp % 4;
     const uint32_t key_in_block = 16 * warp_in_wg + lane / 4;  // and key_in_block + 8
     // Smem offsets of the two keys' scales inside a stage (see NOTES).
@@ -233,27 +354,63 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
       const uint32_t v = byte / kHeadDim, b = byte % kHeadDim;
       scale_off[r] = v * kRowBytes + ((((b >> 4) ^ (v & 7)) << 4) | (b & 15));
     }
+    // The -inf tails no key block covers, while the first loads are in flight.
+    if (kEpilogue != 0 && p.clean) paged_fill_tails<kBf16>(p, threadIdx.x, kPagedMathThreads);
     PagedWalk walk;
     walk.init(p, blockIdx.x);
     uint32_t stage = 0, phase = 0, seg = 0, owner = 0;  // owner = item % kPagedMathWG
     int32_t cur_b = -1;
-    float w[kN / 4];
+    float w[kEpilogue == 2 ? 1 : kN / 4];
     int32_t lo[kNextN], hi[kNextN];
-    uint64_t desc_q = 0;
+    PagedStores<kNextN, kBf16> stores;
+    uint64_t desc_q = 0, desc_wb = 0;
     float acc[kN / 2];
     while (walk.more(p)) {
       if (walk.b != cur_b) {
         if (seg > 0 && lane == 0) mbarrier_arrive(&q_empty[(seg - 1) & 1]);
         cur_b = walk.b;
         const int64_t row0 = static_cast<int64_t>(cur_b) * kNextN;
-        load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, row0,
-                                    static_cast<int64_t>(p.batch) * kNextN, lane);
-#pragma unroll
-        for (uint32_t t = 0; t < kNextN; ++t) {
-          lo[t] = 0;
-          hi[t] = min(paged_row_len(p, cur_b, static_cast<int32_t>(t)), p.width);
-        }
         const uint32_t slot = seg & 1;
+        if constexpr (kEpilogue == 2) {
+          // This warpgroup's B of the head sum for the batch (slot seg & 1; its last reader,
+          // segment seg - 2, has completed: every wgmma is waited for before moving on).
+          uint8_t* wb = smem_wb + (wg * 2 + slot) * HeadB::kBytes;
+          for (uint32_t idx = threadIdx.x % 128; idx < HeadB::kAtoms * 64; idx += 128) {
+            const uint32_t atom = idx / 64, n = (idx / 8) % 8, chunk = idx % 8;
+            uint32_t packed[4];
+#pragma unroll
+            for (uint32_t e = 0; e < 4; ++e) {
+              float v2[2];
+#pragma unroll
+              for (uint32_t u = 0; u < 2; ++u) {
+                const uint32_t c = atom * 64 + chunk * 8 + 2 * e + u;
+                const uint32_t qc = c / kNumHeads, h = c % kNumHeads;
+                v2[u] = (c < kN && qc == n % kNextN)
+                            ? ldg_f32(p.weights + (row0 + qc) * p.w_stride0 + h * p.w_stride1)
+                            : 0.0f;
+              }
+              packed[e] = pack_bf16x2(v2[0], v2[1]);
+            }
+            *reinterpret_cast<uint4*>(wb + atom * 1024 + n * kRowBytes +
+                                      ((chunk ^ (n & 7)) << 4)) =
+                make_uint4(packed[0], packed[1], packed[2], packed[3]);
+          }
+          fence_proxy_async_smem();
+          named_barrier_sync(1 + wg, 128);
+          desc_wb = wgmma_desc_sw128(wb);
+        } else {
+          load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, row0,
+                                      static_cast<int64_t>(p.batch) * kNextN, lane);
+        }
+        if constexpr (kEpilogue == 0) {
+#pragma unroll
+          for (uint32_t t = 0; t < kNextN; ++t) {
+            lo[t] = 0;
+            hi[t] = min(paged_row_len(p, cur_b, static_cast<int32_t>(t)), p.width);
+          }
+        } else {
+          stores.init(p, cur_b, lane);
+        }
         mbarrier_wait(&q_full[slot], (seg >> 1) & 1);
         desc_q = wgmma_desc_sw128(smem_q + slot * kQBytes);
         ++seg;
@@ -276,12 +433,54 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
         __syncwarp();
         if (lane == 0) mbarrier_arrive(&kv_empty[stage]);
         float out_lo[kNextN], out_hi[kNextN];
-        reduce_heads<kN, kNumHeads>(acc, w, s_lo, s_hi, out_lo, out_hi);
+        if constexpr (kEpilogue == 2) {
+          // relu(x·s) = |s|·relu(sign(s)·x): negate the rows of negative scales (rare), take
+          // relu + bf16 in one cvt per pair, sum the heads on the tensor cores, then × |s|.
+          if (s_lo < 0.0f || s_hi < 0.0f) {
+#pragma unroll
+            for (uint32_t i = 0; i < kN / 2; ++i)
+              acc[i] = ((i & 2) ? s_hi : s_lo) < 0.0f ? -acc[i] : acc[i];
+          }
+          uint32_t a[kN / 16][4];
+#pragma unroll
+          for (uint32_t kk = 0; kk < kN / 16; ++kk) {
+#pragma unroll
+            for (uint32_t e = 0; e < 4; ++e) {
+              const uint32_t i = 8 * kk + 2 * e;  // j = 2kk + e / 2, rows (e % 2)
+              a[kk][e] = relu_bf16x2(acc[i], acc[i + 1]);
+              fence_operand_u32(a[kk][e]);
+            }
+          }
+          float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          fence_operands(sum);
+          wgmma_fence();  // the A registers were just written
+#pragma unroll
+          for (uint32_t kk = 0; kk < kN / 16; ++kk)
+            wgmma_m64n8k16_bf16_rs(sum, a[kk],
+                                   wgmma_desc_advance(desc_wb, (kk / 4) * 1024 + (kk % 4) * 32),
+                                   kk != 0);
+          wgmma_commit();
+          wgmma_wait<0>();
+          fence_operands(sum);
+          // Column 2(l%4) + e is query (2(l%4) + e) % next_n: for next_n <= 2, query q sits
+          // in column q of every lane.
+#pragma unroll
+          for (uint32_t q = 0; q < kNextN; ++q) {
+            out_lo[q] = sum[q] * fabsf(s_lo);
+            out_hi[q] = sum[2 + q] * fabsf(s_hi);
+          }
+        } else {
+          reduce_heads<kN, kNumHeads>(acc, w, s_lo, s_hi, out_lo, out_hi);
+        }
         const int32_t key_lo = walk.k * static_cast<int32_t>(kKeysPerBlock) +
                                static_cast<int32_t>(key_in_block);
-        store_sums<kNextN, kBf16>(out_lo, out_hi, lo, hi, p.logits, p.out_stride0,
-                                  p.out_stride1, static_cast<int64_t>(cur_b) * kNextN, key_lo,
-                                  lane);
+        if constexpr (kEpilogue == 0) {
+          store_sums<kNextN, kBf16>(out_lo, out_hi, lo, hi, p.logits, p.out_stride0,
+                                    p.out_stride1, static_cast<int64_t>(cur_b) * kNextN, key_lo,
+                                    lane);
+        } else {
+          stores.store(out_lo, out_hi, p.logits, p.out_stride1, key_lo, lane);
+        }
       }
       if (++stage == kNumStages) stage = 0, phase ^= 1;
       if (++owner == kPagedMathWG) owner = 0;

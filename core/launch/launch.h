@@ -73,9 +73,9 @@ dlg_status_t dlg_launch_pack_ue8m0(dlg_context_t* ctx, const DLTensor* sf, DLTen
                                    void* stream);
 
 /* MQA logits (attention.h; core/launch/sm90_mqa_logits.c, sm90_paged_mqa_logits.c,
- * clean_logits.c). Arguments validated by core/ops/attention.c. The logits kernels write only
- * valid entries; clean_logits is a separate launch. UNSUPPORTED (nothing launched) when a
- * kernel does not cover the case. */
+ * clean_logits.c). Arguments validated by core/ops/attention.c. The non-paged kernel writes
+ * only valid entries (clean_logits is a separate launch); the paged launcher cleans itself.
+ * UNSUPPORTED (nothing launched) when a kernel does not cover the case. */
 dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
                                         const DLTensor* kv_scale, const DLTensor* weights,
                                         const DLTensor* ks, const DLTensor* ke, DLTensor* logits,
@@ -84,8 +84,8 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
                                               const DLTensor* kv_cache, const DLTensor* weights,
                                               const DLTensor* context_lens,
                                               const DLTensor* block_table,
-                                              const DLTensor* schedule_meta, DLTensor* logits,
-                                              void* stream);
+                                              const DLTensor* schedule_meta, int clean_logits,
+                                              DLTensor* logits, void* stream);
 dlg_status_t dlg_launch_paged_mqa_metadata(dlg_context_t* ctx, const DLTensor* context_lens,
                                            int block_kv, int num_sms, DLTensor* schedule_meta,
                                            void* stream);
@@ -101,7 +101,7 @@ void dlg_sm90_mqa_logits_source(int heads, int head_dim, int stages, int bf16_ou
                                 size_t name_cap, char* source, size_t source_cap);
 size_t dlg_sm90_paged_mqa_logits_smem(int d, int n, int stages);
 void dlg_sm90_paged_mqa_logits_source(int heads, int head_dim, int next_n, int stages,
-                                      int bf16_out, char* name, size_t name_cap, char* source,
-                                      size_t source_cap);
+                                      int bf16_out, int epilogue, char* name, size_t name_cap,
+                                      char* source, size_t source_cap);
 
 #endif /* DLG_LAUNCH_LAUNCH_H_ */

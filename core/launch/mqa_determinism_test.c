@@ -106,11 +106,15 @@ static void test_compile(void) {
                                source, sizeof source);
     compile_and_check(name, source, 1, 384);
   }
-  static const int paged[][5] = {{64, 128, 1, 16, 0}, {64, 128, 2, 16, 0}, {32, 128, 2, 16, 1},
-                                 {32, 64, 1, 16, 0}};
+  /* {H, D, next_n, stages, bf16, epilogue} */
+  static const int paged[][6] = {{64, 128, 1, 15, 0, 1}, {64, 128, 2, 15, 0, 1},
+                                 {32, 128, 2, 15, 1, 1}, {32, 64, 1, 15, 0, 1},
+                                 {16, 32, 1, 15, 1, 1},  {64, 128, 2, 15, 0, 2},
+                                 {16, 32, 1, 15, 1, 2},  {64, 128, 2, 15, 0, 0}};
   for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i) {
     dlg_sm90_paged_mqa_logits_source(paged[i][0], paged[i][1], paged[i][2], paged[i][3],
-                                     paged[i][4], name, sizeof name, source, sizeof source);
+                                     paged[i][4], paged[i][5], name, sizeof name, source,
+                                     sizeof source);
     compile_and_check(name, source, 1, 512);
   }
   compile_and_check("portable_clean_logits", "#include \"portable_clean_logits.cuh\"\n", 0, 256);
@@ -291,6 +295,7 @@ static void test_mqa(const mqa_case_t* c, int reruns) {
 typedef struct paged_case {
   int64_t b, next_n, h, d, max_blocks, spare_blocks;
   int lens_2d, bf16, clean, num_sms; /* num_sms 0: the device's */
+  int neg_scales;                     /* scales in [-1.5, 1.5] (else [0.5, 1.5]) */
 } paged_case_t;
 
 typedef struct paged_rows {
@@ -313,10 +318,12 @@ static uint64_t lcg(uint64_t* s) {
 
 static void test_paged(const paged_case_t* c, int reruns) {
   char what[160];
+  const char* epi = getenv("DLG_PAGED_MQA_EPILOGUE");
   snprintf(what, sizeof what,
-           "paged b=%lld next_n=%lld h=%lld d=%lld lens%s %s clean=%d sms=%d", (long long)c->b,
-           (long long)c->next_n, (long long)c->h, (long long)c->d, c->lens_2d ? "2d" : "1d",
-           c->bf16 ? "bf16" : "f32", c->clean, c->num_sms);
+           "paged b=%lld next_n=%lld h=%lld d=%lld lens%s %s clean=%d sms=%d%s epi=%s",
+           (long long)c->b, (long long)c->next_n, (long long)c->h, (long long)c->d,
+           c->lens_2d ? "2d" : "1d", c->bf16 ? "bf16" : "f32", c->clean, c->num_sms,
+           c->neg_scales ? " s<0" : "", epi ? epi : "default");
   const int64_t bkv = 64, width = c->max_blocks * bkv;
   const int64_t nb = c->b * c->max_blocks + c->spare_blocks, rows = c->b * c->next_n;
   dual_t* q = dual_wrap(tt_new(kDLFloat8_e4m3fn, 8, 4, c->b, c->next_n, c->h, c->d));
@@ -342,7 +349,7 @@ static void test_paged(const paged_case_t* c, int reruns) {
   scales.strides = sstr;
   scales.byte_offset = (uint64_t)(bkv * c->d);
   CHECK_OK(dlg_testing_fill(&vals, 23, DLG_FILL_UNIFORM, -2, 2));
-  CHECK_OK(dlg_testing_fill(&scales, 24, DLG_FILL_UNIFORM, 0.5, 1.5));
+  CHECK_OK(dlg_testing_fill(&scales, 24, DLG_FILL_UNIFORM, c->neg_scales ? -1.5 : 0.5, 1.5));
   /* Lengths: mostly long, some zero, some a block boundary; blocks a random permutation. */
   uint64_t seed = 99;
   int32_t* ln = (int32_t*)lens->h->mem;
@@ -477,12 +484,20 @@ static void test_gpu(void) {
   for (size_t i = 0; i < sizeof mqa / sizeof mqa[0]; ++i) test_mqa(&mqa[i], i == 0 ? reruns : 2);
   /* paged: next_n 1/2, H 64/32, lens [B] / [B, next_n], a few SM counts */
   const paged_case_t paged[] = {
-      {37, 2, 64, 128, 20, 5, 1, 0, 1, 0}, {37, 1, 64, 128, 20, 5, 0, 0, 1, 0},
-      {20, 2, 32, 128, 9, 3, 0, 1, 1, 7},  {9, 1, 32, 64, 5, 0, 1, 0, 0, 300},
-      {64, 2, 64, 128, 3, 0, 0, 0, 1, 5},
+      {37, 2, 64, 128, 20, 5, 1, 0, 1, 0, 0},   {37, 1, 64, 128, 20, 5, 0, 0, 1, 0, 0},
+      {20, 2, 32, 128, 9, 3, 0, 1, 1, 7, 0},    {9, 1, 32, 64, 5, 0, 1, 0, 0, 300, 0},
+      {64, 2, 64, 128, 3, 0, 0, 0, 1, 5, 1},    {40, 1, 16, 32, 4, 2, 0, 1, 1, 3, 1},
   };
   for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i)
     test_paged(&paged[i], i == 0 ? reruns : 2);
+  /* The A/B epilogues of the paged kernel (DLG_PAGED_MQA_EPILOGUE, see its launcher). */
+  static const char* const epilogues[] = {"0", "2"}; /* the default is 1 */
+  for (size_t e = 0; e < 2; ++e) {
+    setenv("DLG_PAGED_MQA_EPILOGUE", epilogues[e], 1);
+    for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i)
+      if (i < 2 || i == 4) test_paged(&paged[i], 2);
+  }
+  unsetenv("DLG_PAGED_MQA_EPILOGUE");
   test_clean(33, 1000, 1000, 0, 1);
   test_clean(17, 100, 112, 1, 1);
   test_clean(9, 77, 77, 0, 0);

@@ -2,10 +2,12 @@
  * schedule metadata, kernels/portable_paged_mqa_metadata.cuh (any arch, bit-identical to the
  * CPU reference). The paged kernel declines (DLG_ERR_UNSUPPORTED, nothing launched) other
  * archs, block_kv != 64, next_n·H > 128, D not in {32, 64, 128}, block strides D does not
- * divide, and q layouts whose (b, t, h) rows are not one [B·next_n·H, D] matrix. It writes
- * only valid entries; the op cleans afterwards. */
+ * divide, and q layouts whose (b, t, h) rows are not one [B·next_n·H, D] matrix. With
+ * clean_logits the kernel writes the -inf entries itself (epilogue 0: portable_clean_logits
+ * afterwards, as when there is nothing to launch). */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
 #include "jit/jit.h"
@@ -18,7 +20,7 @@
 #define PAGED_KEYS 64
 #define PAGED_ROW_BYTES 128
 #define PAGED_SMEM_LIMIT (227 * 1024)
-#define PAGED_MAX_STAGES 16
+#define PAGED_MAX_STAGES 15 /* a multiple of the 3 math warpgroups: see the kernel's NOTES */
 #define META_THREADS 1024
 
 /* Byte-for-byte twin of dlg::mqa::Sm90PagedMqaLogitsParams. */
@@ -34,9 +36,9 @@ typedef struct sm90_paged_params {
   int64_t w_stride0, w_stride1;
   int64_t out_stride0, out_stride1;
   int64_t block_rows;
-  int32_t batch, next_n, lens_2d, max_blocks, num_blocks, width;
+  int32_t batch, next_n, lens_2d, max_blocks, num_blocks, width, clean, pad;
 } sm90_paged_params_t;
-_Static_assert(sizeof(sm90_paged_params_t) == 152, "must match dlg::mqa::Sm90PagedMqaLogitsParams");
+_Static_assert(sizeof(sm90_paged_params_t) == 160, "must match dlg::mqa::Sm90PagedMqaLogitsParams");
 
 /* Byte-for-byte twin of struct dlg_paged_mqa_metadata_params. */
 typedef struct meta_params {
@@ -48,19 +50,34 @@ typedef struct meta_params {
 } meta_params_t;
 _Static_assert(sizeof(meta_params_t) == 64, "must match dlg_paged_mqa_metadata_params");
 
+/* The kernel's epilogue (its kEpilogue; the kernel's NOTES): 1 (default) = the FP32 head sum
+ * in registers, one select + compare + store per slot (PagedStores) and -inf written by the
+ * kernel itself when cleaning (no second launch); 2 = as 1 with relu + bf16 pack and the head
+ * sum as a second wgmma (calc_diff ~3e-6 instead of ~1e-8, measured no faster on the H100:
+ * kept opt-in); 0 = the kernel before 2026-11-22 (store_sums, separate clean launch).
+ * DLG_PAGED_MQA_EPILOGUE=0|1|2 overrides (A/B benchmarks); 2 needs next_n <= 2. */
+static int paged_epilogue(int next_n) {
+  const char* env = getenv("DLG_PAGED_MQA_EPILOGUE");
+  int e = env && env[0] >= '0' && env[0] <= '2' && !env[1] ? env[0] - '0' : 1;
+  return e == 2 && next_n > 2 ? 1 : e;
+}
+
 static size_t tile_rows(int d) { return PAGED_KEYS + PAGED_KEYS * 4 / (size_t)d; }
 
+/* Alignment slack, 2 Q slots, the stages, 3 warpgroups x 2 slots of the head-sum B (one
+ * 1024-byte atom per 64 Q rows), the barriers. */
 size_t dlg_sm90_paged_mqa_logits_smem(int d, int n, int stages) {
   size_t stage = (tile_rows(d) * PAGED_ROW_BYTES + 1023) / 1024 * 1024;
   size_t q = ((size_t)n * PAGED_ROW_BYTES + 1023) / 1024 * 1024;
-  return 1024 + 2 * q + (size_t)stages * stage + (size_t)(2 * stages + 4) * 8;
+  size_t head_b = (size_t)(n + 63) / 64 * 1024;
+  return 1024 + 2 * q + (size_t)stages * stage + 6 * head_b + (size_t)(2 * stages + 4) * 8;
 }
 
 void dlg_sm90_paged_mqa_logits_source(int heads, int head_dim, int next_n, int stages,
-                                      int bf16_out, char* name, size_t name_cap, char* source,
-                                      size_t source_cap) {
-  snprintf(name, name_cap, "sm90_fp8_paged_mqa_logits<%d, %d, %d, %d, %d>", heads, head_dim,
-           next_n, stages, bf16_out);
+                                      int bf16_out, int epilogue, char* name, size_t name_cap,
+                                      char* source, size_t source_cap) {
+  snprintf(name, name_cap, "sm90_fp8_paged_mqa_logits<%d, %d, %d, %d, %d, %d>", heads,
+           head_dim, next_n, stages, bf16_out, epilogue);
   snprintf(source, source_cap,
            "#include \"sm90_fp8_paged_mqa_logits.cuh\"\n"
            "template __global__ void %s(DLG_SM90_PAGED_MQA_LOGITS_SIGNATURE);\n", name);
@@ -70,8 +87,8 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
                                               const DLTensor* kv_cache, const DLTensor* weights,
                                               const DLTensor* context_lens,
                                               const DLTensor* block_table,
-                                              const DLTensor* schedule_meta, DLTensor* logits,
-                                              void* stream) {
+                                              const DLTensor* schedule_meta, int clean_logits,
+                                              DLTensor* logits, void* stream) {
   const int64_t batch = q->shape[0], next_n = q->shape[1], h = q->shape[2], d = q->shape[3];
   const int64_t num_blocks = kv_cache->shape[0], block_kv = kv_cache->shape[1];
   int arch = 0;
@@ -117,16 +134,19 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
   const int64_t grid = schedule_meta->shape[0] - 1;
   if (grid > INT32_MAX)
     return dlg_fail(DLG_ERR_UNSUPPORTED, "schedule_meta: too many rows");
-  if (grid == 0 || batch == 0 || num_blocks == 0 || logits->shape[1] == 0) return DLG_OK;
+  if (grid == 0 || batch == 0 || num_blocks == 0 || logits->shape[1] == 0)
+    return clean_logits ? dlg_launch_clean_paged_logits(ctx, context_lens, next_n, logits, stream)
+                        : DLG_OK;
 
   const int n = (int)(next_n * h);
+  const int epilogue = paged_epilogue((int)next_n);
   int stages = PAGED_MAX_STAGES;
-  while (stages > 2 && dlg_sm90_paged_mqa_logits_smem((int)d, n, stages) > PAGED_SMEM_LIMIT)
-    --stages;
+  while (stages > 3 && dlg_sm90_paged_mqa_logits_smem((int)d, n, stages) > PAGED_SMEM_LIMIT)
+    stages -= 3;
   const int bf16 = dlg_dtype_is(logits, DLG_DT_BF16);
   char name[112], source[288];
-  dlg_sm90_paged_mqa_logits_source((int)h, (int)d, (int)next_n, stages, bf16, name, sizeof name,
-                                   source, sizeof source);
+  dlg_sm90_paged_mqa_logits_source((int)h, (int)d, (int)next_n, stages, bf16, epilogue, name,
+                                   sizeof name, source, sizeof source);
   const size_t smem = dlg_sm90_paged_mqa_logits_smem((int)d, n, stages);
   dlg_kernel_spec_t spec = {source, name, 90, smem};
   dlg_kernel_t kernel;
@@ -161,6 +181,9 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
   p.max_blocks = (int32_t)block_table->shape[1];
   p.num_blocks = (int32_t)num_blocks;
   p.width = (int32_t)logits->shape[1];
+  /* Epilogue 0 leaves it to portable_clean_logits; DLG_PAGED_MQA_FUSE_CLEAN=0 too (A/B). */
+  const char* fuse = getenv("DLG_PAGED_MQA_FUSE_CLEAN");
+  p.clean = clean_logits && epilogue != 0 && !(fuse && fuse[0] == '0');
 
   dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)grid, PAGED_THREADS, 0, smem,
       dlg_context_get_pdl(ctx), stream);
@@ -173,8 +196,13 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
             kernel.local_bytes, lc.pdl);
   void* args[] = {&p, &map_q, &map_kv};
   st = dlg_jit_launch(ctx, &kernel, &lc, args);
-  if (st != DLG_OK) dlg_error_prefix("sm90 paged_mqa_logits");
-  return st;
+  if (st != DLG_OK) {
+    dlg_error_prefix("sm90 paged_mqa_logits");
+    return st;
+  }
+  return clean_logits && !p.clean
+             ? dlg_launch_clean_paged_logits(ctx, context_lens, next_n, logits, stream)
+             : DLG_OK;
 }
 
 static const char k_meta_source[] = "#include \"portable_paged_mqa_metadata.cuh\"\n";

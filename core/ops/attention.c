@@ -1,8 +1,9 @@
 /* MQA logits (attention.h): argument validation, then the CPU reference or, for CUDA
  * tensors, the GPU kernels (core/launch/sm90_mqa_logits.c, sm90_paged_mqa_logits.c,
- * clean_logits.c). On the GPU the logits kernels write only valid entries and clean_logits
- * is a second launch on the same stream; values (ks/ke, lengths, block table) cannot be
- * checked there, so the kernels clamp ranges and never read or write outside the tensors.
+ * clean_logits.c). On the GPU the non-paged kernel writes only valid entries and clean_logits
+ * is a second launch on the same stream (the paged kernel writes the -inf itself); values
+ * (ks/ke, lengths, block table) cannot be checked there, so the kernels clamp ranges and
+ * never read or write outside the tensors.
  *
  * Paged schedule (dlg_paged_mqa_logits_metadata). Deterministic, depends only on
  * context_lens, block_kv and num_sms:
@@ -289,10 +290,9 @@ dlg_status_t dlg_paged_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const D
       return dlg_fail(DLG_ERR_INVALID_ARGUMENT,
                       "schedule_meta: required on the GPU (from dlg_paged_mqa_logits_metadata)");
     DLG_TRY(dlg_gpu_enter(ctx, q));
-    DLG_TRY(dlg_launch_sm90_paged_mqa_logits(ctx, q, kv_cache, weights, context_lens, block_table,
-                                             schedule_meta, logits, stream));
-    return clean_logits ? dlg_launch_clean_paged_logits(ctx, context_lens, next_n, logits, stream)
-                        : DLG_OK;
+    /* The launcher cleans too (in the kernel, or with portable_clean_logits). */
+    return dlg_launch_sm90_paged_mqa_logits(ctx, q, kv_cache, weights, context_lens, block_table,
+                                            schedule_meta, clean_logits, logits, stream);
   }
   DLG_TRY(check_paged_values(context_lens, block_table, next_n, num_blocks, block_kv,
                          logits->shape[1]));

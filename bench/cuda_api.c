@@ -45,6 +45,7 @@ int bench_cuda_open(bench_cuda_t* cu, int ordinal, char* why, size_t cap) {
       {&cu->memset_d8_async, NAMES("cuMemsetD8Async")},
       {&cu->memcpy_htod, NAMES("cuMemcpyHtoD_v2")},
       {&cu->memcpy_dtoh, NAMES("cuMemcpyDtoH_v2")},
+      {&cu->memcpy_dtod_async, NAMES("cuMemcpyDtoDAsync_v2")},
       {&cu->stream_create, NAMES("cuStreamCreate")},
       {&cu->stream_destroy, NAMES("cuStreamDestroy_v2", "cuStreamDestroy")},
       {&cu->stream_synchronize, NAMES("cuStreamSynchronize")},

@@ -25,6 +25,7 @@ typedef struct bench_cuda {
   CUresult (*memset_d8_async)(CUdeviceptr dst, unsigned char value, size_t count, CUstream s);
   CUresult (*memcpy_htod)(CUdeviceptr dst, const void* src, size_t bytes);
   CUresult (*memcpy_dtoh)(void* dst, CUdeviceptr src, size_t bytes);
+  CUresult (*memcpy_dtod_async)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s);
   CUresult (*stream_create)(CUstream* s, unsigned int flags);
   CUresult (*stream_destroy)(CUstream s);
   CUresult (*stream_synchronize)(CUstream s);

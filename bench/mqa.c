@@ -143,6 +143,7 @@ typedef struct record {
   double pairs, bytes;
   bench_stats_t t;
   double tflops, gbps, diff, meta_us;
+  double kernel_gbps; /* bytes / CUPTI kernel time (0 without CUPTI) */
   int ran, mask_ok, deterministic;
   char status[256];
 } record_t;
@@ -516,6 +517,7 @@ static void run_paged(mqa_env_t* e, const mqa_opts_t* o, int64_t batch, int64_t 
     r->ran = 1;
     r->tflops = 2.0 * r->pairs * H * D / (r->t.median_us * 1e-6) / 1e12;
     r->gbps = r->bytes / (r->t.median_us * 1e-6) / 1e9;
+    if (r->t.has_kernel) r->kernel_gbps = r->bytes / (r->t.kernel_median_us * 1e-6) / 1e9;
     const char* ab = getenv("DLG_BENCH_PAGED_AB");
     if (ab) paged_ab(e, &c, r, ab);
   } else {
@@ -532,12 +534,22 @@ done:
   for (int i = 0; i < 7; ++i) tens_free(e, dv[i]);
 }
 
-/* ---- HBM reference: cuMemsetD8 of 2 GiB ---- */
+/* ---- HBM references: cuMemsetD8 of 2 GiB (write only) and a 1 GiB device-to-device copy
+ * (read + write, what shared/anchors-h100.md calls the copy bandwidth) ---- */
 
 typedef struct fill_call {
   bench_cuda_t* cu;
   bench_dev_buf_t buf;
+  bench_dev_buf_t src; /* copy: source of the same size as buf */
 } fill_call_t;
+
+static int copy_launch(void* user, CUstream stream, char* why, size_t cap) {
+  fill_call_t* f = user;
+  CUresult r = f->cu->memcpy_dtod_async(f->buf.ptr, f->src.ptr, f->buf.bytes, stream);
+  if (r == CUDA_SUCCESS) return 0;
+  snprintf(why, cap, "cuMemcpyDtoDAsync: %s", bench_cu_error(f->cu, r));
+  return -1;
+}
 
 static int fill_launch(void* user, CUstream stream, char* why, size_t cap) {
   fill_call_t* f = user;
@@ -599,7 +611,7 @@ static double anchor_us(const record_t* r) {
 }
 
 static void write_json(const char* path, const dlg_device_info_t* info, const record_t* recs,
-                       int n, double hbm_gbps) {
+                       int n, double hbm_gbps, double copy_gbps) {
   FILE* f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "dlgemm_bench: cannot write %s\n", path);
@@ -620,6 +632,7 @@ static void write_json(const char* path, const dlg_device_info_t* info, const re
   bench_json_string(&j, "device", info->name);
   bench_json_int(&j, "num_sms", info->num_sms);
   bench_json_number(&j, "memset_write_gbps", hbm_gbps, hbm_gbps > 0);
+  bench_json_number(&j, "copy_gbps", copy_gbps, copy_gbps > 0);
   bench_json_string(&j, "kernel_timer", bench_cupti_describe());
   bench_json_array_begin(&j, "records");
   for (int i = 0; i < n; ++i) {
@@ -651,6 +664,14 @@ static void write_json(const char* path, const dlg_device_info_t* info, const re
     bench_json_number(&j, "gbps", r->gbps, r->ran);
     bench_json_number(&j, "hbm_fraction_of_memset", hbm_gbps > 0 ? r->gbps / hbm_gbps : 0,
                       r->ran && hbm_gbps > 0 && r->batch);
+    /* On CUPTI kernel time, as the anchors: bytes / kernel time / the reference. */
+    bench_json_number(&j, "kernel_gbps", r->kernel_gbps, r->ran && r->kernel_gbps > 0);
+    bench_json_number(&j, "kernel_fraction_of_memset",
+                      hbm_gbps > 0 ? r->kernel_gbps / hbm_gbps : 0,
+                      r->ran && hbm_gbps > 0 && r->kernel_gbps > 0 && r->batch);
+    bench_json_number(&j, "kernel_fraction_of_copy",
+                      copy_gbps > 0 ? r->kernel_gbps / copy_gbps : 0,
+                      r->ran && copy_gbps > 0 && r->kernel_gbps > 0 && r->batch);
     const double dg = anchor_us(r);
     bench_json_number(&j, "deepgemm_us", dg, dg > 0);
     bench_json_number(&j, "speed_vs_deepgemm", r->ran && dg > 0 ? dg / r->t.median_us : 0,
@@ -698,15 +719,22 @@ int bench_mqa_main(int argc, char** argv) {
   printf("dlgemm %s MQA logits bench on %s (%d SMs), H %d, D %d, f32 logits, clean on, "
          "%d timed calls\n", dlg_version_string(), info.name, info.num_sms, H, D, o.iters);
   printf("CUPTI: %s\n", bench_cupti_describe());
-  double hbm = 0;
+  double hbm = 0, copy = 0;
   {
-    fill_call_t fc = {&e.cu, {0, 0}};
+    fill_call_t fc = {&e.cu, {0, 0}, {0, 0}};
     bench_stats_t ft;
     if (bench_dev_upload(&e.cu, &fc.buf, NULL, (size_t)2 << 30, why, sizeof why) == 0 &&
         bench_time_gpu(&e.timer, fill_launch, &fc, &ft, why, sizeof why) == 0)
       hbm = (double)fc.buf.bytes / (ft.median_us * 1e-6) / 1e9;
     bench_dev_free(&e.cu, &fc.buf);
-    printf("HBM reference: cuMemsetD8 of 2 GiB at %.0f GB/s (data sheet 3350)\n", hbm);
+    if (bench_dev_upload(&e.cu, &fc.buf, NULL, (size_t)1 << 30, why, sizeof why) == 0 &&
+        bench_dev_upload(&e.cu, &fc.src, NULL, (size_t)1 << 30, why, sizeof why) == 0 &&
+        bench_time_gpu(&e.timer, copy_launch, &fc, &ft, why, sizeof why) == 0)
+      copy = 2.0 * (double)fc.buf.bytes / (ft.median_us * 1e-6) / 1e9;
+    bench_dev_free(&e.cu, &fc.buf);
+    bench_dev_free(&e.cu, &fc.src);
+    printf("HBM reference: cuMemsetD8 of 2 GiB at %.0f GB/s, a 1 GiB device copy at %.0f GB/s "
+           "(read + written; data sheet 3350)\n", hbm, copy);
   }
   record_t recs[16];
   int n = 0, rc = 0;
@@ -728,17 +756,23 @@ int bench_mqa_main(int argc, char** argv) {
   if (o.do_paged) {
     static const int64_t shapes[][3] = {{256, 1, 8192},  {256, 2, 8192},  {256, 1, 65536},
                                         {256, 2, 65536}, {4096, 1, 8192}, {4096, 2, 8192}};
-    printf("\n%-16s %6s %6s %6s %10s %8s %9s %8s %6s %9s %5s %6s %8s\n", "op", "B", "next_n", "avg",
-           "us", "kern us", "TFLOPS", "GB/s", "%HBM", "diff", "mask", "rerun", "meta us");
+    /* %memset / %copy: bytes over the CUPTI kernel time (event time without CUPTI) against
+     * the two references above. */
+    printf("\n%-16s %6s %6s %6s %10s %8s %9s %8s %8s %6s %9s %5s %6s %8s\n", "op", "B", "next_n",
+           "avg", "us", "kern us", "TFLOPS", "GB/s", "%memset", "%copy", "diff", "mask", "rerun",
+           "meta us");
     /* $DLG_BENCH_PAGED_SHAPES = digits: only those rows of the table (e.g. "01"). */
     const char* only = getenv("DLG_BENCH_PAGED_SHAPES");
     for (int i = 0; i < 6 && !(o.quick && i >= 3); ++i) {
       if (only && !strchr(only, '0' + i)) continue;
       record_t* r = &recs[n++];
       run_paged(&e, &o, shapes[i][0], shapes[i][1], shapes[i][2], r);
-      printf("%-16s %6lld %6lld %6lld %10.1f %8.1f %9.1f %8.0f %5.0f%% %9.2e %5s %6s %8.1f %s\n",
+      const double gb = r->kernel_gbps > 0 ? r->kernel_gbps : r->gbps;
+      printf("%-16s %6lld %6lld %6lld %10.1f %8.1f %9.1f %8.0f %7.0f%% %5.0f%% %9.2e %5s %6s %8.1f "
+             "%s\n",
              r->op, (long long)r->batch, (long long)r->next_n, (long long)r->avg_ctx,
-             r->t.median_us, r->t.has_kernel ? r->t.kernel_median_us : 0.0, r->tflops, r->gbps, hbm > 0 ? 100.0 * r->gbps / hbm : 0.0,
+             r->t.median_us, r->t.has_kernel ? r->t.kernel_median_us : 0.0, r->tflops, r->gbps,
+             hbm > 0 ? 100.0 * gb / hbm : 0.0, copy > 0 ? 100.0 * gb / copy : 0.0,
              r->diff, r->mask_ok ? "ok" : "BAD",
              r->deterministic < 0 ? "-" : r->deterministic ? "same" : "DIFF", r->meta_us,
              r->status);
@@ -746,7 +780,7 @@ int bench_mqa_main(int argc, char** argv) {
       if (!r->ran || r->diff > 1e-3 || !r->mask_ok || r->deterministic == 0) rc = 1;
     }
   }
-  if (o.json) write_json(o.json, &info, recs, n, hbm);
+  if (o.json) write_json(o.json, &info, recs, n, hbm, copy);
   bench_dev_free(&e.cu, &e.timer.flush);
   e.cu.stream_destroy(e.stream);
   dlg_context_destroy(e.gpu);

@@ -1,6 +1,8 @@
 // SM90 MQA logits, non-paged (the prefill side of DeepSeek V3.2's lightning indexer):
 // DLG_TEST_INSTANTIATION: sm90_fp8_mqa_logits<64, 128, 12, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_mqa_logits<32, 64, 12, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_mqa_logits<128, 64, 12, 1, 4>
+// DLG_TEST_INSTANTIATION: sm90_fp8_mqa_logits<64, 128, 12, 0, 4>
 //
 //   logits[i, j] = Σ_h relu((q[i, h, :] · kv[j, :]) · kv_scale[j]) · w[i, h]   j in [ks[i], ke[i])
 //
@@ -22,6 +24,11 @@
 //   - two accumulator sets per math warpgroup: the wgmma of key block i + 1 is issued before
 //     the epilogue of block i (wgmma.wait_group 1), so tensor cores and ALUs overlap;
 //     setmaxnreg gives the math warpgroups 232 registers, the producer 40.
+//
+//   - kNumMathWG = 4 (the launcher's default for H >= 64): four math warpgroups with ONE
+//     accumulator set each (setmaxnreg 112, producer 32); warpgroup w reads Q half w & 1 and
+//     the key blocks whose ring index has parity w >> 1, so a tile is still read by two
+//     warpgroups. 1.06-1.18x over kNumMathWG = 2 (docs/mqa_logits.md); H < 64 spills at 112.
 //
 // NOTES:
 // - Tiles are 128-byte rows with the 128B swizzle whatever D is (D ∈ {32, 64, 96, 128}): the
@@ -256,8 +263,9 @@ DLG_DEVICE void key_block_range(const Sm90MqaLogitsParams& p, int64_t q0, uint32
       const __grid_constant__ dlg::ptx::TensorMap tmap_q,                \
       const __grid_constant__ dlg::ptx::TensorMap tmap_kv
 
-template <uint32_t kNumHeads, uint32_t kHeadDim, uint32_t kNumStages, uint32_t kBf16Out>
-__global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
+template <uint32_t kNumHeads, uint32_t kHeadDim, uint32_t kNumStages, uint32_t kBf16Out,
+          uint32_t kNumMathWG = 2>
+__global__ void __launch_bounds__(kNumMathWG * 128 + 128, 1)
     sm90_fp8_mqa_logits(DLG_SM90_MQA_LOGITS_SIGNATURE) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using namespace dlg;
@@ -267,6 +275,9 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
   static_assert(kNumHeads >= 16 && kNumHeads <= 128 && 128 % kNumHeads == 0, "H: 16..128");
   static_assert(kHeadDim % 32 == 0 && kHeadDim >= 32 && kHeadDim <= 128, "D: 32..128 step 32");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+  static_assert(kNumMathWG == 2 || (kNumMathWG == 4 && kNumStages % 2 == 0),
+                "math warpgroups: 2, or 4 with an even ring (see the 4-warpgroup notes)");
+  constexpr uint32_t kMathThreadsWG = kNumMathWG * 128;
 
   constexpr uint32_t kN = 128;                   // Q rows (query, head) per math warpgroup
   constexpr uint32_t kQPerWG = kN / kNumHeads;   // queries per math warpgroup
@@ -291,28 +302,32 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
   const uint32_t lane = lane_idx();
   const uint32_t num_q_blocks = (static_cast<uint32_t>(p.seq_len) + kBlockQ - 1) / kBlockQ;
 
-  if (threadIdx.x == kMathThreads) {
+  if (threadIdx.x == kMathThreadsWG) {
     tma_prefetch_map(&tmap_q);
     tma_prefetch_map(&tmap_kv);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&kv_full[s], 1);
-      mbarrier_init(&kv_empty[s], kMathThreads / 32);
+      mbarrier_init(&kv_empty[s], 8);  // the 8 warps of the two warpgroups reading a tile
     }
 #pragma unroll
     for (uint32_t s = 0; s < 2; ++s) {
       mbarrier_init(&q_full[s], 1);
-      mbarrier_init(&q_empty[s], kMathThreads / 32);
+      mbarrier_init(&q_empty[s], kMathThreadsWG / 32);
     }
     fence_barrier_init();
   }
   __syncthreads();
   grid_dependency_wait();  // nothing global was touched above (PDL)
 
-  if (threadIdx.x >= kMathThreads) {
+  if (threadIdx.x >= kMathThreadsWG) {
     // ---- producer: one elected thread issues every TMA load -----------------------------
-    setmaxnreg_dec<40>();
-    if (warp == kMathThreads / 32 && elect_one()) {
+    if constexpr (kNumMathWG == 2) {
+      setmaxnreg_dec<40>();
+    } else {
+      setmaxnreg_dec<32>();  // 128 · 32 + 512 · 112 = 640 · 96, the launch allocation
+    }
+    if (warp == kMathThreadsWG / 32 && elect_one()) {
       uint32_t stage = 0, phase = 0, iter = 0;
       for (uint32_t qb = blockIdx.x; qb < num_q_blocks; qb += gridDim.x, ++iter) {
         uint32_t kb_begin, kb_end;
@@ -332,6 +347,83 @@ __global__ void __launch_bounds__(dlg::mqa::kThreads, 1)
       }
     }
     __syncwarp();
+  } else if constexpr (kNumMathWG == 4) {
+    // ---- four math warpgroups, one accumulator set each ---------------------------------
+    // Warpgroup wg reads Q half (wg & 1) and the key blocks of ring index parity (wg >> 1):
+    // each tile is read by two warpgroups (8 kv_empty arrivals, as with two), and 16 math
+    // warps (4 per scheduler) hide each other's wgmma wait and epilogue latency.
+    // The parity is that of the block's index g in the whole ring sequence (not within the
+    // query block) and the ring is even: then a warpgroup waiting on block g has consumed
+    // g - 2, so g - kNumStages was loaded and the kv_full parity wait cannot pass a phase
+    // early (the paged kernel's 3-warpgroup ring hazard, see docs/mqa_logits.md).
+    setmaxnreg_inc<112>();
+    const uint32_t wg = warp / 4;  // warp-uniform
+    const uint32_t q_half = wg & 1, key_par = wg >> 1;
+    const uint32_t warp_in_wg = warp % 4;
+    const int32_t key_off = static_cast<int32_t>(16 * warp_in_wg + lane / 4);
+    const float* scale_lo = p.kv_scale + key_off * p.scale_stride;
+    const int64_t scale_hi_off = 8 * p.scale_stride;
+    const int64_t scale_block_stride = static_cast<int64_t>(kKeysPerBlock) * p.scale_stride;
+    auto load_scales = [&](uint32_t kb, float& s_lo, float& s_hi) {
+      const int32_t key_lo = static_cast<int32_t>(kb * kKeysPerBlock) + key_off;
+      const float* sp = scale_lo + static_cast<int64_t>(kb) * scale_block_stride;
+      s_lo = key_lo < p.seq_len_kv ? ldg_f32(sp) : 0.0f;
+      s_hi = key_lo + 8 < p.seq_len_kv ? ldg_f32(sp + scale_hi_off) : 0.0f;
+    };
+    uint32_t g0 = 0, iter = 0;  // g0: ring index of the query block's first key block
+    float acc[kN / 2];
+    for (uint32_t qb = blockIdx.x; qb < num_q_blocks; qb += gridDim.x, ++iter) {
+      const int64_t q0 = static_cast<int64_t>(qb) * kBlockQ;
+      uint32_t kb_begin, kb_end;
+      key_block_range(p, q0, kBlockQ, kb_begin, kb_end);
+      const uint32_t n_blocks = kb_end - kb_begin;
+      uint32_t i = (key_par - g0) & 1u;  // first block of this warpgroup's parity
+      float s_lo = 0.0f, s_hi = 0.0f;
+      if (i < n_blocks) load_scales(kb_begin + i, s_lo, s_hi);
+
+      const int64_t my_q0 = q0 + q_half * kQPerWG;
+      float w[kN / 4];
+      load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, my_q0, p.seq_len,
+                                  lane);
+      LaneStores<kQPerWG, kBf16> stores;
+      stores.init(p.ks, p.ks_stride, p.ke, p.ke_stride, p.seq_len_kv, p.out_stride0, my_q0,
+                  p.seq_len, lane);
+
+      // Every warpgroup waits for the Q tile, even one without blocks here: its q_empty
+      // arrival must not run ahead into a later phase.
+      const uint32_t slot = iter & 1;
+      mbarrier_wait(&q_full[slot], (iter >> 1) & 1);
+      const uint64_t desc_q =
+          wgmma_desc_sw128(smem_q + slot * kQBytes + q_half * kN * kRowBytes);
+      for (; i < n_blocks; i += 2) {
+        const uint32_t kb = kb_begin + i;
+        const uint32_t g = g0 + i;
+        const uint32_t stage = g % kNumStages;
+        mbarrier_wait(&kv_full[stage], (g / kNumStages) & 1);
+        const uint64_t desc_kv = wgmma_desc_sw128(smem_kv + stage * kKVBytes);
+        fence_operands(acc);
+        wgmma_fence();
+#pragma unroll
+        for (uint32_t k = 0; k < kKSteps; ++k)
+          Mma::mma(wgmma_desc_advance(desc_kv, k * 32), wgmma_desc_advance(desc_q, k * 32), acc,
+                   k != 0);
+        wgmma_commit();
+        // The next block's scales load while this one's wgmma and epilogue run.
+        float n_lo = 0.0f, n_hi = 0.0f;
+        if (i + 2 < n_blocks) load_scales(kb + 2, n_lo, n_hi);
+        wgmma_wait<0>();
+        fence_operands(acc);
+        if (lane == 0) mbarrier_arrive(&kv_empty[stage]);
+        float out_lo[kQPerWG], out_hi[kQPerWG];
+        reduce_heads<kN, kNumHeads>(acc, w, s_lo, s_hi, out_lo, out_hi);
+        stores.store(out_lo, out_hi, p.logits, p.out_stride1,
+                     static_cast<int32_t>(kb * kKeysPerBlock) + key_off, lane);
+        s_lo = n_lo;
+        s_hi = n_hi;
+      }
+      g0 += n_blocks;
+      if (lane == 0) mbarrier_arrive(&q_empty[slot]);
+    }
   } else {
     // ---- math warpgroups ----------------------------------------------------------------
     // Two accumulator sets: block i + 1's wgmma runs while block i's epilogue does (the other

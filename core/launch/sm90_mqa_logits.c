@@ -13,7 +13,15 @@
 #include "launch/tma.h"
 #include "validate.h"
 
-#define MQA_THREADS 384
+#include <stdlib.h>
+
+/* Math warpgroups of the kernel: 4 (one accumulator set each; the default for H >= 64 since
+ * 2026-11-22) or 2 (two sets each, the kernel before; DLG_MQA_MATH_WG=2 for A/B). Plus one
+ * producer. H < 64 stays on 2: its 4+ queries per warpgroup do not fit 112 registers. */
+static int mqa_math_wgs(int heads) {
+  const char* e = getenv("DLG_MQA_MATH_WG");
+  return heads < 64 || (e && atoi(e) == 2) ? 2 : 4;
+}
 #define MQA_KEYS 64
 #define MQA_ROW_BYTES 128
 #define MQA_SMEM_LIMIT (227 * 1024)
@@ -43,8 +51,8 @@ size_t dlg_sm90_mqa_logits_smem(int stages) {
 
 void dlg_sm90_mqa_logits_source(int heads, int head_dim, int stages, int bf16_out, char* name,
                                 size_t name_cap, char* source, size_t source_cap) {
-  snprintf(name, name_cap, "sm90_fp8_mqa_logits<%d, %d, %d, %d>", heads, head_dim, stages,
-           bf16_out);
+  snprintf(name, name_cap, "sm90_fp8_mqa_logits<%d, %d, %d, %d, %d>", heads, head_dim, stages,
+           bf16_out, mqa_math_wgs(heads));
   snprintf(source, source_cap,
            "#include \"sm90_fp8_mqa_logits.cuh\"\n"
            "template __global__ void %s(DLG_SM90_MQA_LOGITS_SIGNATURE);\n", name);
@@ -110,8 +118,9 @@ dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, c
   if ((uintptr_t)dlg_data(logits) % (logits->dtype.bits / 8))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "logits: GPU kernels need an element-aligned base address");
 
+  /* An even ring: the 4-warpgroup kernel's parity split needs it (see the kernel). */
   int stages = MQA_MAX_STAGES;
-  while (stages > 2 && dlg_sm90_mqa_logits_smem(stages) > MQA_SMEM_LIMIT) --stages;
+  while (stages > 2 && dlg_sm90_mqa_logits_smem(stages) > MQA_SMEM_LIMIT) stages -= 2;
   const int bf16 = dlg_dtype_is(logits, DLG_DT_BF16);
   char name[96], source[256];
   dlg_sm90_mqa_logits_source((int)h, (int)d, stages, bf16, name, sizeof name, source,
@@ -148,7 +157,7 @@ dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, c
   const int64_t block_q = 2 * (128 / h);
   const int64_t q_blocks = dlg_ceil_div64(s, block_q);
   dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(q_blocks < sms ? q_blocks : sms),
-      MQA_THREADS, 0, smem, dlg_context_get_pdl(ctx), stream);
+      (unsigned)(128 * mqa_math_wgs((int)h) + 128), 0, smem, dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,
             "dlgemm: mqa_logits s=%lld s_kv=%lld h=%lld d=%lld -> %s: grid %u, block %u, smem %zu, "

@@ -349,6 +349,55 @@ done:
   free(got);
 }
 
+/* $DLG_BENCH_PAGED_AB_ENV = variants separated by ';', each a ','-separated list of NAME=VALUE
+ * settings of the launcher's environment switches (e.g. "DLG_PAGED_MQA_STAGES=15,
+ * DLG_PAGED_MQA_BT_WARP=0;DLG_PAGED_MQA_STAGES=18"): after the default kernel, each variant is
+ * timed on the same data, checked against the default's output and rerun 3 times. Printed
+ * only, with its event and CUPTI kernel times. */
+static void paged_ab_env(mqa_env_t* e, paged_call_t* c, const record_t* r, const char* spec) {
+  const int64_t n = (int64_t)(c->lg.bytes / 4);
+  float* base = malloc(c->lg.bytes);
+  float* got = malloc(c->lg.bytes);
+  char why[320], buf[512];
+  if (!base || !got || dlg_memcpy(e->gpu, base, c->lg.mem, c->lg.bytes) != DLG_OK) goto done;
+  snprintf(buf, sizeof buf, "%s", spec);
+  for (char *save_v = NULL, *v = strtok_r(buf, ";", &save_v); v; v = strtok_r(NULL, ";", &save_v)) {
+    char label[256], names[8][64];
+    int count = 0;
+    snprintf(label, sizeof label, "%s", v);
+    for (char *save_a = NULL, *a = strtok_r(v, ",", &save_a); a && count < 8;
+         a = strtok_r(NULL, ",", &save_a)) {
+      char* eq = strchr(a, '=');
+      if (!eq) continue;
+      *eq = 0;
+      snprintf(names[count++], sizeof names[0], "%s", a);
+      setenv(a, eq + 1, 1);
+    }
+    double sums[3] = {0, 0, 0};
+    int mask_ok = 1;
+    dlg_testing_poison(e->gpu, &c->lg.t, 0xFF);
+    bench_stats_t t;
+    if (paged_launch(c, e->stream, why, sizeof why) != 0 ||
+        e->cu.stream_synchronize(e->stream) != CUDA_SUCCESS ||
+        dlg_memcpy(e->gpu, got, c->lg.mem, c->lg.bytes) != DLG_OK ||
+        bench_time_gpu(&e->timer, paged_launch, c, &t, why, sizeof why) != 0) {
+      printf("  A/B %s: failed: %s\n", label, why);
+    } else {
+      compare_row(base, got, n, sums, &mask_ok);
+      const int same = rerun_identical(e, paged_launch, c, &c->lg, 3);
+      const double kus = t.has_kernel ? t.kernel_median_us : t.median_us;
+      printf("  A/B %-48s %9.1f us %9.1f kern us %6.0f kern GB/s  diff %.2e  mask %s  rerun %s\n",
+             label, t.median_us, kus, r->bytes / (kus * 1e-6) / 1e9, finish_diff(sums),
+             mask_ok ? "ok" : "BAD", same ? "same" : "DIFF");
+    }
+    fflush(stdout);
+    for (int i = 0; i < count; ++i) unsetenv(names[i]);
+  }
+done:
+  free(base);
+  free(got);
+}
+
 static void run_paged(mqa_env_t* e, const mqa_opts_t* o, int64_t batch, int64_t next_n,
                       int64_t avg, record_t* r) {
   memset(r, 0, sizeof *r);
@@ -520,6 +569,8 @@ static void run_paged(mqa_env_t* e, const mqa_opts_t* o, int64_t batch, int64_t 
     if (r->t.has_kernel) r->kernel_gbps = r->bytes / (r->t.kernel_median_us * 1e-6) / 1e9;
     const char* ab = getenv("DLG_BENCH_PAGED_AB");
     if (ab) paged_ab(e, &c, r, ab);
+    const char* ab_env = getenv("DLG_BENCH_PAGED_AB_ENV");
+    if (ab_env) paged_ab_env(e, &c, r, ab_env);
   } else {
     snprintf(r->status, sizeof r->status, "%.250s", why);
   }

@@ -1,5 +1,5 @@
 // SM90 MQA logits over a paged KV cache (the decode side of DeepSeek V3.2's indexer):
-// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<64, 128, 1, 15, 0, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<64, 128, 1, 21, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_fp8_paged_mqa_logits<32, 128, 2, 15, 1, 2>
 //
 //   logits[b·next_n + t, j] = Σ_h relu((q[b, t, h] · kv(b, j)) · scale(b, j)) · w[b·next_n + t, h]
@@ -18,7 +18,8 @@
 // block; three math warpgroups take the blocks of the walk in turn (item i -> warpgroup i % 3:
 // a warpgroup's wgmma + epilogue is latency-bound, so more of them in flight is what keeps
 // up with HBM); setmaxnreg gives them 152 registers and the producer 40.
-// Memory-bound: the ring of kNumStages (15) blocks keeps ~125 KB of loads in flight per SM.
+// Memory-bound: the ring of kNumStages blocks (9 by default: ~76 KB of loads in flight per SM;
+// more measured slower on the H100, see the launcher) feeds them.
 //
 // NOTES:
 // - The cache is read through a 2D TMA view [num_blocks · R, D] of D-byte rows, R = block
@@ -75,8 +76,15 @@ struct Sm90PagedMqaLogitsParams {
   int32_t num_blocks;  // physical blocks in the cache
   int32_t width;       // logits columns (max_context_len)
   int32_t clean;       // write -inf outside the valid entries too (kEpilogue >= 1 only)
-  int32_t pad;
+  int32_t producer;    // kPagedBtWarp | kPagedKvEvictFirst (A/B switches of the launcher)
 };
+// The producer warp reads the block table 32 entries at a time (else one thread, one entry per
+// block: the kernel before 2026-11-22 19:00).
+constexpr int32_t kPagedBtWarp = 1;
+// KV tiles are loaded with an L2 evict_first policy: the cache is streamed once, so its lines
+// are the ones to replace, not the dirty lines other kernels left in L2 (whose write-back
+// would compete with the reads) nor the logits this kernel writes.
+constexpr int32_t kPagedKvEvictFirst = 2;
 static_assert(sizeof(Sm90PagedMqaLogitsParams) == 160, "params layout must match the host");
 
 // Valid length of row (b, t), as dlg_ref_paged_row_len.
@@ -108,6 +116,11 @@ struct PagedWalk {
   int32_t b, k, blocks_b, end_b, end_k;
 
   DLG_DEVICE void init(const Sm90PagedMqaLogitsParams& p, uint32_t cta) {
+    start(p, cta);
+    settle(p);
+  }
+  // The raw start and end of the CTA's range (settle() still to come).
+  DLG_DEVICE void start(const Sm90PagedMqaLogitsParams& p, uint32_t cta) {
     const int32_t* m0 = p.schedule_meta + static_cast<int64_t>(cta) * p.meta_stride0;
     const int32_t* m1 = m0 + p.meta_stride0;
     b = max(0, __ldg(m0));
@@ -115,7 +128,6 @@ struct PagedWalk {
     end_b = __ldg(m1);
     end_k = __ldg(m1 + p.meta_stride1);
     blocks_b = 0;
-    settle(p);
   }
   // Moves past exhausted (or empty) batches.
   DLG_DEVICE void settle(const Sm90PagedMqaLogitsParams& p) {
@@ -132,6 +144,62 @@ struct PagedWalk {
   DLG_DEVICE bool more(const Sm90PagedMqaLogitsParams& p) const { return b < p.batch && valid(); }
   DLG_DEVICE void advance(const Sm90PagedMqaLogitsParams& p) {
     if (++k >= blocks_b) settle(p);
+  }
+};
+
+DLG_DEVICE uint64_t l2_policy_evict_first() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  return policy;
+}
+
+// tma_load_2d with an L2 cache policy (createpolicy).
+DLG_DEVICE void tma_load_2d_hint(const ptx::TensorMap* map, uint64_t* bar, void* smem_dst,
+                                 int32_t c0, int32_t c1, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".L2::cache_hint [%0], [%1, {%3, %4}], [%2], %5;" ::"r"(ptx::smem_addr(smem_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(ptx::smem_addr(bar)), "r"(c0), "r"(c1),
+      "l"(policy)
+      : "memory");
+}
+
+// One KV tile: evict_first when `policy` != 0.
+DLG_DEVICE void paged_load_kv(const ptx::TensorMap* map, uint64_t* bar, void* smem_dst,
+                              int32_t row, uint64_t policy) {
+  if (policy)
+    tma_load_2d_hint(map, bar, smem_dst, 0, row, policy);
+  else
+    ptx::tma_load_2d(map, bar, smem_dst, 0, row);
+}
+
+// Physical block of entry (b, k), -1 past the table (the caller maps it to zero fill).
+DLG_DEVICE int32_t paged_bt_entry(const Sm90PagedMqaLogitsParams& p, int32_t b, int32_t k) {
+  return (b < p.batch && k < p.max_blocks)
+             ? __ldg(p.block_table + b * p.bt_stride0 + k * p.bt_stride1)
+             : -1;
+}
+
+// Up to 32 consecutive walk entries of one batch, (b, k + i) for i < n; lane i of the producer
+// warp holds the physical block of entry i (one coalesced load per chunk instead of one
+// dependent load per block on a single thread).
+struct PagedBtChunk {
+  int32_t b, k, n, phys;
+
+  // Takes the next chunk off `walk` (n = 0 when it is done). `pre` is lane's entry
+  // (walk.b, walk.k + lane) when the caller already loaded it (have_pre).
+  DLG_DEVICE void take(const Sm90PagedMqaLogitsParams& p, PagedWalk& walk, uint32_t lane,
+                       bool have_pre, int32_t pre) {
+    b = walk.b;
+    k = walk.k;
+    n = 0;
+    phys = -1;
+    if (!walk.more(p)) return;
+    const int32_t stop = walk.b == walk.end_b ? min(walk.blocks_b, walk.end_k) : walk.blocks_b;
+    n = min(stop - k, 32);
+    phys = have_pre ? pre : (static_cast<int32_t>(lane) < n ? paged_bt_entry(p, b, k + lane) : -1);
+    walk.k += n;
+    if (walk.k >= walk.blocks_b) walk.settle(p);
   }
 };
 
@@ -279,7 +347,8 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
   uint8_t* smem_q = smem;
   uint8_t* smem_kv = smem_q + 2 * kQBytes;
   uint8_t* smem_wb = smem_kv + kNumStages * kStageBytes;  // [warpgroup][slot] head-sum B
-  uint64_t* kv_full = reinterpret_cast<uint64_t*>(smem_wb + kPagedMathWG * 2 * HeadB::kBytes);
+  constexpr uint32_t kHeadBBytes = kEpilogue == 2 ? kPagedMathWG * 2 * HeadB::kBytes : 0;
+  uint64_t* kv_full = reinterpret_cast<uint64_t*>(smem_wb + kHeadBBytes);
   uint64_t* kv_empty = kv_full + kNumStages;
   uint64_t* q_full = kv_empty + kNumStages;
   uint64_t* q_empty = q_full + 2;
@@ -308,7 +377,52 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
   if (threadIdx.x >= kPagedMathThreads) {
     // ---- producer ------------------------------------------------------------------------
     setmaxnreg_dec<40>();
-    if (warp == kPagedMathThreads / 32) {
+    const uint64_t kv_policy = (p.producer & kPagedKvEvictFirst) ? l2_policy_evict_first() : 0;
+    if (warp == kPagedMathThreads / 32 && (p.producer & kPagedBtWarp)) {
+      // The whole warp walks; lane 0 issues. The first chunk's entries are loaded right after
+      // schedule_meta, alongside context_lens (one dependent cold load fewer before the first
+      // tile), and every chunk's successor is loaded while the chunk's tiles are issued.
+      const bool leader = lane == 0;
+      PagedWalk walk;
+      walk.start(p, blockIdx.x);
+      const int32_t b0 = walk.b, k0 = walk.k;
+      const int32_t pre = paged_bt_entry(p, b0, k0 + static_cast<int32_t>(lane));
+      walk.settle(p);
+      PagedBtChunk cur, next;
+      cur.take(p, walk, lane, walk.b == b0 && walk.k == k0, pre);
+      uint32_t stage = 0, phase = 0, seg = 0;
+      int32_t cur_b = -1;
+      while (cur.n > 0) {
+        if (cur.b != cur_b) {
+          cur_b = cur.b;
+          const uint32_t slot = seg & 1;
+          mbarrier_wait(&q_empty[slot], ((seg >> 1) & 1) ^ 1);
+          if (leader) {
+            mbarrier_arrive_expect_tx(&q_full[slot], kN * kRowBytes);
+            tma_load_2d(&tmap_q, &q_full[slot], smem_q + slot * kQBytes, 0,
+                        cur_b * static_cast<int32_t>(kN));
+          }
+          ++seg;
+        }
+        for (int32_t i = 0; i < cur.n; ++i) {
+          const int32_t phys = __shfl_sync(0xffffffffu, cur.phys, i);
+          // Outside the cache: a coordinate wholly out of bounds (TMA zero-fills it).
+          const int32_t row = (phys >= 0 && phys < p.num_blocks)
+                                  ? static_cast<int32_t>(phys * p.block_rows)
+                                  : -static_cast<int32_t>(2 * kTileRows);
+          mbarrier_wait(&kv_empty[stage], phase ^ 1);
+          if (leader) {
+            mbarrier_arrive_expect_tx(&kv_full[stage], kStageTx);
+            paged_load_kv(&tmap_kv, &kv_full[stage], smem_kv + stage * kStageBytes, row,
+                          kv_policy);
+          }
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+          if (i == 0) next.take(p, walk, lane, false, 0);  // after the first tile is on its way
+        }
+        cur = next;
+      }
+      __syncwarp();
+    } else if (warp == kPagedMathThreads / 32) {
       if (elect_one()) {
         PagedWalk walk;
         walk.init(p, blockIdx.x);
@@ -333,7 +447,7 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
                                   : -static_cast<int32_t>(2 * kTileRows);
           mbarrier_wait(&kv_empty[stage], phase ^ 1);
           mbarrier_arrive_expect_tx(&kv_full[stage], kStageTx);
-          tma_load_2d(&tmap_kv, &kv_full[stage], smem_kv + stage * kStageBytes, 0, row);
+          paged_load_kv(&tmap_kv, &kv_full[stage], smem_kv + stage * kStageBytes, row, kv_policy);
           if (++stage == kNumStages) stage = 0, phase ^= 1;
           walk.advance(p);
         }

@@ -107,7 +107,7 @@ static void test_compile(void) {
     compile_and_check(name, source, 1, 384);
   }
   /* {H, D, next_n, stages, bf16, epilogue} */
-  static const int paged[][6] = {{64, 128, 1, 15, 0, 1}, {64, 128, 2, 15, 0, 1},
+  static const int paged[][6] = {{64, 128, 1, 21, 0, 1}, {64, 128, 2, 9, 0, 1},
                                  {32, 128, 2, 15, 1, 1}, {32, 64, 1, 15, 0, 1},
                                  {16, 32, 1, 15, 1, 1},  {64, 128, 2, 15, 0, 2},
                                  {16, 32, 1, 15, 1, 2},  {64, 128, 2, 15, 0, 0}};
@@ -498,6 +498,18 @@ static void test_gpu(void) {
       if (i < 2 || i == 4) test_paged(&paged[i], 2);
   }
   unsetenv("DLG_PAGED_MQA_EPILOGUE");
+  /* The single-thread block-table producer without the evict_first KV policy, then a 6-stage
+   * ring (A/B switches of the launcher). */
+  setenv("DLG_PAGED_MQA_BT_WARP", "0", 1);
+  setenv("DLG_PAGED_MQA_KV_EVICT_FIRST", "0", 1);
+  for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i)
+    if (i < 2 || i == 4) test_paged(&paged[i], 2);
+  unsetenv("DLG_PAGED_MQA_BT_WARP");
+  unsetenv("DLG_PAGED_MQA_KV_EVICT_FIRST");
+  setenv("DLG_PAGED_MQA_STAGES", "6", 1);
+  for (size_t i = 0; i < sizeof paged / sizeof paged[0]; ++i)
+    if (i < 2 || i == 4) test_paged(&paged[i], 2);
+  unsetenv("DLG_PAGED_MQA_STAGES");
   test_clean(33, 1000, 1000, 0, 1);
   test_clean(17, 100, 112, 1, 1);
   test_clean(9, 77, 77, 0, 0);

@@ -20,7 +20,10 @@
 #define PAGED_KEYS 64
 #define PAGED_ROW_BYTES 128
 #define PAGED_SMEM_LIMIT (227 * 1024)
-#define PAGED_MAX_STAGES 15 /* a multiple of the 3 math warpgroups: see the kernel's NOTES */
+/* Ring stages: multiples of the 3 math warpgroups (the kernel's NOTES). */
+#define PAGED_STAGES 9
+#define PAGED_MAX_STAGES 21
+#define PAGED_EVICT_FIRST_BYTES (1024.0 * 1024 * 1024) /* see the kernel's kPagedKvEvictFirst */
 #define META_THREADS 1024
 
 /* Byte-for-byte twin of dlg::mqa::Sm90PagedMqaLogitsParams. */
@@ -36,7 +39,7 @@ typedef struct sm90_paged_params {
   int64_t w_stride0, w_stride1;
   int64_t out_stride0, out_stride1;
   int64_t block_rows;
-  int32_t batch, next_n, lens_2d, max_blocks, num_blocks, width, clean, pad;
+  int32_t batch, next_n, lens_2d, max_blocks, num_blocks, width, clean, producer;
 } sm90_paged_params_t;
 _Static_assert(sizeof(sm90_paged_params_t) == 160, "must match dlg::mqa::Sm90PagedMqaLogitsParams");
 
@@ -65,12 +68,33 @@ static int paged_epilogue(int next_n) {
 static size_t tile_rows(int d) { return PAGED_KEYS + PAGED_KEYS * 4 / (size_t)d; }
 
 /* Alignment slack, 2 Q slots, the stages, 3 warpgroups x 2 slots of the head-sum B (one
- * 1024-byte atom per 64 Q rows), the barriers. */
-size_t dlg_sm90_paged_mqa_logits_smem(int d, int n, int stages) {
+ * 1024-byte atom per 64 Q rows; epilogue 2 only), the barriers. */
+static size_t paged_smem(int d, int n, int stages, int epilogue) {
   size_t stage = (tile_rows(d) * PAGED_ROW_BYTES + 1023) / 1024 * 1024;
   size_t q = ((size_t)n * PAGED_ROW_BYTES + 1023) / 1024 * 1024;
-  size_t head_b = (size_t)(n + 63) / 64 * 1024;
+  size_t head_b = epilogue == 2 ? (size_t)(n + 63) / 64 * 1024 : 0;
   return 1024 + 2 * q + (size_t)stages * stage + 6 * head_b + (size_t)(2 * stages + 4) * 8;
+}
+
+/* The bound over every epilogue (launch.h). */
+size_t dlg_sm90_paged_mqa_logits_smem(int d, int n, int stages) {
+  return paged_smem(d, n, stages, 2);
+}
+
+/* Ring stages: PAGED_STAGES, fewer where shared memory is short; DLG_PAGED_MQA_STAGES = another
+ * multiple of 3 up to PAGED_MAX_STAGES overrides (A/B). More is not faster: on the H100 (L2
+ * flushed) 18 and 21 stages (smem allows 21 for D 128 with epilogue 1) measured 1-2 % slower
+ * than 15 on every bench shape, and 9 (~76 KB in flight per SM) 2-3 % faster than 15 on the
+ * short B 256 shapes, within 0.3 % on the others (docs/mqa_logits.md). */
+static int paged_stages(int d, int n, int epilogue) {
+  int stages = PAGED_STAGES;
+  const char* env = getenv("DLG_PAGED_MQA_STAGES");
+  if (env) {
+    const int want = atoi(env) / 3 * 3;
+    if (want >= 3 && want <= PAGED_MAX_STAGES) stages = want;
+  }
+  while (stages > 3 && paged_smem(d, n, stages, epilogue) > PAGED_SMEM_LIMIT) stages -= 3;
+  return stages;
 }
 
 void dlg_sm90_paged_mqa_logits_source(int heads, int head_dim, int next_n, int stages,
@@ -140,14 +164,12 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
 
   const int n = (int)(next_n * h);
   const int epilogue = paged_epilogue((int)next_n);
-  int stages = PAGED_MAX_STAGES;
-  while (stages > 3 && dlg_sm90_paged_mqa_logits_smem((int)d, n, stages) > PAGED_SMEM_LIMIT)
-    stages -= 3;
+  const int stages = paged_stages((int)d, n, epilogue);
   const int bf16 = dlg_dtype_is(logits, DLG_DT_BF16);
   char name[112], source[288];
   dlg_sm90_paged_mqa_logits_source((int)h, (int)d, (int)next_n, stages, bf16, epilogue, name,
                                    sizeof name, source, sizeof source);
-  const size_t smem = dlg_sm90_paged_mqa_logits_smem((int)d, n, stages);
+  const size_t smem = paged_smem((int)d, n, stages, epilogue);
   dlg_kernel_spec_t spec = {source, name, 90, smem};
   dlg_kernel_t kernel;
   if ((st = dlg_jit_get(ctx, &spec, &kernel)) != DLG_OK) return st;
@@ -184,16 +206,29 @@ dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor
   /* Epilogue 0 leaves it to portable_clean_logits; DLG_PAGED_MQA_FUSE_CLEAN=0 too (A/B). */
   const char* fuse = getenv("DLG_PAGED_MQA_FUSE_CLEAN");
   p.clean = clean_logits && epilogue != 0 && !(fuse && fuse[0] == '0');
+  /* The producer warp reads the block table 32 entries at a time (the kernel's kPagedBtWarp;
+   * DLG_PAGED_MQA_BT_WARP=0: one thread, one entry per block, for A/B). KV tiles are loaded
+   * evict_first (kPagedKvEvictFirst) when the table covers at most PAGED_EVICT_FIRST_BYTES of
+   * cache: a short kernel then keeps the dirty lines earlier kernels left in L2 instead of
+   * paying their write-back (H100, L2 flushed by a memset: B 256 x ctx 8192 2-3 % faster); on
+   * the long streams it measured 1-2 % slower. DLG_PAGED_MQA_KV_EVICT_FIRST=0|1 forces it. */
+  const char* bt_warp = getenv("DLG_PAGED_MQA_BT_WARP");
+  const char* evict_first = getenv("DLG_PAGED_MQA_KV_EVICT_FIRST");
+  const double table_bytes = (double)batch * (double)block_table->shape[1] * (double)block_bytes;
+  const int use_evict_first = evict_first && (evict_first[0] == '0' || evict_first[0] == '1')
+                                  ? evict_first[0] == '1'
+                                  : table_bytes <= PAGED_EVICT_FIRST_BYTES;
+  p.producer = (bt_warp && bt_warp[0] == '0' ? 0 : 1) | (use_evict_first ? 2 : 0);
 
   dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)grid, PAGED_THREADS, 0, smem,
       dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,
             "dlgemm: paged_mqa_logits b=%lld next_n=%lld h=%lld d=%lld blocks=%lld -> %s: grid "
-            "%u, block %u, smem %zu, %d regs, %d B local, pdl %d\n",
+            "%u, block %u, smem %zu, %d regs, %d B local, pdl %d, producer %d\n",
             (long long)batch, (long long)next_n, (long long)h, (long long)d,
             (long long)num_blocks, name, lc.grid[0], lc.block[0], smem, kernel.num_regs,
-            kernel.local_bytes, lc.pdl);
+            kernel.local_bytes, lc.pdl, p.producer);
   void* args[] = {&p, &map_q, &map_kv};
   st = dlg_jit_launch(ctx, &kernel, &lc, args);
   if (st != DLG_OK) {

@@ -97,6 +97,8 @@ dlg_status_t dlg_launch_clean_paged_logits(dlg_context_t* ctx, const DLTensor* c
                                            int64_t next_n, DLTensor* logits, void* stream);
 /* Kernel instances and shared-memory sizes (also used by core/launch/mqa_determinism_test.c). */
 size_t dlg_sm90_mqa_logits_smem(int stages);
+/* Threads per CTA of the non-paged kernel for H heads (math warpgroups + the producer). */
+int dlg_sm90_mqa_logits_threads(int heads);
 void dlg_sm90_mqa_logits_source(int heads, int head_dim, int stages, int bf16_out, char* name,
                                 size_t name_cap, char* source, size_t source_cap);
 size_t dlg_sm90_paged_mqa_logits_smem(int d, int n, int stages);

@@ -104,7 +104,7 @@ static void test_compile(void) {
   for (size_t i = 0; i < sizeof mqa / sizeof mqa[0]; ++i) {
     dlg_sm90_mqa_logits_source(mqa[i][0], mqa[i][1], mqa[i][2], mqa[i][3], name, sizeof name,
                                source, sizeof source);
-    compile_and_check(name, source, 1, 384);
+    compile_and_check(name, source, 1, dlg_sm90_mqa_logits_threads(mqa[i][0]));
   }
   /* {H, D, next_n, stages, bf16, epilogue} */
   static const int paged[][6] = {{64, 128, 1, 21, 0, 1}, {64, 128, 2, 9, 0, 1},

@@ -22,6 +22,8 @@ static int mqa_math_wgs(int heads) {
   const char* e = getenv("DLG_MQA_MATH_WG");
   return heads < 64 || (e && atoi(e) == 2) ? 2 : 4;
 }
+
+int dlg_sm90_mqa_logits_threads(int heads) { return 128 * mqa_math_wgs(heads) + 128; }
 #define MQA_KEYS 64
 #define MQA_ROW_BYTES 128
 #define MQA_SMEM_LIMIT (227 * 1024)
@@ -157,7 +159,7 @@ dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, c
   const int64_t block_q = 2 * (128 / h);
   const int64_t q_blocks = dlg_ceil_div64(s, block_q);
   dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(q_blocks < sms ? q_blocks : sms),
-      (unsigned)(128 * mqa_math_wgs((int)h) + 128), 0, smem, dlg_context_get_pdl(ctx), stream);
+      (unsigned)dlg_sm90_mqa_logits_threads((int)h), 0, smem, dlg_context_get_pdl(ctx), stream);
   if (dlg_print_configs())
     fprintf(stderr,
             "dlgemm: mqa_logits s=%lld s_kv=%lld h=%lld d=%lld -> %s: grid %u, block %u, smem %zu, "

@@ -48,10 +48,12 @@ static dlg_status_t check_logits_out(const DLTensor* logits, const DLTensor* con
 
 /* ---- non-paged ---- */
 
-dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
-                            const DLTensor* kv_scale, const DLTensor* weights, const DLTensor* ks,
-                            const DLTensor* ke, int clean_logits, DLTensor* logits,
-                            void* stream) {
+/* Everything both non-paged entry points check; `compressed`: logits [S, W] with any W >= 1
+ * instead of [S, S_kv]. */
+static dlg_status_t check_mqa_args(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
+                                   const DLTensor* kv_scale, const DLTensor* weights,
+                                   const DLTensor* ks, const DLTensor* ke, DLTensor* logits,
+                                   int compressed) {
   DLG_TRY(check_ctx(ctx));
   const DLTensor* ins[] = {q, kv, kv_scale, weights, ks, ke};
   const char* names[] = {"q", "kv", "kv_scale", "weights", "ks", "ke"};
@@ -80,17 +82,40 @@ dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTenso
   DLG_TRY(dlg_check_dim("ke", ke, 0, s, "S, from q"));
   DLG_TRY(dlg_check_ndim("logits", logits, 2));
   DLG_TRY(dlg_check_dim("logits", logits, 0, s, "S, from q"));
-  DLG_TRY(dlg_check_dim("logits", logits, 1, s_kv, "S_kv, from kv"));
+  if (!compressed) DLG_TRY(dlg_check_dim("logits", logits, 1, s_kv, "S_kv, from kv"));
+  else if (logits->shape[1] < 1)
+    return dlg_fail(DLG_ERR_SHAPE, "logits: compressed width (shape[1]) must be >= 1");
   for (int i = 1; i < 6; ++i) DLG_TRY(check_device(ctx, names[i], ins[i], "q", q));
   DLG_TRY(check_device(ctx, "q", q, "q", q));
   DLG_TRY(check_device(ctx, "logits", logits, "q", q));
-  DLG_TRY(check_logits_out(logits, ins, names, 6));
+  return check_logits_out(logits, ins, names, 6);
+}
+
+dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
+                            const DLTensor* kv_scale, const DLTensor* weights, const DLTensor* ks,
+                            const DLTensor* ke, int clean_logits, DLTensor* logits,
+                            void* stream) {
+  DLG_TRY(check_mqa_args(ctx, q, kv, kv_scale, weights, ks, ke, logits, 0));
   if (!dlg_on_cpu(q)) {
     DLG_TRY(dlg_gpu_enter(ctx, q));
     DLG_TRY(dlg_launch_sm90_mqa_logits(ctx, q, kv, kv_scale, weights, ks, ke, logits, stream));
     return clean_logits ? dlg_launch_clean_logits(ctx, ks, ke, logits, stream) : DLG_OK;
   }
-  return dlg_ref_mqa_logits(q, kv, kv_scale, weights, ks, ke, clean_logits, logits);
+  return dlg_ref_mqa_logits(q, kv, kv_scale, weights, ks, ke, clean_logits, 0, logits);
+}
+
+dlg_status_t dlg_mqa_logits_compressed(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
+                                       const DLTensor* kv_scale, const DLTensor* weights,
+                                       const DLTensor* ks, const DLTensor* ke, int clean_logits,
+                                       DLTensor* logits, void* stream) {
+  DLG_TRY(check_mqa_args(ctx, q, kv, kv_scale, weights, ks, ke, logits, 1));
+  (void)stream;
+  if (!dlg_on_cpu(q))
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "mqa_logits_compressed: CPU tensors only for now (the SM90 kernel does not "
+                    "take the per-row column shift yet); use dlg_mqa_logits with [S, S_kv] logits "
+                    "on the GPU");
+  return dlg_ref_mqa_logits(q, kv, kv_scale, weights, ks, ke, clean_logits, 1, logits);
 }
 
 /* 256 columns: a row of f32 or bf16 logits then spans a multiple of 16 bytes (the TMA store

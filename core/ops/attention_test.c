@@ -161,6 +161,57 @@ static void test_mqa(int64_t s, int64_t h, int64_t d, int64_t s_kv, int padded, 
   mqa_free(&c);
 }
 
+/* dlg_mqa_logits_compressed against dlg_mqa_logits (checked against naive math above): column
+ * c of row i is the full output's key lo + c, for c < min(hi - lo, W); the rest -inf (clean) or
+ * untouched. W below, at and above the windows' widths. */
+static void test_mqa_compressed(int64_t width, int bf16, int clean, uint64_t seed) {
+  const int64_t s = 16, h = 4, d = 32, s_kv = 90;
+  mqa_case_t c = mqa_make(s, h, d, s_kv, s_kv, bf16, seed);
+  CHECK_OK(mqa_call(g_ctx, &c, 1));
+  int64_t shape[2] = {s, width}, strides[2] = {width + 3, 1}; /* padded rows stay untouched */
+  test_tensor_t* out = tt_new_strided(bf16 ? kDLBfloat : kDLFloat, bf16 ? 16 : 32, 2, shape,
+                                      strides);
+  tt_poison(out);
+  CHECK_OK(dlg_mqa_logits_compressed(g_ctx, &c.q->t, &c.kv->t, &c.scale->t, &c.w->t, &c.ks->t,
+                                     &c.ke->t, clean, &out->t, NULL));
+  int64_t bad = 0;
+  for (int64_t i = 0; i < s; ++i) {
+    int64_t lo = (int64_t)i32_at(c.ks, i), hi = (int64_t)i32_at(c.ke, i);
+    if (lo < 0) lo = 0;
+    if (lo > s_kv) lo = s_kv;
+    if (hi > s_kv) hi = s_kv;
+    if (hi < lo) hi = lo;
+    const int64_t n = hi - lo < width ? hi - lo : width;
+    for (int64_t col = 0; col < width + 3; ++col) {
+      const int64_t idx = i * (width + 3) + col;
+      if (!in_storage(out, idx)) continue;
+      int ok;
+      if (col >= width) ok = elem_poisoned(out, idx);
+      else if (col < n) ok = tt_get(out, idx) == tt_get(c.logits, i * s_kv + lo + col);
+      else if (clean) ok = tt_get(out, idx) == -INFINITY;
+      else ok = elem_poisoned(out, idx);
+      bad += !ok;
+    }
+  }
+  if (bad)
+    fprintf(stderr, "mqa compressed W=%lld bf16=%d clean=%d: %lld bad\n", (long long)width, bf16,
+            clean, (long long)bad);
+  CHECK(bad == 0);
+  /* A width of 0 and a row count other than S are refused, nothing written. */
+  int64_t bad_shape[2] = {s, 0}, bad_rows[2] = {s + 1, width};
+  DLTensor zero = out->t, rows = out->t;
+  zero.shape = bad_shape;
+  rows.shape = bad_rows;
+  CHECK_STATUS(dlg_mqa_logits_compressed(g_ctx, &c.q->t, &c.kv->t, &c.scale->t, &c.w->t,
+                                         &c.ks->t, &c.ke->t, clean, &zero, NULL),
+               DLG_ERR_SHAPE);
+  CHECK_STATUS(dlg_mqa_logits_compressed(g_ctx, &c.q->t, &c.kv->t, &c.scale->t, &c.w->t,
+                                         &c.ks->t, &c.ke->t, clean, &rows, NULL),
+               DLG_ERR_SHAPE);
+  tt_free(out);
+  mqa_free(&c);
+}
+
 static void test_mqa_bad_inputs(void) {
   mqa_case_t c = mqa_make(4, 2, 16, 20, 20, 0, 77);
   tt_poison(c.logits);
@@ -641,6 +692,11 @@ int main(void) {
   test_mqa(8, 3, 128, 200, 1, 0, 1, 7);
   test_mqa(3, 2, 16, 0, 0, 0, 1, 8); /* no keys at all */
   test_mqa_bad_inputs();
+  /* compressed width, bf16, clean */
+  test_mqa_compressed(16, 0, 1, 31);
+  test_mqa_compressed(46, 1, 0, 32);
+  test_mqa_compressed(90, 0, 0, 33);
+  test_mqa_compressed(120, 1, 1, 34);
   /* B, next_n, block_kv, lens [B, next_n], bf16, clean, padded block stride, schedule_meta */
   for (int next_n = 1; next_n <= 2; ++next_n)
     for (int lens2d = 0; lens2d <= 1; ++lens2d)

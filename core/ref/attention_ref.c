@@ -76,7 +76,7 @@ typedef struct {
   const float *qf, *kvf, *wf, *scale;
   const DLTensor *ks, *ke;
   int64_t h, d, s_kv;
-  int clean;
+  int clean, compressed;
   DLTensor* logits;
 } mqa_job_t;
 
@@ -89,13 +89,17 @@ static void mqa_rows(int64_t begin, int64_t end, void* arg) {
     if (lo > job->s_kv) lo = job->s_kv;
     if (hi > job->s_kv) hi = job->s_kv;
     if (hi < lo) hi = lo;
-    if (job->clean) fill_neg_inf(job->logits, i, 0, lo);
+    /* Compressed: column c holds key lo + c; the row's keys past its width are not computed. */
+    const int64_t shift = job->compressed ? lo : 0;
+    const int64_t width = job->logits->shape[1];
+    if (job->compressed && hi - lo > width) hi = lo + width;
+    if (job->clean) fill_neg_inf(job->logits, i, 0, lo - shift);
     const float* qrow = job->qf + i * job->h * job->d;
     const float* w = job->wf + i * job->h;
     for (int64_t j = lo; j < hi; ++j)
-      store_logit(job->logits, i, j,
+      store_logit(job->logits, i, j - shift,
                   head_sum(qrow, job->h, job->d, job->kvf + j * job->d, NULL, NULL, job->scale[j], w));
-    if (job->clean) fill_neg_inf(job->logits, i, hi, job->s_kv);
+    if (job->clean) fill_neg_inf(job->logits, i, hi - shift, width);
   }
 }
 
@@ -110,7 +114,7 @@ static float* gather_f32(const DLTensor* t) {
 
 dlg_status_t dlg_ref_mqa_logits(const DLTensor* q, const DLTensor* kv, const DLTensor* kv_scale,
                                 const DLTensor* weights, const DLTensor* ks, const DLTensor* ke,
-                                int clean_logits, DLTensor* logits) {
+                                int clean_logits, int compressed, DLTensor* logits) {
   float lut[256];
   e4m3_table(lut);
   float* qf = decode_e4m3(q, lut);
@@ -122,7 +126,7 @@ dlg_status_t dlg_ref_mqa_logits(const DLTensor* q, const DLTensor* kv, const DLT
     st = dlg_fail(DLG_ERR_OUT_OF_MEMORY, "mqa_logits: reference scratch allocation failed");
   } else {
     mqa_job_t job = {qf, kvf, wf, sc, ks, ke, q->shape[1], q->shape[2], kv->shape[0],
-                     clean_logits, logits};
+                     clean_logits, compressed, logits};
     dlg_parallel_for(q->shape[0], mqa_rows, &job);
   }
   free(qf);

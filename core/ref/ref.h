@@ -91,10 +91,11 @@ dlg_status_t dlg_ref_k_grouped_contiguous(dlg_recipe_t recipe, const DLTensor* a
  * row-major logical index is `linear`. */
 int64_t dlg_ref_elem_offset(const DLTensor* t, int64_t linear);
 
-/* logits[i, j] for j in [max(ks[i], 0), min(ke[i], S_kv)); -inf elsewhere when clean_logits. */
+/* logits[i, j] for j in [lo, hi) = [max(ks[i], 0), min(ke[i], S_kv)); -inf elsewhere when
+ * clean_logits. compressed: logits [S, W], column c = key lo + c for c < min(hi - lo, W). */
 dlg_status_t dlg_ref_mqa_logits(const DLTensor* q, const DLTensor* kv, const DLTensor* kv_scale,
                                 const DLTensor* weights, const DLTensor* ks, const DLTensor* ke,
-                                int clean_logits, DLTensor* logits);
+                                int clean_logits, int compressed, DLTensor* logits);
 
 /* Valid length of paged row (b, t): context_lens [B, next_n] -> len[b, t]; [B] -> DeepGEMM's
  * len[b] - next_n + t + 1, clamped at 0. */

@@ -25,6 +25,18 @@ DLG_API dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const
                                     const DLTensor* ks, const DLTensor* ke, int clean_logits,
                                     DLTensor* logits, void* stream);
 
+/* The same with a compressed output (DeepGEMM's max_seqlen_k): logits [S, W] f32 or bf16, any
+ * W >= 1 (row stride >= W), where column c of row i holds key ks'[i] + c, ks'/ke' being ks/ke
+ * clamped to [0, S_kv] as above; columns c < min(ke'[i] - ks'[i], W) are written, the rest
+ * are -inf when clean_logits is set and left untouched otherwise. Keys beyond W columns are not
+ * computed. CPU tensors today; CUDA tensors return DLG_ERR_UNSUPPORTED until the SM90 kernel
+ * takes the column shift (docs/mqa_logits.md). */
+DLG_API dlg_status_t dlg_mqa_logits_compressed(dlg_context_t* ctx, const DLTensor* q,
+                                               const DLTensor* kv, const DLTensor* kv_scale,
+                                               const DLTensor* weights, const DLTensor* ks,
+                                               const DLTensor* ke, int clean_logits,
+                                               DLTensor* logits, void* stream);
+
 /* Recommended row stride (elements) for a logits buffer of `seq_len_kv` columns. */
 DLG_API int64_t dlg_mqa_logits_row_stride(int64_t seq_len_kv);
 

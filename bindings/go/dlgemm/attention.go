@@ -22,6 +22,18 @@ func (c *Context) MQALogits(q, kv, kvScale, weights, ks, ke *Tensor, cleanLogits
 	})
 }
 
+// MQALogitsCompressed is MQALogits with a compressed output (dlg_mqa_logits_compressed,
+// DeepGEMM's max_seqlen_k): logits [S, W], column c of row i holds key ks[i] + c (ks/ke clamped
+// to [0, S_kv]); columns past the row's window are -inf when cleanLogits, untouched otherwise.
+// CPU tensors for now (CUDA tensors: ErrUnsupported).
+func (c *Context) MQALogitsCompressed(q, kv, kvScale, weights, ks, ke *Tensor, cleanLogits bool,
+	logits *Tensor, stream Stream) error {
+	return c.run([]*Tensor{q, kv, kvScale, weights, ks, ke, logits}, func(h uintptr, t []uintptr) raw.Enum_SS_dlg_status {
+		return raw.Dlg_mqa_logits_compressed(h, t[0], t[1], t[2], t[3], t[4], t[5],
+			flag(cleanLogits), t[6], uintptr(stream))
+	})
+}
+
 // PagedMQALogitsMetadata computes the schedule of the paged kernel
 // (dlg_paged_mqa_logits_metadata): contextLens int32 [B] or [B, next_n], scheduleMeta int32
 // [PagedMQALogitsMetadataRows(numSMs), 2]; numSMs 0 = the context's SM count (a CPU context

@@ -28,7 +28,8 @@ from .context import Context, DeviceInfo, RuntimeInfo, default_context, runtime_
 from .ops import (FP8_E4M3_MAX, GroupLayout, Recipe, cast_fp8_per_block, cast_fp8_per_tensor,
                   cast_fp8_per_token, clean_logits, gemm, k_grouped_gemm_contiguous,
                   m_grouped_gemm_contiguous, m_grouped_gemm_masked,
-                  mk_alignment_for_contiguous_layout, mqa_logits, mqa_logits_row_stride,
+                  mk_alignment_for_contiguous_layout, mqa_logits, mqa_logits_compressed,
+                  mqa_logits_row_stride,
                   pack_ue8m0, paged_mqa_logits, paged_mqa_logits_metadata,
                   paged_mqa_logits_metadata_rows, tma_aligned_size, transform_sf, warmup_gemm)
 from . import testing
@@ -78,7 +79,7 @@ __all__ = [
     "Recipe", "GroupLayout", "FP8_E4M3_MAX",
     "gemm", "warmup_gemm", "m_grouped_gemm_contiguous", "m_grouped_gemm_masked",
     "k_grouped_gemm_contiguous", "mk_alignment_for_contiguous_layout",
-    "mqa_logits", "mqa_logits_row_stride", "paged_mqa_logits_metadata",
+    "mqa_logits", "mqa_logits_compressed", "mqa_logits_row_stride", "paged_mqa_logits_metadata",
     "paged_mqa_logits_metadata_rows", "paged_mqa_logits", "clean_logits",
     "cast_fp8_per_token", "cast_fp8_per_block", "cast_fp8_per_tensor", "transform_sf",
     "pack_ue8m0", "tma_aligned_size", "testing",

@@ -220,6 +220,24 @@ def mqa_logits(q: Tensor, kv: Tensor, kv_scale: Tensor, weights: Tensor, ks: Ten
     return logits
 
 
+def mqa_logits_compressed(q: Tensor, kv: Tensor, kv_scale: Tensor, weights: Tensor, ks: Tensor,
+                          ke: Tensor, max_seqlen_k: Optional[int] = None,
+                          logits: Optional[Tensor] = None, *, clean_logits: bool = True,
+                          ctx: Optional[Context] = None, stream: Any = None) -> Tensor:
+    """:func:`mqa_logits` with a compressed output (DeepGEMM's ``max_seqlen_k``): logits
+    [S, W] (W = ``max_seqlen_k`` when allocated here), column c of row i holds key ks[i] + c
+    (ks/ke clamped to [0, S_kv]); columns past the row's window are -inf when ``clean_logits``.
+    CPU tensors for now (CUDA tensors raise :class:`dlgemm.UnsupportedError`)."""
+    if logits is None:
+        if max_seqlen_k is None:
+            raise ValueError("mqa_logits_compressed: pass max_seqlen_k or a logits tensor")
+        logits = empty_like(q, (shape_of(q, "q")[0], int(max_seqlen_k)), "float32", "logits")
+    h, s = _setup(ctx, q, stream)
+    _cabi.dlg_mqa_logits_compressed(h, q, kv, kv_scale, weights, ks, ke,
+                                    1 if clean_logits else 0, logits, s)
+    return logits
+
+
 def mqa_logits_row_stride(seq_len_kv: int) -> int:
     """Row stride (elements) the GPU kernels write best for ``seq_len_kv`` logit columns."""
     return _cabi.dlg_mqa_logits_row_stride(int(seq_len_kv))

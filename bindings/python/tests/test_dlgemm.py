@@ -343,6 +343,25 @@ def test_mqa_logits(ctx, rng):
     np.testing.assert_allclose(f32(lb)[valid], ref[valid], rtol=2 ** -7, atol=1e-2)
 
 
+def test_mqa_logits_compressed(ctx, rng):
+    s, h, dim, s_kv, width = 10, 4, 32, 40, 16
+    q = random_matrix(rng, (s, h, dim)).astype(E4M3)
+    kv = random_matrix(rng, (s_kv, dim)).astype(E4M3)
+    kv_scale = rng.uniform(0.5, 1.5, s_kv).astype(np.float32)
+    weights = random_matrix(rng, (s, h))
+    ks = rng.integers(0, 30, s).astype(np.int32)
+    ke = (ks + rng.integers(0, 25, s)).astype(np.int32)
+    full = dlgemm.mqa_logits(q, kv, kv_scale, weights, ks, ke, ctx=ctx)
+    out = dlgemm.mqa_logits_compressed(q, kv, kv_scale, weights, ks, ke, width, ctx=ctx)
+    assert out.shape == (s, width)
+    for i in range(s):
+        n = min(min(ke[i], s_kv) - ks[i], width)
+        np.testing.assert_array_equal(out[i, :n], full[i, ks[i]:ks[i] + n])
+        assert np.isneginf(out[i, n:]).all()
+    with pytest.raises(ValueError):
+        dlgemm.mqa_logits_compressed(q, kv, kv_scale, weights, ks, ke, ctx=ctx)
+
+
 def schedule_reference(lens, next_n, block_kv, num_sms):
     """The schedule attention.h / attention.c describe: batches' blocks end to end, SM s
     starts at floor(s * total / num_sms); (B, 0) past the end."""

@@ -139,6 +139,7 @@ extern swig_intgo _wrap_dlg_m_grouped_gemm_masked_raw_a8dc8d99570888fb(uintptr_t
 extern swig_intgo _wrap_dlg_k_grouped_gemm_contiguous_raw_a8dc8d99570888fb(uintptr_t arg1, swig_intgo arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, uintptr_t arg8, uintptr_t arg9, uintptr_t arg10);
 extern swig_intgo _wrap_dlg_mk_alignment_for_contiguous_layout_raw_a8dc8d99570888fb(void);
 extern swig_intgo _wrap_dlg_mqa_logits_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
+extern swig_intgo _wrap_dlg_mqa_logits_compressed_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, uintptr_t arg3, uintptr_t arg4, uintptr_t arg5, uintptr_t arg6, uintptr_t arg7, swig_intgo arg8, uintptr_t arg9, uintptr_t arg10);
 extern swig_type_26 _wrap_dlg_mqa_logits_row_stride_raw_a8dc8d99570888fb(swig_type_27 arg1);
 extern swig_intgo _wrap_dlg_paged_mqa_logits_metadata_raw_a8dc8d99570888fb(uintptr_t arg1, uintptr_t arg2, swig_intgo arg3, swig_intgo arg4, uintptr_t arg5, uintptr_t arg6);
 extern swig_type_28 _wrap_dlg_paged_mqa_logits_metadata_rows_raw_a8dc8d99570888fb(swig_intgo arg1);
@@ -896,6 +897,22 @@ func Dlg_mqa_logits(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr, arg5
 	_swig_i_8 := arg9
 	_swig_i_9 := arg10
 	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_mqa_logits_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
+	return swig_r
+}
+
+func Dlg_mqa_logits_compressed(arg1 uintptr, arg2 uintptr, arg3 uintptr, arg4 uintptr, arg5 uintptr, arg6 uintptr, arg7 uintptr, arg8 int, arg9 uintptr, arg10 uintptr) (_swig_ret Enum_SS_dlg_status) {
+	var swig_r Enum_SS_dlg_status
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	_swig_i_4 := arg5
+	_swig_i_5 := arg6
+	_swig_i_6 := arg7
+	_swig_i_7 := arg8
+	_swig_i_8 := arg9
+	_swig_i_9 := arg10
+	swig_r = (Enum_SS_dlg_status)(C._wrap_dlg_mqa_logits_compressed_raw_a8dc8d99570888fb(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.uintptr_t(_swig_i_2), C.uintptr_t(_swig_i_3), C.uintptr_t(_swig_i_4), C.uintptr_t(_swig_i_5), C.uintptr_t(_swig_i_6), C.swig_intgo(_swig_i_7), C.uintptr_t(_swig_i_8), C.uintptr_t(_swig_i_9)))
 	return swig_r
 }
 

@@ -1363,6 +1363,37 @@ intgo _wrap_dlg_mqa_logits_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTen
 }
 
 
+intgo _wrap_dlg_mqa_logits_compressed_raw_a8dc8d99570888fb(dlg_context_t *_swig_go_0, DLTensor *_swig_go_1, DLTensor *_swig_go_2, DLTensor *_swig_go_3, DLTensor *_swig_go_4, DLTensor *_swig_go_5, DLTensor *_swig_go_6, intgo _swig_go_7, DLTensor *_swig_go_8, void *_swig_go_9) {
+  dlg_context_t *arg1 = (dlg_context_t *) 0 ;
+  DLTensor *arg2 = (DLTensor *) 0 ;
+  DLTensor *arg3 = (DLTensor *) 0 ;
+  DLTensor *arg4 = (DLTensor *) 0 ;
+  DLTensor *arg5 = (DLTensor *) 0 ;
+  DLTensor *arg6 = (DLTensor *) 0 ;
+  DLTensor *arg7 = (DLTensor *) 0 ;
+  int arg8 ;
+  DLTensor *arg9 = (DLTensor *) 0 ;
+  void *arg10 = (void *) 0 ;
+  dlg_status_t result;
+  intgo _swig_go_result;
+  
+  arg1 = (dlg_context_t *)(uintptr_t)_swig_go_0; 
+  arg2 = (DLTensor *)(uintptr_t)_swig_go_1; 
+  arg3 = (DLTensor *)(uintptr_t)_swig_go_2; 
+  arg4 = (DLTensor *)(uintptr_t)_swig_go_3; 
+  arg5 = (DLTensor *)(uintptr_t)_swig_go_4; 
+  arg6 = (DLTensor *)(uintptr_t)_swig_go_5; 
+  arg7 = (DLTensor *)(uintptr_t)_swig_go_6; 
+  arg8 = (int)_swig_go_7; 
+  arg9 = (DLTensor *)(uintptr_t)_swig_go_8; 
+  arg10 = (void *)(uintptr_t)_swig_go_9; 
+  
+  result = (dlg_status_t)dlg_mqa_logits_compressed(arg1,(DLTensor const *)arg2,(DLTensor const *)arg3,(DLTensor const *)arg4,(DLTensor const *)arg5,(DLTensor const *)arg6,(DLTensor const *)arg7,arg8,arg9,arg10);
+  _swig_go_result = (intgo)result; 
+  return _swig_go_result;
+}
+
+
 long long _wrap_dlg_mqa_logits_row_stride_raw_a8dc8d99570888fb(long long _swig_go_0) {
   int64_t arg1 ;
   int64_t result;

@@ -689,6 +689,20 @@ unsafe extern "C" {
     ) -> dlg_status_t;
 }
 unsafe extern "C" {
+    pub fn dlg_mqa_logits_compressed(
+        ctx: *mut dlg_context_t,
+        q: *const DLTensor,
+        kv: *const DLTensor,
+        kv_scale: *const DLTensor,
+        weights: *const DLTensor,
+        ks: *const DLTensor,
+        ke: *const DLTensor,
+        clean_logits: ::core::ffi::c_int,
+        logits: *mut DLTensor,
+        stream: *mut ::core::ffi::c_void,
+    ) -> dlg_status_t;
+}
+unsafe extern "C" {
     pub fn dlg_mqa_logits_row_stride(seq_len_kv: i64) -> i64;
 }
 unsafe extern "C" {

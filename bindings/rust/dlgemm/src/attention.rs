@@ -57,6 +57,42 @@ impl Context {
         })
     }
 
+    /// Non-paged MQA logits with a compressed output (`dlg_mqa_logits_compressed`, DeepGEMM's
+    /// `max_seqlen_k`): logits `[S, W]`, column c of row i = key ks\[i\] + c (ks/ke clamped to
+    /// [0, S_kv]); columns past the row's window are -inf when `clean_logits`, else untouched.
+    /// CPU tensors for now (CUDA tensors: `Status::Unsupported`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn mqa_logits_compressed(
+        &self,
+        q: &TensorView<'_>,
+        kv: &TensorView<'_>,
+        kv_scale: &TensorView<'_>,
+        weights: &TensorView<'_>,
+        ks: &TensorView<'_>,
+        ke: &TensorView<'_>,
+        clean_logits: bool,
+        logits: &mut TensorViewMut<'_>,
+        stream: Stream,
+    ) -> Result<()> {
+        let (q, kv, kvs, w, ks, ke) = (q.dl(), kv.dl(), kv_scale.dl(), weights.dl(), ks.dl(), ke.dl());
+        let mut out = logits.dl();
+        // SAFETY: every descriptor describes memory its view borrows for this call.
+        call(|| unsafe {
+            sys::dlg_mqa_logits_compressed(
+                self.as_raw(),
+                &q,
+                &kv,
+                &kvs,
+                &w,
+                &ks,
+                &ke,
+                clean_logits as i32,
+                &mut out,
+                stream.as_raw(),
+            )
+        })
+    }
+
     /// Schedule metadata for the paged kernel (`dlg_paged_mqa_logits_metadata`): splits the
     /// KV blocks of all rows evenly over `num_sms` SMs (0 = the context's SM count).
     /// context_lens int32 `[B]` or `[B, next_n]`; schedule_meta int32

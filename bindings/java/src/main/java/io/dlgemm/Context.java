@@ -468,6 +468,30 @@ public final class Context extends NativeResource {
   }
 
   /**
+   * Non-paged MQA logits with a compressed output ({@code dlg_mqa_logits_compressed},
+   * DeepGEMM's max_seqlen_k): column c of row i holds key ks[i] + c (ks/ke clamped to
+   * [0, S_kv]); columns past the row's window are -inf when {@code cleanLogits}, untouched
+   * otherwise. CPU tensors for now (CUDA tensors: {@link Status#UNSUPPORTED}).
+   *
+   * @param q e4m3 [S, H, D]
+   * @param kv e4m3 [S_kv, D]
+   * @param kvScale f32 [S_kv]
+   * @param weights f32 [S, H]
+   * @param ks int32 [S]
+   * @param ke int32 [S]
+   * @param cleanLogits write -inf past each row's window
+   * @param logits f32 or bf16 [S, W], any W &gt;= 1
+   * @param stream CUstream address, 0 = default
+   */
+  public void mqaLogitsCompressed(Tensor q, Tensor kv, Tensor kvScale, Tensor weights,
+      Tensor ks, Tensor ke, boolean cleanLogits, Tensor logits, long stream) {
+    int clean = cleanLogits ? 1 : 0;
+    writable(logits, "logits");
+    invoke((ctx, h) -> NativeApi.dlg_mqa_logits_compressed(ctx, h[0], h[1], h[2], h[3], h[4],
+        h[5], clean, h[6], stream), q, kv, kvScale, weights, ks, ke, logits);
+  }
+
+  /**
    * Schedule metadata of the paged kernel ({@code dlg_paged_mqa_logits_metadata}).
    *
    * @param contextLens int32 [B] or [B, next_n]

@@ -9,6 +9,7 @@ static const struct { const char* name; int query; } kOps[] = {
     {"m_grouped_gemm_masked", 0},
     {"k_grouped_gemm_contiguous", 0},
     {"mqa_logits", 0},
+    {"mqa_logits_compressed", 0},
     {"paged_mqa_logits_metadata", 0},
     {"paged_mqa_logits", 0},
     {"clean_logits", 0},
@@ -94,6 +95,10 @@ dlg_status_t conf_run_op(dlg_context_t* ctx, const json_value_t* kase, conf_set_
   if (!strcmp(op, "mqa_logits"))
     return dlg_mqa_logits(ctx, T("q"), T("kv"), T("kv_scale"), T("weights"), T("ks"), T("ke"),
                           (int)attr_int(kase, "clean_logits"), T("logits"), NULL);
+  if (!strcmp(op, "mqa_logits_compressed"))
+    return dlg_mqa_logits_compressed(ctx, T("q"), T("kv"), T("kv_scale"), T("weights"), T("ks"),
+                                     T("ke"), (int)attr_int(kase, "clean_logits"), T("logits"),
+                                     NULL);
   if (!strcmp(op, "paged_mqa_logits_metadata"))
     return dlg_paged_mqa_logits_metadata(ctx, T("context_lens"), (int)attr_int(kase, "block_kv"),
                                          (int)attr_int(kase, "num_sms"), T("schedule_meta"),

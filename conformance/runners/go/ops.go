@@ -13,6 +13,7 @@ var queryOps = map[string]bool{"tma_aligned_size": true, "mk_alignment": true,
 
 var tensorOps = map[string]bool{"gemm": true, "m_grouped_gemm_contiguous": true,
 	"m_grouped_gemm_masked": true, "k_grouped_gemm_contiguous": true, "mqa_logits": true,
+	"mqa_logits_compressed": true,
 	"paged_mqa_logits_metadata": true, "paged_mqa_logits": true, "clean_logits": true,
 	"cast_fp8_per_token": true, "cast_fp8_per_block": true, "cast_fp8_per_tensor": true,
 	"transform_sf": true, "pack_ue8m0": true}
@@ -52,6 +53,9 @@ func runOp(ctx *dlgemm.Context, c *caseFile, s *caseSet, scheduleMeta *dlgemm.Te
 		return ctx.KGroupedGemmContiguous(c.recipe(), T("a"), T("sfa"), T("b"), T("sfb"), T("ks"), T("c"), T("d"), 0)
 	case "mqa_logits":
 		return ctx.MQALogits(T("q"), T("kv"), T("kv_scale"), T("weights"), T("ks"), T("ke"),
+			flag("clean_logits"), T("logits"), 0)
+	case "mqa_logits_compressed":
+		return ctx.MQALogitsCompressed(T("q"), T("kv"), T("kv_scale"), T("weights"), T("ks"), T("ke"),
 			flag("clean_logits"), T("logits"), 0)
 	case "paged_mqa_logits_metadata":
 		return ctx.PagedMQALogitsMetadata(T("context_lens"), int(c.attrInt("block_kv")),

@@ -16,6 +16,8 @@ PARAMS = {
     "m_grouped_gemm_masked": ["recipe", "a", "sfa", "b", "sfb", "masked_m", "expected_m", "d"],
     "k_grouped_gemm_contiguous": ["recipe", "a", "sfa", "b", "sfb", "ks", "c", "d"],
     "mqa_logits": ["q", "kv", "kv_scale", "weights", "ks", "ke", "clean_logits", "logits"],
+    "mqa_logits_compressed": ["q", "kv", "kv_scale", "weights", "ks", "ke", "clean_logits",
+                              "logits"],
     "paged_mqa_logits_metadata": ["context_lens", "block_kv", "num_sms", "schedule_meta"],
     "paged_mqa_logits": ["q", "kv_cache", "weights", "context_lens", "block_table",
                          "schedule_meta", "clean_logits", "logits"],
@@ -81,6 +83,10 @@ def _packaged(op, T, A, ctx, meta):
     if op == "mqa_logits":
         return dlgemm.mqa_logits(T("q"), T("kv"), T("kv_scale"), T("weights"), T("ks"), T("ke"),
                                  T("logits"), clean_logits=bool(A("clean_logits")), ctx=ctx)
+    if op == "mqa_logits_compressed":
+        return dlgemm.mqa_logits_compressed(T("q"), T("kv"), T("kv_scale"), T("weights"), T("ks"),
+                                            T("ke"), logits=T("logits"),
+                                            clean_logits=bool(A("clean_logits")), ctx=ctx)
     if op == "paged_mqa_logits_metadata":
         return dlgemm.paged_mqa_logits_metadata(T("context_lens"), A("block_kv"),
                                                 T("schedule_meta"), num_sms=A("num_sms"), ctx=ctx)

@@ -137,7 +137,7 @@ public final class Runner {
       "mqa_logits_row_stride", "paged_mqa_logits_metadata_rows");
   private static final List<String> OPS = List.of("gemm", "m_grouped_gemm_contiguous",
       "m_grouped_gemm_masked", "k_grouped_gemm_contiguous", "mqa_logits",
-      "paged_mqa_logits_metadata", "paged_mqa_logits", "clean_logits", "cast_fp8_per_token",
+      "mqa_logits_compressed", "paged_mqa_logits_metadata", "paged_mqa_logits", "clean_logits", "cast_fp8_per_token",
       "cast_fp8_per_block", "cast_fp8_per_tensor", "transform_sf", "pack_ue8m0");
 
   private static long attr(Object kase, String key) {
@@ -200,6 +200,10 @@ public final class Runner {
       case "mqa_logits":
         ctx.mqaLogits(s.arg("q"), s.arg("kv"), s.arg("kv_scale"), s.arg("weights"), s.arg("ks"),
             s.arg("ke"), attr(kase, "clean_logits") != 0, s.arg("logits"));
+        break;
+      case "mqa_logits_compressed":
+        ctx.mqaLogitsCompressed(s.arg("q"), s.arg("kv"), s.arg("kv_scale"), s.arg("weights"),
+            s.arg("ks"), s.arg("ke"), attr(kase, "clean_logits") != 0, s.arg("logits"), 0);
         break;
       case "paged_mqa_logits_metadata":
         ctx.pagedMqaLogitsMetadata(s.arg("context_lens"), (int) attr(kase, "block_kv"),

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "dlg_sass.h"
 #include "dlg_test.h"
 #include "dlgemm/testing.h"
 #include "gpu.h"
@@ -21,81 +22,18 @@
 
 /* ---- without a GPU: compile checks ---- */
 
-static int res_usage(const char* cubin_path, int* regs, int* local) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "'%s' -res-usage '%s' 2>/dev/null", dlg_jit_cuobjdump_path(),
-           cubin_path);
-  FILE* p = popen(cmd, "r");
-  if (!p) return 0;
-  char line[1024];
-  int found = 0;
-  while (fgets(line, sizeof line, p)) {
-    const char* r = strstr(line, "REG:");
-    const char* l = strstr(line, "LOCAL:");
-    if (r && l) found = sscanf(r, "REG:%d", regs) == 1 && sscanf(l, "LOCAL:%d", local) == 1;
-  }
-  pclose(p);
-  return found;
-}
-
-static int sass_count(const char* path, const char* needle) {
-  FILE* f = fopen(path, "r");
-  if (!f) return -1;
-  int n = 0;
-  char line[4096];
-  while (fgets(line, sizeof line, f))
-    for (const char* p = strstr(line, needle); p; p = strstr(p + 1, needle)) ++n;
-  fclose(f);
-  return n;
-}
-
 static void compile_and_check(const char* name, const char* source, int sm90, int threads) {
-  void* cubin = NULL;
-  size_t size = 0;
-  char* log = NULL;
-  dlg_status_t s = dlg_jit_compile_only(source, name, 90, NULL, &cubin, &size, &log);
-  CHECK(s == DLG_OK);
-  if (s != DLG_OK) {
-    fprintf(stderr, "  %s: %s\n%s\n", name, dlg_last_error(), log ? log : "");
-    free(log);
-    return;
+  dlg_test_sass_t k;
+  if (dlg_test_compile_sass(name, source, 90, &k)) {
+    const int mma = dlg_test_count(k.text, "QGMMA."), tma = dlg_test_count(k.text, "UTMALDG");
+    const int ldl = dlg_test_count(k.text, " LDL"), stl = dlg_test_count(k.text, " STL");
+    CHECK(k.local == 0 && ldl == 0 && stl == 0);
+    CHECK(k.regs > 0 && k.regs * threads <= 65536);
+    if (sm90) CHECK(mma > 0 && tma > 0);
+    printf("  %-52s regs %3d local %d | QGMMA %d UTMALDG %d LDL/STL %d\n", name, k.regs, k.local,
+           mma, tma, ldl + stl);
   }
-  /* ptxas serialising wgmma (accumulators touched while in flight) would void the pipeline. */
-  const int serialized = log && strstr(log, "serializ") != NULL;
-  if (serialized) fprintf(stderr, "  %s: %s\n", name, log);
-  CHECK(!serialized);
-  free(log);
-  if (!dlg_jit_cuobjdump_path()) {
-    printf("  compiled %s (no cuobjdump: SASS not checked)\n", name);
-    free(cubin);
-    return;
-  }
-  char dir[] = "/tmp/dlg_mqa_test.XXXXXX";
-  if (!mkdtemp(dir)) {
-    CHECK(0);
-    free(cubin);
-    return;
-  }
-  char cubin_path[128], sass_path[128];
-  snprintf(cubin_path, sizeof cubin_path, "%s/k.cubin", dir);
-  snprintf(sass_path, sizeof sass_path, "%s/k.sass", dir);
-  FILE* f = fopen(cubin_path, "wb");
-  CHECK(f && fwrite(cubin, 1, size, f) == size);
-  if (f) fclose(f);
-  free(cubin);
-  CHECK(dlg_jit_run_cuobjdump(cubin_path, sass_path) == 0);
-  int regs = -1, local = -1;
-  CHECK(res_usage(cubin_path, &regs, &local));
-  const int mma = sass_count(sass_path, "QGMMA."), tma = sass_count(sass_path, "UTMALDG");
-  const int ldl = sass_count(sass_path, " LDL"), stl = sass_count(sass_path, " STL");
-  CHECK(local == 0 && ldl == 0 && stl == 0);
-  CHECK(regs > 0 && regs * threads <= 65536);
-  if (sm90) CHECK(mma > 0 && tma > 0);
-  printf("  %-52s regs %3d local %d | QGMMA %d UTMALDG %d LDL/STL %d\n", name, regs, local, mma,
-         tma, ldl + stl);
-  unlink(cubin_path);
-  unlink(sass_path);
-  rmdir(dir);
+  dlg_test_sass_free(&k);
 }
 
 static void test_compile(void) {

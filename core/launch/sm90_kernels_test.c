@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "dlg_sass.h"
 #include "dlg_test.h"
 #include "jit/jit_internal.h"
 #include "launch/sm90_gemm_common.h"
@@ -315,108 +316,32 @@ static void declines(void) {
 
 /* ---- compilation + SASS -------------------------------------------------------------- */
 
-static char* read_all(const char* path) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char* s = malloc((size_t)n + 1);
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-  if (s) s[n] = '\0';
-  fclose(f);
-  return s;
-}
-
-static int count_of(const char* hay, const char* needle) {
-  int n = 0;
-  for (const char* p = strstr(hay, needle); p; p = strstr(p + 1, needle)) ++n;
-  return n;
-}
-
-/* `cuobjdump -res-usage`: "REG:168 STACK:0 SHARED:0 LOCAL:0 ..." of the (only) function. */
-static int res_usage(const char* cubin_path, int* regs, int* stack, int* local) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "'%s' -res-usage '%s' 2>/dev/null", dlg_jit_cuobjdump_path(), cubin_path);
-  FILE* p = popen(cmd, "r");
-  if (!p) return 0;
-  char line[1024];
-  int found = 0;
-  while (fgets(line, sizeof line, p)) {
-    const char* r = strstr(line, "REG:");
-    if (!r) continue;
-    found = sscanf(r, "REG:%d STACK:%d", regs, stack) == 2;
-    const char* l = strstr(line, "LOCAL:");
-    if (found && l) found = sscanf(l, "LOCAL:%d", local) == 1;
-  }
-  pclose(p);
-  return found;
-}
-
 static int g_sass_checked;
 
 static void compile_and_check(const char* name, const char* source, int fp8, int threads,
                               int direct) {
-  void* cubin = NULL;
-  size_t size = 0;
-  char* log = NULL;
-  dlg_status_t s = dlg_jit_compile_only(source, name, 90, NULL, &cubin, &size, &log);
-  CHECK(s == DLG_OK);
-  if (s != DLG_OK) {
-    fprintf(stderr, "  %s: %s\n%s\n", name, dlg_last_error(), log ? log : "");
-    free(log);
-    return;
-  }
-  /* ptxas says when it had to serialize the wgmma (an accumulator touched while in flight,
-   * or too few registers): the pipelines then stall on every instruction. */
-  const int serialized = log && strstr(log, "serialized") != NULL;
-  CHECK(!serialized);
-  if (serialized) fprintf(stderr, "  %s: %s\n", name, log);
-  free(log);
-  if (!dlg_jit_cuobjdump_path()) {
-    printf("  compiled %s (no cuobjdump: SASS not checked)\n", name);
-    free(cubin);
-    return;
-  }
-  char dir[] = "/tmp/dlg_sm90_test.XXXXXX";
-  CHECK(mkdtemp(dir) != NULL);
-  char cubin_path[128], sass_path[128];
-  snprintf(cubin_path, sizeof cubin_path, "%s/k.cubin", dir);
-  snprintf(sass_path, sizeof sass_path, "%s/k.sass", dir);
-  FILE* f = fopen(cubin_path, "wb");
-  CHECK(f && fwrite(cubin, 1, size, f) == size);
-  if (f) fclose(f);
-  free(cubin);
-  int ok = dlg_jit_run_cuobjdump(cubin_path, sass_path) == 0;
-  CHECK(ok);
-  char* sass = ok ? read_all(sass_path) : NULL;
-  int regs = -1, stack = -1, local = -1;
-  CHECK(res_usage(cubin_path, &regs, &stack, &local));
-  if (sass) {
-    const int mma = count_of(sass, fp8 ? "QGMMA." : "HGMMA.");
-    const int ldl = count_of(sass, " LDL"), stl = count_of(sass, " STL");
-    const int tma_ld = count_of(sass, "UTMALDG"), tma_st = count_of(sass, "UTMASTG");
-    const int syncs = count_of(sass, "SYNCS.");
-    const int maxreg = count_of(sass, "USETMAXREG");
+  dlg_test_sass_t k;
+  if (dlg_test_compile_sass(name, source, 90, &k)) {
+    const char* sass = k.text;
+    const int mma = dlg_test_count(sass, fp8 ? "QGMMA." : "HGMMA.");
+    const int ldl = dlg_test_count(sass, " LDL"), stl = dlg_test_count(sass, " STL");
+    const int tma_ld = dlg_test_count(sass, "UTMALDG"), tma_st = dlg_test_count(sass, "UTMASTG");
+    const int syncs = dlg_test_count(sass, "SYNCS.");
+    const int maxreg = dlg_test_count(sass, "USETMAXREG");
     CHECK(mma > 0);
     CHECK(ldl == 0 && stl == 0);
     CHECK(tma_ld > 0 && syncs > 0);
     CHECK(direct ? tma_st == 0 : tma_st > 0); /* direct-store epilogue: no TMA stores */
-    CHECK(stack == 0 && local == 0);
-    CHECK(regs > 0 && regs * threads <= 65536);
+    CHECK(k.stack == 0 && k.local == 0);
+    CHECK(k.regs > 0 && k.regs * threads <= 65536);
     CHECK(threads == 256 || maxreg == 2); /* two math WGs: dec (producer) + inc (math) */
     printf("  %-62s regs %3d stack %d local %d | %s %d, UTMALDG %d, UTMASTG %d, SYNCS %d, "
            "USETMAXREG %d, LDL/STL %d\n",
-           name, regs, stack, local, fp8 ? "QGMMA" : "HGMMA", mma, tma_ld, tma_st, syncs, maxreg,
-           ldl + stl);
+           name, k.regs, k.stack, k.local, fp8 ? "QGMMA" : "HGMMA", mma, tma_ld, tma_st, syncs,
+           maxreg, ldl + stl);
     ++g_sass_checked;
   }
-  free(sass);
-  if (dlg_test_failures == 0) {
-    unlink(cubin_path);
-    unlink(sass_path);
-    rmdir(dir);
-  }
+  dlg_test_sass_free(&k);
 }
 
 typedef struct kcase {

@@ -13,7 +13,7 @@ var queryOps = map[string]bool{"tma_aligned_size": true, "mk_alignment": true,
 
 var tensorOps = map[string]bool{"gemm": true, "m_grouped_gemm_contiguous": true,
 	"m_grouped_gemm_masked": true, "k_grouped_gemm_contiguous": true, "mqa_logits": true,
-	"mqa_logits_compressed": true,
+	"mqa_logits_compressed":     true,
 	"paged_mqa_logits_metadata": true, "paged_mqa_logits": true, "clean_logits": true,
 	"cast_fp8_per_token": true, "cast_fp8_per_block": true, "cast_fp8_per_tensor": true,
 	"transform_sf": true, "pack_ue8m0": true}

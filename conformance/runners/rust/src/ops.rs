@@ -8,7 +8,7 @@ use crate::tensors::Set;
 use dlgemm::{sys, Context, GroupLayout, Recipe, Stream, TensorView};
 use std::ffi::CStr;
 
-const TENSOR_OPS: [&str; 13] = [
+const TENSOR_OPS: [&str; 14] = [
     "gemm",
     "m_grouped_gemm_contiguous",
     "m_grouped_gemm_masked",

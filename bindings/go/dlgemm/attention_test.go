@@ -115,6 +115,42 @@ func scheduleReference(lens []int32, batch, nextN, blockKV, numSMs int, twoD boo
 	return out
 }
 
+func TestMqaLogitsCompressed(t *testing.T) {
+	ctx, r := newCPU(t), newRand(10)
+	s, h, dim, skv, width := 8, 2, 32, 30, 8
+	S, H, D, SKV, W := int64(s), int64(h), int64(dim), int64(skv), int64(width)
+	q, kv := toE4M3(randn(r, s*h*dim, 1)), toE4M3(randn(r, skv*dim, 1))
+	kvScale, weights := uniform(r, skv, 0.5, 1.5), randn(r, s*h, 1)
+	ks, ke := make([]int32, s), make([]int32, s)
+	for i := range ks {
+		ks[i] = int32(r.IntN(20))
+		ke[i] = ks[i] + int32(r.IntN(15)) // some windows longer than W: cut
+	}
+	qt, kvt := tensor(t, q, dlgemm.Float8E4M3FN, S, H, D), tensor(t, kv, dlgemm.Float8E4M3FN, SKV, D)
+	st, wt := tensor(t, kvScale, dlgemm.Float32, SKV), tensor(t, weights, dlgemm.Float32, S, H)
+	kst, ket := tensor(t, ks, dlgemm.Int32, S), tensor(t, ke, dlgemm.Int32, S)
+	logits := dlgemm.Zeros(dlgemm.Float32, S, W)
+	must(t, ctx.MQALogitsCompressed(qt, kvt, st, wt, kst, ket, true, logits, 0))
+	got := values(t, logits)
+	for i := 0; i < s; i++ {
+		n := min(min(int(ke[i]), skv)-int(ks[i]), width)
+		for c := 0; c < width; c++ {
+			v := got[i*width+c]
+			if c >= n {
+				if !math.IsInf(v, -1) {
+					t.Fatalf("row %d column %d past the window: %g", i, c, v)
+				}
+				continue
+			}
+			j := int(ks[i]) + c
+			want := mqaScore(q[i*h*dim:(i+1)*h*dim], kv[j*dim:(j+1)*dim], kvScale[j], weights[i*h:(i+1)*h], h, dim)
+			if math.Abs(v-want) > 1e-4+1e-5*math.Abs(want) {
+				t.Fatalf("row %d column %d: got %g, want %g", i, c, v, want)
+			}
+		}
+	}
+}
+
 func TestPagedMqaLogits(t *testing.T) {
 	ctx, r := newCPU(t), newRand(10)
 	batch, nextN, h, dim, blockKV, numBlocks, maxBlocks := 3, 2, 4, 32, 8, 10, 4

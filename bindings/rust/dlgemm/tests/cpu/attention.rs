@@ -93,6 +93,46 @@ fn test_mqa_logits() {
     }
 }
 
+#[test]
+fn test_mqa_logits_compressed() {
+    let c = ctx();
+    let mut rng = Rng::new(22);
+    let (s, h, d, s_kv, width) = (5usize, 2usize, 32usize, 24usize, 8usize);
+    let q = random_fp8(&mut rng, s * h * d);
+    let kv = random_fp8(&mut rng, s_kv * d);
+    let kv_scale = rng.vec(s_kv, 0.01, 0.1);
+    let weights = rng.vec(s * h, -1.0, 1.0);
+    // A window longer than the width (cut), a short one, clamped, empty, reversed.
+    let ks = [2i32, 10, -4, 6, 9];
+    let ke = [20i32, 13, 3, 6, 1];
+    let qv = TensorView::from_slice(&q, &[s as i64, h as i64, d as i64]).unwrap();
+    let kvv = TensorView::from_slice(&kv, &[s_kv as i64, d as i64]).unwrap();
+    let sv = TensorView::from_slice(&kv_scale, &[s_kv as i64]).unwrap();
+    let wv = TensorView::from_slice(&weights, &[s as i64, h as i64]).unwrap();
+    let ksv = TensorView::from_slice(&ks, &[s as i64]).unwrap();
+    let kev = TensorView::from_slice(&ke, &[s as i64]).unwrap();
+    let mut out = vec![UNTOUCHED; s * width];
+    let mut ov = TensorViewMut::from_slice(&mut out, &[s as i64, width as i64]).unwrap();
+    c.mqa_logits_compressed(&qv, &kvv, &sv, &wv, &ksv, &kev, true, &mut ov, Stream::DEFAULT)
+        .unwrap();
+    let mut want = vec![f64::NEG_INFINITY; s * width];
+    for i in 0..s {
+        let lo = (ks[i].max(0) as usize).min(s_kv);
+        let hi = (ke[i].max(0) as usize).min(s_kv).max(lo);
+        for col in 0..(hi - lo).min(width) {
+            let j = lo + col;
+            want[i * width + col] = logit(
+                &q[i * h * d..(i + 1) * h * d],
+                &kv[j * d..(j + 1) * d],
+                kv_scale[j],
+                &weights[i * h..(i + 1) * h],
+                d,
+            );
+        }
+    }
+    assert_close("mqa compressed", &out, &want, 1e-5, 1e-4);
+}
+
 /// Builds a paged KV cache: per block, block_kv rows of D FP8 bytes, then block_kv f32 scales.
 fn kv_cache(
     tokens: &[(Vec<F8E4M3>, f32)],

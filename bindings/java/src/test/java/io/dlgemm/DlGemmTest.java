@@ -670,6 +670,53 @@ class DlGemmTest {
     }
   }
 
+  @Test
+  void testMqaLogitsCompressed() {
+    int s = 8;
+    int h = 2;
+    int dim = 32;
+    int skv = 30;
+    int width = 8;
+    byte[] q = Ref.fp8(Ref.randn(rng, s * h * dim, 1));
+    byte[] kv = Ref.fp8(Ref.randn(rng, skv * dim, 1));
+    float[] kvScale = Ref.uniform(rng, skv, 0.5, 1.5);
+    float[] weights = Ref.randn(rng, s * h, 1);
+    int[] ks = new int[s];
+    int[] ke = new int[s];
+    for (int i = 0; i < s; i++) {
+      ks[i] = rng.nextInt(20);
+      ke[i] = ks[i] + rng.nextInt(15); // some windows longer than the width: cut
+    }
+    double[] qf = Ref.fromFp8(q);
+    double[] kf = Ref.fromFp8(kv);
+    try (Tensor qt = Tensor.ofFp8(q, s, h, dim); Tensor kvt = Tensor.ofFp8(kv, skv, dim);
+        Tensor sc = Tensor.of(kvScale, skv); Tensor wt = Tensor.of(weights, s, h);
+        Tensor kst = Tensor.of(ks, s); Tensor ket = Tensor.of(ke, s);
+        Tensor logits = Tensor.allocate(DType.FLOAT32, s, width)) {
+      ctx.mqaLogitsCompressed(qt, kvt, sc, wt, kst, ket, true, logits, 0);
+      double[] out = logical(logits);
+      for (int i = 0; i < s; i++) {
+        int n = Math.min(Math.min(ke[i], skv) - ks[i], width);
+        for (int c = 0; c < width; c++) {
+          if (c >= n) {
+            assertEquals(Double.NEGATIVE_INFINITY, out[i * width + c], "past the window");
+            continue;
+          }
+          int j = ks[i] + c;
+          double sum = 0;
+          for (int hh = 0; hh < h; hh++) {
+            double dot = 0;
+            for (int p = 0; p < dim; p++) {
+              dot += qf[(i * h + hh) * dim + p] * kf[j * dim + p];
+            }
+            sum += Math.max(dot * kvScale[j], 0) * weights[i * h + hh];
+          }
+          assertEquals(sum, out[i * width + c], 1e-4 + 1e-5 * Math.abs(sum), "row " + i);
+        }
+      }
+    }
+  }
+
   /** The schedule attention.h describes: batches' blocks end to end, SM s starts at block
    * floor(s * total / numSms); (B, 0) past the end. */
   private static int[] scheduleReference(int[] lens, int batch, int nextN, boolean twoD,

@@ -218,8 +218,6 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w)
           Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
-      } else if constexpr (kWaves == 1) {
-        Epilogue::run(acc[0], p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
       } else {
         Epilogue::run_waves(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
       }

@@ -227,8 +227,10 @@ struct WarpgroupEpilogue {
     }
   }
 
-  // BLOCK_M 256 (two m64 row blocks per warpgroup: wave v is row block kRowBlocksPerWave·v +
-  // wg): the same steps as run(), with one wait and one barrier pair for all waves.
+  // The whole epilogue of one warpgroup: wait until the previous tile's stores have read the
+  // staging tile, write its rows, make the writes visible to TMA, store. With BLOCK_M 256 a
+  // warpgroup holds two m64 row blocks (wave v is row block kRowBlocksPerWave·v + wg): one
+  // wait and one barrier pair serve all of them.
   template <uint32_t kWaves>
   DLG_DEVICE static void run_waves(float (&acc)[kWaves][kNumAcc], const EpilogueC& c, uint32_t m,
                                    uint32_t n, uint32_t m0, uint32_t n0, uint8_t* smem_d,
@@ -250,19 +252,12 @@ struct WarpgroupEpilogue {
     }
   }
 
-  // The whole epilogue of one warpgroup: wait until the previous tile's stores have read
-  // shared memory, write, make the writes visible to TMA, store.
+  // The whole epilogue of one warpgroup (its one m64 row block): run_waves with one wave.
   DLG_DEVICE static void run(float (&acc)[kNumAcc], const EpilogueC& c, uint32_t m, uint32_t n,
                              uint32_t m0, uint32_t n0, uint8_t* smem_d, uint32_t wg,
                              const ptx::TensorMap* map_d) {
-    const bool leader = threadIdx.x % 128 == 0;
-    add_c(acc, c, m, n, m0 + 64 * wg, n0);
-    if (leader) ptx::tma_store_wait_read<0>();
-    ptx::named_barrier_sync(1 + wg, 128);
-    write_smem(acc, smem_d, wg);
-    ptx::fence_proxy_async_smem();
-    ptx::named_barrier_sync(1 + wg, 128);
-    if (leader) store(map_d, smem_d, wg, m0, n0);
+    run_waves<1>(reinterpret_cast<float (&)[1][kNumAcc]>(acc), c, m, n, m0, n0, smem_d, wg,
+                 map_d);
   }
 };
 

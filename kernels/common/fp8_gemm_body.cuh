@@ -313,10 +313,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           if (leader) Epilogue::load_c_async(tmap_c, smem_d, wg, m0, n0, &c_full[wg]);
         }
       };
-      // Issues k-block kb into `part`: its B scales (global loads, before the slot wait),
-      // the slot wait, the wgmma chain; the tile's C prefetch goes out right after the
-      // first k-block.
-      auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
+      // Waits for k-block kb's slot with what its promotion needs: the B scales (global
+      // loads, issued before the wait) and the sfa of this thread's rows in every wave.
+      auto wait_slot = [&](Scales& v, uint32_t kb) {
         load_sfb(v, kb);
         mbarrier_wait(&full[stage], phase);
         if constexpr (k1D2D) {
@@ -326,7 +325,12 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             v.sfa_hi[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo + 8];
           }
         }
-        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
+      };
+      // Issues wave w's wgmma chain on the current slot into `part` (the first with
+      // scale-d = 0) and commits it.
+      auto issue_chain = [&](float (&part)[kNumAcc], uint32_t w) {
+        const uint64_t desc_a =
+            wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg) * kBlockK);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
         fence_operands(part);
         wgmma_fence();
@@ -335,6 +339,12 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           Mma::mma(wgmma_desc_advance(desc_a, k * 32), wgmma_desc_advance(desc_b, k * 32), part,
                    k != 0);
         wgmma_commit();
+      };
+      // Issues k-block kb into `part` (one wave); the tile's C prefetch goes out right after
+      // the first k-block.
+      auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
+        wait_slot(v, kb);
+        issue_chain(part, 0);
         if (++stage == kNumStages) stage = 0, phase ^= 1;
         if (kb == 0) prefetch_c();
       };
@@ -412,28 +422,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         // warpgroup's promotion overlaps the other's chain.
         for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
           Scales sc;
-          load_sfb(sc, kb);
-          mbarrier_wait(&full[stage], phase);
-#pragma unroll
-          for (uint32_t w = 0; w < kWaves; ++w) {
-            if constexpr (k1D2D) {
-              sc.sfa_lo[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo];
-              sc.sfa_hi[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo + 8];
-            }
-          }
-          const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+          wait_slot(sc, kb);
 #pragma unroll
           for (uint32_t w = 0; w < kWaves; ++w) {
             float part[kNumAcc];
-            const uint64_t desc_a =
-                wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg) * kBlockK);
-            fence_operands(part);
-            wgmma_fence();
-#pragma unroll
-            for (uint32_t k = 0; k < kBlockK / 32; ++k)
-              Mma::mma(wgmma_desc_advance(desc_a, k * 32), wgmma_desc_advance(desc_b, k * 32),
-                       part, k != 0);
-            wgmma_commit();
+            issue_chain(part, w);
             wgmma_wait<0>();
             promote(acc[w], part, sc, w);
           }
@@ -456,8 +449,6 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       } else if constexpr (kCMode == 3) {
         Epilogue::run_smem_c(acc[0], m0, n0, smem_d, wg, tmap_d, &c_full[wg], c_phase);
         c_phase ^= 1;
-      } else if constexpr (kWaves == 1) {
-        Epilogue::run(acc[0], p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
       } else {
         Epilogue::run_waves(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
       }

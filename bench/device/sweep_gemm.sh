@@ -17,17 +17,21 @@ fp8_cfgs=${SWEEP_FP8:-"bm=128,bn=128,cm=1,cn=2,pipe=1 bm=256,bn=128,cm=1,cn=2,pi
 bf16_cfgs=${SWEEP_BF16:-"bm=128,bn=256,cm=2,cn=1 bm=128,bn=208,cm=1,cn=2 bm=256,bn=128,cm=1,cn=2 bm=256,bn=128,cm=2,cn=1 bm=256,bn=192,cm=1,cn=2 bm=256,bn=160,cm=2,cn=1"}
 common="--no-compile --no-overhead --iters ${SWEEP_ITERS:-20} --check-rows 16"
 : >"$log"
+# run LABEL CONFIG ARGS...: one bench process (CONFIG "" = the heuristic's choice), its config
+# lines and table row appended to the log once each.
+run() {
+  local label=$1 cfg=$2
+  shift 2
+  echo "## $label" >>"$log"
+  DLG_PRINT_CONFIGS=1 DLG_SM90_GEMM_CONFIG="$cfg" $bench "$@" $common >"$OUT/one.txt" 2>&1
+  grep -E "^dlgemm|^(fp8|bf16)|error|FAIL" "$OUT/one.txt" | awk '!seen[$0]++' >>"$log"
+}
 for recipe in $recipes; do
   case $recipe in bf16) cfgs=$bf16_cfgs ;; *) cfgs=$fp8_cfgs ;; esac
   for shape in $shapes; do
-    echo "## $recipe $shape heuristic" >>"$log"
-    DLG_PRINT_CONFIGS=1 $bench --recipe "$recipe" --shape "$shape" $common >"$OUT/one.txt" 2>&1
-    grep -E "^dlgemm|^(fp8|bf16)|error|FAIL" "$OUT/one.txt" | awk '!seen[$0]++' >>"$log"
+    run "$recipe $shape heuristic" "" --recipe "$recipe" --shape "$shape"
     for cfg in $cfgs; do
-      echo "## $recipe $shape $cfg" >>"$log"
-      DLG_PRINT_CONFIGS=1 DLG_SM90_GEMM_CONFIG="$cfg" $bench --recipe "$recipe" --shape "$shape" \
-        $common --no-baseline >"$OUT/one.txt" 2>&1
-      grep -E "^dlgemm|^(fp8|bf16)|error|FAIL" "$OUT/one.txt" | awk '!seen[$0]++' >>"$log"
+      run "$recipe $shape $cfg" "$cfg" --recipe "$recipe" --shape "$shape" --no-baseline
     done
   done
 done

@@ -59,6 +59,13 @@ static int promotion_of(const dlg_sm90_gemm_shape_t* s) {
   return (s->sfa_in_smem & DLG_SM90_SMEM_SFA) ? DLG_SM90_PROMOTE_ROW_BLOCK : DLG_SM90_PROMOTE_ADD;
 }
 
+/* Largest BLOCK_N the kernel of this shape takes at (BLOCK_M, pipelined): BF16 holds one
+ * accumulator set per m64 row block (BLOCK_M 256: two). */
+static int max_block_n(const dlg_sm90_gemm_shape_t* s, int block_m, int pipelined) {
+  if (s->fp8) return dlg_sm90_fp8_max_block_n(block_m, pipelined, promotion_of(s));
+  return block_m == 256 ? 192 : 256;
+}
+
 size_t dlg_sm90_config_smem_bytes(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
   return dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages, s->sfa_in_smem,
                                   c->direct_store ? 0 : s->out_bytes);
@@ -205,8 +212,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
     for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
       for (int bm = 64; bm <= 256; bm *= 2) {
         if (bm == 256 && !block_m_256_ok(s)) continue;
-        const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(bm, pipe, promotion_of(s))
-                                  : (bm == 256 ? 192 : 256);
+        const int max_bn = max_block_n(s, bm, pipe);
         for (int bn = 16; bn <= max_bn; bn += 16) {
           if (bm == 256 && !block_m_256_searched(s, bn)) continue;
           const int stages = max_stages(s, bm, bn, direct);
@@ -268,8 +274,7 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
   if (c.block_m == 256 && !block_m_256_ok(s))
     return *why = "bm=256: BF16, or FP8 1D2D / per-tensor with a bf16 D and no TMA C", 0;
   if (c.block_m == 256 && c.pipelined) return *why = "bm=256: not pipelined (pipe=0)", 0;
-  const int max_bn = s->fp8 ? dlg_sm90_fp8_max_block_n(c.block_m, c.pipelined, promotion_of(s))
-                             : (c.block_m == 256 ? 192 : 256);
+  const int max_bn = max_block_n(s, c.block_m, c.pipelined);
   if (c.block_n < 16 || c.block_n > max_bn || c.block_n % 16)
     return *why = "bn: a multiple of 16 within the kernel's register budget", 0;
   if (c.pipelined && !s->fp8) return *why = "pipe: FP8 only", 0;

@@ -311,44 +311,6 @@ static uint64_t lcg(uint64_t* s) {
   return *s >> 33;
 }
 
-/* $DLG_BENCH_PAGED_AB = digits, e.g. "01": after the default kernel, time the paged kernel's
- * other epilogues (DLG_PAGED_MQA_EPILOGUE, see core/launch/sm90_paged_mqa_logits.c) on the
- * same data, each checked against the default's whole output (calc_diff over finite entries,
- * the -inf mask bitwise) and rerun 3 times. Printed only (A/B within one run). */
-static void paged_ab(mqa_env_t* e, paged_call_t* c, const record_t* r, const char* ab) {
-  const int64_t n = (int64_t)(c->lg.bytes / 4);
-  float* base = malloc(c->lg.bytes);
-  float* got = malloc(c->lg.bytes);
-  char why[320];
-  if (!base || !got || dlg_memcpy(e->gpu, base, c->lg.mem, c->lg.bytes) != DLG_OK) goto done;
-  for (const char* v = ab; *v; ++v) {
-    if (*v < '0' || *v > '9') continue;
-    char val[2] = {*v, 0};
-    setenv("DLG_PAGED_MQA_EPILOGUE", val, 1);
-    double sums[3] = {0, 0, 0};
-    int mask_ok = 1;
-    dlg_testing_poison(e->gpu, &c->lg.t, 0xFF);
-    bench_stats_t t;
-    if (paged_launch(c, e->stream, why, sizeof why) != 0 ||
-        e->cu.stream_synchronize(e->stream) != CUDA_SUCCESS ||
-        dlg_memcpy(e->gpu, got, c->lg.mem, c->lg.bytes) != DLG_OK ||
-        bench_time_gpu(&e->timer, paged_launch, c, &t, why, sizeof why) != 0) {
-      printf("  A/B epilogue %s: failed: %s\n", val, why);
-      continue;
-    }
-    compare_row(base, got, n, sums, &mask_ok);
-    const int same = rerun_identical(e, paged_launch, c, &c->lg, 3);
-    printf("  A/B epilogue %s: %10.1f us %8.0f GB/s  diff vs default %.2e  mask %s  rerun %s\n",
-           val, t.median_us, r->bytes / (t.median_us * 1e-6) / 1e9, finish_diff(sums),
-           mask_ok ? "ok" : "BAD", same ? "same" : "DIFF");
-    fflush(stdout);
-  }
-  unsetenv("DLG_PAGED_MQA_EPILOGUE");
-done:
-  free(base);
-  free(got);
-}
-
 /* $DLG_BENCH_PAGED_AB_ENV = variants separated by ';', each a ','-separated list of NAME=VALUE
  * settings of the launcher's environment switches (e.g. "DLG_PAGED_MQA_STAGES=15,
  * DLG_PAGED_MQA_BT_WARP=0;DLG_PAGED_MQA_STAGES=18"): after the default kernel, each variant is
@@ -567,8 +529,17 @@ static void run_paged(mqa_env_t* e, const mqa_opts_t* o, int64_t batch, int64_t 
     r->tflops = 2.0 * r->pairs * H * D / (r->t.median_us * 1e-6) / 1e12;
     r->gbps = r->bytes / (r->t.median_us * 1e-6) / 1e9;
     if (r->t.has_kernel) r->kernel_gbps = r->bytes / (r->t.kernel_median_us * 1e-6) / 1e9;
+    /* $DLG_BENCH_PAGED_AB = digits, e.g. "01": the paged kernel's other epilogues
+     * (DLG_PAGED_MQA_EPILOGUE=d), run as DLG_BENCH_PAGED_AB_ENV variants. */
     const char* ab = getenv("DLG_BENCH_PAGED_AB");
-    if (ab) paged_ab(e, &c, r, ab);
+    if (ab) {
+      char spec[256] = "";
+      for (const char* v = ab; *v && strlen(spec) + 28 < sizeof spec; ++v)
+        if (*v >= '0' && *v <= '9')
+          snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%sDLG_PAGED_MQA_EPILOGUE=%c",
+                   spec[0] ? ";" : "", *v);
+      paged_ab_env(e, &c, r, spec);
+    }
     const char* ab_env = getenv("DLG_BENCH_PAGED_AB_ENV");
     if (ab_env) paged_ab_env(e, &c, r, ab_env);
   } else {

@@ -170,6 +170,20 @@ DLG_DEVICE void store_sums(const float (&out_lo)[kQ], const float (&out_hi)[kQ],
 // predicated store per slot instead of store_sums' four divergent branches with their own
 // 64-bit address math (measured: those were ~1/4 of the instructions per key block).
 // Lane l stores the sums k = l%4 + 4t (t < kSlots, k < 2·kQ): query k / 2, key + 8·(l & 1).
+// The quad's sum of query q_sel for this lane's key (upper: the key 8 rows down), picked with
+// selects: indexing out_lo / out_hi by a lane-dependent q would send them to local memory.
+template <uint32_t kQ>
+DLG_DEVICE float lane_sum(const float (&out_lo)[kQ], const float (&out_hi)[kQ], bool upper,
+                          uint32_t q_sel) {
+  float v = 0.0f;
+#pragma unroll
+  for (uint32_t q = 0; q < kQ; ++q) {
+    const float c = upper ? out_hi[q] : out_lo[q];
+    v = q_sel == q ? c : v;
+  }
+  return v;
+}
+
 template <uint32_t kQ, bool kBf16>
 struct LaneStores {
   static constexpr uint32_t kSlots = (2 * kQ + 3) / 4;
@@ -202,13 +216,7 @@ struct LaneStores {
     const int32_t key = key_lo + (upper ? 8 : 0);
 #pragma unroll
     for (uint32_t t = 0; t < kSlots; ++t) {
-      const uint32_t q_sel = (lane & 3u) / 2 + 2 * t;
-      float v = 0.0f;
-#pragma unroll
-      for (uint32_t q = 0; q < kQ; ++q) {
-        const float c = upper ? out_hi[q] : out_lo[q];
-        v = q_sel == q ? c : v;
-      }
+      const float v = lane_sum(out_lo, out_hi, upper, (lane & 3u) / 2 + 2 * t);
       // key - lo wraps to a large unsigned value below lo: one compare covers both ends.
       if (static_cast<uint32_t>(key - lo[t]) < len[t])
         store_logit<kBf16>(logits, row_off[t] + static_cast<int64_t>(key) * s1, v);

@@ -238,13 +238,7 @@ struct PagedStores {
     const uint32_t key = static_cast<uint32_t>(key_lo + (upper ? 8 : 0));
 #pragma unroll
     for (uint32_t t = 0; t < kSlots; ++t) {
-      const uint32_t q_sel = (lane & 3u) / 2 + 2 * t;
-      float v = 0.0f;
-#pragma unroll
-      for (uint32_t q = 0; q < kQ; ++q) {
-        const float c = upper ? out_hi[q] : out_lo[q];
-        v = q_sel == q ? c : v;
-      }
+      const float v = lane_sum(out_lo, out_hi, upper, (lane & 3u) / 2 + 2 * t);
       if (key < limit[t])
         store_logit<kBf16>(logits, row_off[t] + static_cast<int64_t>(key) * s1,
                            key < len[t] ? v : -__int_as_float(0x7f800000));

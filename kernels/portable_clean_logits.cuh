@@ -7,7 +7,9 @@
 //   mode 0: ks[r] (0 when ks is NULL) and ke[r];
 //   mode 1: paged context lengths [B] (DeepGEMM's convention): lo = 0,
 //           hi = lens[b] - next_n + t + 1 with b = r / next_n, t = r % next_n;
-//   mode 2: paged context lengths [B, next_n]: lo = 0, hi = lens[b, t].
+//   mode 2: paged context lengths [B, next_n]: lo = 0, hi = lens[b, t];
+//   mode 3: compressed logits [S, W] (dlg_mqa_logits_compressed): ks / ke clamped to
+//           [0, n_kv] as in mode 0, then shifted to columns: lo = 0, hi = min(ke' - ks', W).
 // One CTA per row at a time (grid-stride over rows); columns are split over the threads with
 // 16-byte stores where the row is contiguous, so the kernel runs at write bandwidth.
 #pragma once
@@ -23,15 +25,21 @@ struct dlg_clean_logits_params {
   int64_t out_stride0, out_stride1;  // elements
   int64_t ks_stride, ke_stride;      // ke_stride: stride(0) of the lengths in modes 1, 2
   int64_t lens_stride1;              // mode 2
-  int32_t bf16, mode, next_n, pad;
+  int32_t bf16, mode, next_n, n_kv;  // n_kv: mode 3's key count
 };
 static_assert(sizeof(dlg_clean_logits_params) == 96, "params layout must match the host");
 
 __device__ __forceinline__ void dlg_clean_row_range(const dlg_clean_logits_params& p, int64_t r,
                                                     int64_t& lo, int64_t& hi) {
-  if (p.mode == 0) {
+  if (p.mode == 0 || p.mode == 3) {
     lo = p.ks ? __ldg(p.ks + r * p.ks_stride) : 0;
     hi = __ldg(p.ke + r * p.ke_stride);
+    if (p.mode == 3) {
+      lo = lo < 0 ? 0 : (lo > p.n_kv ? p.n_kv : lo);
+      hi = hi > p.n_kv ? p.n_kv : hi;
+      hi = hi > lo ? hi - lo : 0;
+      lo = 0;
+    }
   } else {
     const int64_t b = r / p.next_n, t = r % p.next_n;
     lo = 0;

@@ -184,26 +184,51 @@ DLG_DEVICE float lane_sum(const float (&out_lo)[kQ], const float (&out_hi)[kQ], 
   return v;
 }
 
+// Mirrored byte for byte in core/launch/sm90_mqa_logits.c (8-byte fields, then 4-byte).
+struct Sm90MqaLogitsParams {
+  const int32_t* ks;
+  const int32_t* ke;
+  const float* kv_scale;
+  const float* weights;
+  void* logits;
+  int64_t ks_stride, ke_stride, scale_stride;  // element strides
+  int64_t w_stride0, w_stride1;
+  int64_t out_stride0, out_stride1;
+  int32_t seq_len, seq_len_kv;
+  // > 0: compressed logits [S, width], column c of row i is key lo_i + c (DeepGEMM's
+  // max_seqlen_k output); 0: logits [S, S_kv], column = key.
+  int32_t compressed_width, pad;
+};
+static_assert(sizeof(Sm90MqaLogitsParams) == 112, "params layout must match the host");
+
+// Row `row`'s keys to compute, [lo, hi): clamp_range, and for compressed logits cut at the
+// output width (keys past lo + width have no column).
+DLG_DEVICE void row_range(const Sm90MqaLogitsParams& p, int64_t row, int32_t& lo, int32_t& hi) {
+  clamp_range(__ldg(p.ks + row * p.ks_stride), __ldg(p.ke + row * p.ke_stride), p.seq_len_kv,
+              lo, hi);
+  if (p.compressed_width > 0 && hi - lo > p.compressed_width) hi = lo + p.compressed_width;
+}
+
 template <uint32_t kQ, bool kBf16>
 struct LaneStores {
   static constexpr uint32_t kSlots = (2 * kQ + 3) / 4;
-  int64_t row_off[kSlots];  // (row0 + q) · s0
+  int64_t row_off[kSlots];  // (row0 + q) · s0, minus lo · s1 for compressed logits
   int32_t lo[kSlots];       // the row's valid keys are [lo, lo + len); len 0: nothing to store
   uint32_t len[kSlots];
 
   // Reads the slot's row range again (ks / ke) rather than selecting from the caller's
   // per-query arrays: a select by a lane-dependent index sends those arrays to local memory.
-  DLG_DEVICE void init(const int32_t* ks, int64_t ks_stride, const int32_t* ke,
-                       int64_t ke_stride, int32_t n_kv, int64_t s0, int64_t row0, int64_t rows,
-                       uint32_t lane) {
+  // Compressed logits shift row i's columns by lo_i: folded into row_off, so store() is the
+  // same one predicated store either way.
+  DLG_DEVICE void init(const Sm90MqaLogitsParams& p, int64_t row0, uint32_t lane) {
 #pragma unroll
     for (uint32_t t = 0; t < kSlots; ++t) {
       const uint32_t q = (lane & 3u) / 2 + 2 * t;
       const int64_t row = row0 + q;
-      row_off[t] = row * s0;
       int32_t l = 0, h = 0;
-      if (q < kQ && row < rows)
-        clamp_range(__ldg(ks + row * ks_stride), __ldg(ke + row * ke_stride), n_kv, l, h);
+      if (q < kQ && row < p.seq_len) row_range(p, row, l, h);
+      row_off[t] = row * p.out_stride0 -
+                   (p.compressed_width > 0 ? static_cast<int64_t>(l) * p.out_stride1 : 0);
       lo[t] = l;
       len[t] = static_cast<uint32_t>(h - l);
     }
@@ -224,20 +249,6 @@ struct LaneStores {
   }
 };
 
-// Mirrored byte for byte in core/launch/sm90_mqa_logits.c (8-byte fields, then 4-byte).
-struct Sm90MqaLogitsParams {
-  const int32_t* ks;
-  const int32_t* ke;
-  const float* kv_scale;
-  const float* weights;
-  void* logits;
-  int64_t ks_stride, ke_stride, scale_stride;  // element strides
-  int64_t w_stride0, w_stride1;
-  int64_t out_stride0, out_stride1;
-  int32_t seq_len, seq_len_kv;
-};
-static_assert(sizeof(Sm90MqaLogitsParams) == 104, "params layout must match the host");
-
 // Key-block range [kb_begin, kb_end) of queries [q0, q0 + count): the union of their valid
 // ranges (empty rows ignored), in 64-key blocks. The producer and the math warps call this
 // with the same arguments, so both walk the same blocks.
@@ -248,8 +259,7 @@ DLG_DEVICE void key_block_range(const Sm90MqaLogitsParams& p, int64_t q0, uint32
     const int64_t row = q0 + i;
     if (row >= p.seq_len) break;
     int32_t lo, hi;
-    clamp_range(__ldg(p.ks + row * p.ks_stride), __ldg(p.ke + row * p.ke_stride), p.seq_len_kv,
-                lo, hi);
+    row_range(p, row, lo, hi);
     if (hi > lo) {
       lo_min = min(lo_min, lo);
       hi_max = max(hi_max, hi);
@@ -394,8 +404,7 @@ __global__ void __launch_bounds__(kNumMathWG * 128 + 128, 1)
       load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, my_q0, p.seq_len,
                                   lane);
       LaneStores<kQPerWG, kBf16> stores;
-      stores.init(p.ks, p.ks_stride, p.ke, p.ke_stride, p.seq_len_kv, p.out_stride0, my_q0,
-                  p.seq_len, lane);
+      stores.init(p, my_q0, lane);
 
       // Every warpgroup waits for the Q tile, even one without blocks here: its q_empty
       // arrival must not run ahead into a later phase.
@@ -452,8 +461,7 @@ __global__ void __launch_bounds__(kNumMathWG * 128 + 128, 1)
       load_weights<kN, kNumHeads>(w, p.weights, p.w_stride0, p.w_stride1, my_q0, p.seq_len,
                                   lane);
       LaneStores<kQPerWG, kBf16> stores;
-      stores.init(p.ks, p.ks_stride, p.ke, p.ke_stride, p.seq_len_kv, p.out_stride0, my_q0,
-                  p.seq_len, lane);
+      stores.init(p, my_q0, lane);
 
       const uint32_t slot = iter & 1;
       mbarrier_wait(&q_full[slot], (iter >> 1) & 1);

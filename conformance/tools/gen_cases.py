@@ -527,10 +527,6 @@ mqa_case("mqa_s128_kv512_large", 128, 512, ks, ke, 1, h=64)
 
 # Compressed output (dlg_mqa_logits_compressed, DeepGEMM's max_seqlen_k): logits [S, W],
 # column c of row i = key ks[i] + c (ranges clamped to [0, S_kv]), W may cut a window short.
-COMPRESSED_CPU_ONLY = ("the SM90 kernel does not take the per-row column shift yet "
-                       "(CUDA tensors: DLG_ERR_UNSUPPORTED)")
-
-
 def mqa_compressed_case(name, s, s_kv, ks, ke, width, clean, h=32, d=128, out_dtype=F32,
                         note=None):
     tensors = mqa_tensors(s, s_kv, h, d, ks, ke, out_dtype)
@@ -543,8 +539,7 @@ def mqa_compressed_case(name, s, s_kv, ks, ke, width, clean, h=32, d=128, out_dt
             spans.append((0, max(0, min(hi - lo, width))))
         untouched = cols_untouched(width, width, spans)
     case(name, "mqa_logits_compressed", {"clean_logits": clean}, tensors,
-         {"logits": check("calc_diff", TOL_FP8, untouched)}, devices=["cpu"],
-         devices_reason=COMPRESSED_CPU_ONLY, note=note)
+         {"logits": check("calc_diff", TOL_FP8, untouched)}, note=note)
 
 
 ks, ke = causal(17, 100, window=40)
@@ -553,6 +548,9 @@ mqa_compressed_case("mqa_compressed_s17_kv100_w32_clean", 17, 100, ks, ke, 32, 1
 mqa_compressed_case("mqa_compressed_s8_kv128_edges_bf16", 8, 128,
                     [0, 5, 5, 0, 120, 64, 0, 200], [128, 5, 6, 0, 200, 63, 300, 250], 64, 0,
                     out_dtype=BF16, note="empty and clipped rows; untouched past each window")
+ks, ke = causal(128, 512, window=300)
+mqa_compressed_case("mqa_compressed_s128_kv512_w256_h64", 128, 512, ks, ke, 256, 0, h=64,
+                    note="several query blocks and key blocks; windows of 300 cut to 256 columns")
 bad("mqa_compressed_bad_rows", "mqa_logits_compressed", {"clean_logits": 1},
     replace(mqa_tensors(8, 64, 32, 128, [0] * 8, [64] * 8), "logits", shape=[9, 16]),
     "DLG_ERR_SHAPE", "logits rows != S")

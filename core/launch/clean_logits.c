@@ -1,6 +1,7 @@
 /* Launcher of kernels/portable_clean_logits.cuh: -inf outside each row's valid range, any
  * arch. Everything travels in the parameter struct, so one compiled kernel per arch serves
  * every call. Used by dlg_clean_logits and by the MQA logits ops when clean_logits is set. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "gpu.h"
@@ -20,7 +21,7 @@ typedef struct clean_params {
   int64_t out_stride0, out_stride1;
   int64_t ks_stride, ke_stride;
   int64_t lens_stride1;
-  int32_t bf16, mode, next_n, pad;
+  int32_t bf16, mode, next_n, n_kv;
 } clean_params_t;
 _Static_assert(sizeof(clean_params_t) == 96, "must match the kernel's params");
 
@@ -68,19 +69,38 @@ static void fill_out(const DLTensor* logits, clean_params_t* q) {
   q->bf16 = dlg_dtype_is(logits, DLG_DT_BF16);
 }
 
+static void fill_ranges(const DLTensor* ks, const DLTensor* ke, clean_params_t* q) {
+  q->next_n = 1;
+  if (ks && ks->shape[0] > 0) {
+    q->ks = (const int32_t*)dlg_data(ks);
+    q->ks_stride = dlg_stride(ks, 0);
+  }
+  if (ke->shape[0] > 0) q->ke = (const int32_t*)dlg_data(ke);
+  q->ke_stride = dlg_stride(ke, 0);
+}
+
 dlg_status_t dlg_launch_clean_logits(dlg_context_t* ctx, const DLTensor* ks, const DLTensor* ke,
                                      DLTensor* logits, void* stream) {
   DLG_TRY(check_logits(logits));
   clean_params_t q;
   fill_out(logits, &q);
+  fill_ranges(ks, ke, &q);
   q.mode = 0;
-  q.next_n = 1;
-  if (ks && ks->shape[0] > 0) {
-    q.ks = (const int32_t*)dlg_data(ks);
-    q.ks_stride = dlg_stride(ks, 0);
-  }
-  if (ke->shape[0] > 0) q.ke = (const int32_t*)dlg_data(ke);
-  q.ke_stride = dlg_stride(ke, 0);
+  return launch(ctx, &q, stream);
+}
+
+dlg_status_t dlg_launch_clean_compressed_logits(dlg_context_t* ctx, const DLTensor* ks,
+                                                const DLTensor* ke, int64_t n_kv,
+                                                DLTensor* logits, void* stream) {
+  DLG_TRY(check_logits(logits));
+  if (n_kv < 0 || n_kv > INT32_MAX)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "kv: S_kv = %lld is outside the clean kernel's range",
+                    (long long)n_kv);
+  clean_params_t q;
+  fill_out(logits, &q);
+  fill_ranges(ks, ke, &q);
+  q.mode = 3;
+  q.n_kv = (int32_t)n_kv;
   return launch(ctx, &q, stream);
 }
 

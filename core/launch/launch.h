@@ -74,12 +74,13 @@ dlg_status_t dlg_launch_pack_ue8m0(dlg_context_t* ctx, const DLTensor* sf, DLTen
 
 /* MQA logits (attention.h; core/launch/sm90_mqa_logits.c, sm90_paged_mqa_logits.c,
  * clean_logits.c). Arguments validated by core/ops/attention.c. The non-paged kernel writes
- * only valid entries (clean_logits is a separate launch); the paged launcher cleans itself.
+ * only valid entries (clean_logits is a separate launch; `compressed`: logits [S, W] whose
+ * column c of row i is key ks_i + c); the paged launcher cleans itself.
  * UNSUPPORTED (nothing launched) when a kernel does not cover the case. */
 dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
                                         const DLTensor* kv_scale, const DLTensor* weights,
-                                        const DLTensor* ks, const DLTensor* ke, DLTensor* logits,
-                                        void* stream);
+                                        const DLTensor* ks, const DLTensor* ke, int compressed,
+                                        DLTensor* logits, void* stream);
 dlg_status_t dlg_launch_sm90_paged_mqa_logits(dlg_context_t* ctx, const DLTensor* q,
                                               const DLTensor* kv_cache, const DLTensor* weights,
                                               const DLTensor* context_lens,
@@ -92,6 +93,11 @@ dlg_status_t dlg_launch_paged_mqa_metadata(dlg_context_t* ctx, const DLTensor* c
 /* -inf outside [ks[r], ke[r]) (ks may be NULL = 0). */
 dlg_status_t dlg_launch_clean_logits(dlg_context_t* ctx, const DLTensor* ks, const DLTensor* ke,
                                      DLTensor* logits, void* stream);
+/* Compressed logits [S, W] (dlg_mqa_logits_compressed): -inf on columns c >= min(hi - lo, W),
+ * lo / hi being [ks[r], ke[r]) clamped to [0, n_kv]. */
+dlg_status_t dlg_launch_clean_compressed_logits(dlg_context_t* ctx, const DLTensor* ks,
+                                                const DLTensor* ke, int64_t n_kv,
+                                                DLTensor* logits, void* stream);
 /* -inf outside [0, len(b, t)) of row b·next_n + t (context_lens [B] or [B, next_n]). */
 dlg_status_t dlg_launch_clean_paged_logits(dlg_context_t* ctx, const DLTensor* context_lens,
                                            int64_t next_n, DLTensor* logits, void* stream);

@@ -145,19 +145,33 @@ static double compare_logits(const test_tensor_t* ref, const void* got, valid_fn
 typedef struct mqa_case {
   int64_t s, h, d, s_kv, ld;
   int bf16, clean, window; /* window 0: causal-like full prefix */
+  int64_t width;           /* > 0: dlg_mqa_logits_compressed with logits [S, width] */
 } mqa_case_t;
 
 typedef struct ranges {
   const int32_t *ks, *ke;
-  int64_t s_kv;
+  int64_t s_kv, width;
 } ranges_t;
 
 static int mqa_valid(void* user, int64_t i, int64_t j) {
   const ranges_t* r = user;
   int64_t lo = r->ks[i], hi = r->ke[i];
   if (lo < 0) lo = 0;
+  if (lo > r->s_kv) lo = r->s_kv;
   if (hi > r->s_kv) hi = r->s_kv;
-  return j >= lo && j < hi;
+  if (r->width == 0) return j >= lo && j < hi;
+  /* compressed: column j is key lo + j */
+  return j < hi - lo && j < r->width;
+}
+
+static dlg_status_t call_mqa(dlg_context_t* ctx, const mqa_case_t* c, dual_t* const* ins,
+                             DLTensor* logits, int on_gpu) {
+  const DLTensor* t[6];
+  for (int i = 0; i < 6; ++i) t[i] = on_gpu ? &ins[i]->d : &ins[i]->h->t;
+  if (c->width > 0)
+    return dlg_mqa_logits_compressed(ctx, t[0], t[1], t[2], t[3], t[4], t[5], c->clean, logits,
+                                     NULL);
+  return dlg_mqa_logits(ctx, t[0], t[1], t[2], t[3], t[4], t[5], c->clean, logits, NULL);
 }
 
 /* Row i: the last S rows of a causal mask over S_kv keys, with a sliding window when set,
@@ -181,16 +195,16 @@ static void make_ranges(const mqa_case_t* c, int32_t* ks, int32_t* ke) {
 
 static void test_mqa(const mqa_case_t* c, int reruns) {
   char what[128];
-  snprintf(what, sizeof what, "mqa s=%lld h=%lld d=%lld s_kv=%lld ld=%lld %s clean=%d",
+  snprintf(what, sizeof what, "mqa s=%lld h=%lld d=%lld s_kv=%lld ld=%lld %s clean=%d%s",
            (long long)c->s, (long long)c->h, (long long)c->d, (long long)c->s_kv,
-           (long long)c->ld, c->bf16 ? "bf16" : "f32", c->clean);
+           (long long)c->ld, c->bf16 ? "bf16" : "f32", c->clean, c->width ? " compressed" : "");
   dual_t* q = dual_wrap(tt_new(kDLFloat8_e4m3fn, 8, 3, c->s, c->h, c->d));
   dual_t* kv = dual_wrap(tt_new(kDLFloat8_e4m3fn, 8, 2, c->s_kv, c->d));
   dual_t* sc = dual_wrap(tt_new(kDLFloat, 32, 1, c->s_kv));
   dual_t* w = dual_wrap(tt_new(kDLFloat, 32, 2, c->s, c->h));
   dual_t* ks = dual_wrap(tt_new(kDLInt, 32, 1, c->s));
   dual_t* ke = dual_wrap(tt_new(kDLInt, 32, 1, c->s));
-  const int64_t shape[2] = {c->s, c->s_kv}, strides[2] = {c->ld, 1};
+  const int64_t shape[2] = {c->s, c->width ? c->width : c->s_kv}, strides[2] = {c->ld, 1};
   dual_t* lg = dual_wrap(tt_new_strided(c->bf16 ? kDLBfloat : kDLFloat, c->bf16 ? 16 : 32, 2,
                                         shape, strides));
   CHECK_OK(dlg_testing_fill(&q->h->t, 11, DLG_FILL_UNIFORM, -2, 2));
@@ -202,20 +216,17 @@ static void test_mqa(const mqa_case_t* c, int reruns) {
   for (int i = 0; i < 6; ++i) upload(ins[i]);
   CHECK_OK(dlg_testing_poison(g_cpu, &lg->h->t, 0xFF));
   CHECK_OK(dlg_testing_poison(g_gpu, &lg->d, 0xFF));
-  CHECK_OK(dlg_mqa_logits(g_cpu, &q->h->t, &kv->h->t, &sc->h->t, &w->h->t, &ks->h->t,
-                          &ke->h->t, c->clean, &lg->h->t, NULL));
-  CHECK_OK(dlg_mqa_logits(g_gpu, &q->d, &kv->d, &sc->d, &w->d, &ks->d, &ke->d, c->clean, &lg->d,
-                          NULL));
+  CHECK_OK(call_mqa(g_cpu, c, ins, &lg->h->t, 0));
+  CHECK_OK(call_mqa(g_gpu, c, ins, &lg->d, 1));
   void* first = malloc(lg->h->bytes);
   void* again = malloc(lg->h->bytes);
   download(lg, first);
-  ranges_t r = {(const int32_t*)ks->h->mem, (const int32_t*)ke->h->mem, c->s_kv};
+  ranges_t r = {(const int32_t*)ks->h->mem, (const int32_t*)ke->h->mem, c->s_kv, c->width};
   double diff = compare_logits(lg->h, first, mqa_valid, &r, what);
   int same = 1;
   for (int k = 1; k < reruns; ++k) {
     CHECK_OK(dlg_testing_poison(g_gpu, &lg->d, 0xFF));
-    CHECK_OK(dlg_mqa_logits(g_gpu, &q->d, &kv->d, &sc->d, &w->d, &ks->d, &ke->d, c->clean,
-                            &lg->d, NULL));
+    CHECK_OK(call_mqa(g_gpu, c, ins, &lg->d, 1));
     download(lg, again);
     same &= memcmp(first, again, lg->h->bytes) == 0;
   }
@@ -415,11 +426,15 @@ static void test_gpu(void) {
   const int reruns = env && atoi(env) >= 2 ? atoi(env) : RERUNS;
   /* non-paged: H 64/32, D 128/64, f32/bf16, clean on/off, padded rows, windows, tails */
   const mqa_case_t mqa[] = {
-      {300, 64, 128, 2000, 2048, 0, 1, 0},   {77, 32, 128, 1000, 1000, 1, 1, 300},
-      {130, 64, 64, 513, 520, 0, 0, 200},    {17, 32, 128, 100, 128, 0, 0, 40},
-      {1, 64, 128, 64, 64, 0, 1, 0},         {64, 16, 32, 96, 100, 1, 0, 0},
+      {300, 64, 128, 2000, 2048, 0, 1, 0, 0}, {77, 32, 128, 1000, 1000, 1, 1, 300, 0},
+      {130, 64, 64, 513, 520, 0, 0, 200, 0},  {17, 32, 128, 100, 128, 0, 0, 40, 0},
+      {1, 64, 128, 64, 64, 0, 1, 0, 0},       {64, 16, 32, 96, 100, 1, 0, 0, 0},
+      /* compressed: windows cut by the width, wider than every window, tails, bf16 */
+      {300, 64, 128, 2000, 256, 0, 1, 700, 256}, {300, 64, 128, 2000, 800, 0, 0, 700, 777},
+      {77, 32, 128, 1000, 64, 1, 1, 300, 61},    {130, 64, 64, 513, 520, 0, 0, 0, 513},
   };
-  for (size_t i = 0; i < sizeof mqa / sizeof mqa[0]; ++i) test_mqa(&mqa[i], i == 0 ? reruns : 2);
+  for (size_t i = 0; i < sizeof mqa / sizeof mqa[0]; ++i)
+    test_mqa(&mqa[i], i == 0 || mqa[i].width == 256 ? reruns : 2);
   /* paged: next_n 1/2, H 64/32, lens [B] / [B, next_n], a few SM counts */
   const paged_case_t paged[] = {
       {37, 2, 64, 128, 20, 5, 1, 0, 1, 0, 0},   {37, 1, 64, 128, 20, 5, 0, 0, 1, 0, 0},

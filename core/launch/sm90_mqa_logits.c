@@ -2,7 +2,8 @@
  * (DLG_ERR_UNSUPPORTED, nothing launched) what the kernel does not cover: other archs, H not
  * dividing 128, D not a multiple of 32 up to 128, operands TMA cannot read (q's head rows
  * must form one [S·H, D] matrix, kv K-major, 16-byte rows and bases). Writes only the valid
- * entries; the op runs dlg_launch_clean_logits after it for clean_logits. */
+ * entries; the op runs dlg_launch_clean_logits after it for clean_logits. `compressed`:
+ * logits [S, W], row i's column c is key lo_i + c (dlg_mqa_logits_compressed). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,8 +41,9 @@ typedef struct sm90_mqa_params {
   int64_t w_stride0, w_stride1;
   int64_t out_stride0, out_stride1;
   int32_t seq_len, seq_len_kv;
+  int32_t compressed_width, pad;
 } sm90_mqa_params_t;
-_Static_assert(sizeof(sm90_mqa_params_t) == 104, "must match dlg::mqa::Sm90MqaLogitsParams");
+_Static_assert(sizeof(sm90_mqa_params_t) == 112, "must match dlg::mqa::Sm90MqaLogitsParams");
 
 int dlg_sm90_mqa_heads_ok(int64_t h) { return h >= 16 && h <= 128 && 128 % h == 0; }
 
@@ -89,8 +91,8 @@ static dlg_status_t check_tma_rows(const char* name, const DLTensor* t, int64_t 
 
 dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTensor* kv,
                                         const DLTensor* kv_scale, const DLTensor* weights,
-                                        const DLTensor* ks, const DLTensor* ke, DLTensor* logits,
-                                        void* stream) {
+                                        const DLTensor* ks, const DLTensor* ke, int compressed,
+                                        DLTensor* logits, void* stream) {
   const int64_t s = q->shape[0], h = q->shape[1], d = q->shape[2], s_kv = kv->shape[0];
   int arch = 0;
   dlg_status_t st = dlg_gpu_arch(ctx, &arch);
@@ -153,6 +155,8 @@ dlg_status_t dlg_launch_sm90_mqa_logits(dlg_context_t* ctx, const DLTensor* q, c
   p.out_stride1 = dlg_stride(logits, 1);
   p.seq_len = (int32_t)s;
   p.seq_len_kv = (int32_t)s_kv;
+  /* Wider than S_kv changes nothing (no row has more keys): clamping keeps it an int32. */
+  if (compressed) p.compressed_width = (int32_t)(logits->shape[1] < s_kv ? logits->shape[1] : s_kv);
 
   int sms = 0;
   DLG_TRY(dlg_gpu_num_sms(ctx, &sms));

@@ -98,7 +98,7 @@ dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const DLTenso
   DLG_TRY(check_mqa_args(ctx, q, kv, kv_scale, weights, ks, ke, logits, 0));
   if (!dlg_on_cpu(q)) {
     DLG_TRY(dlg_gpu_enter(ctx, q));
-    DLG_TRY(dlg_launch_sm90_mqa_logits(ctx, q, kv, kv_scale, weights, ks, ke, logits, stream));
+    DLG_TRY(dlg_launch_sm90_mqa_logits(ctx, q, kv, kv_scale, weights, ks, ke, 0, logits, stream));
     return clean_logits ? dlg_launch_clean_logits(ctx, ks, ke, logits, stream) : DLG_OK;
   }
   return dlg_ref_mqa_logits(q, kv, kv_scale, weights, ks, ke, clean_logits, 0, logits);
@@ -109,12 +109,13 @@ dlg_status_t dlg_mqa_logits_compressed(dlg_context_t* ctx, const DLTensor* q, co
                                        const DLTensor* ks, const DLTensor* ke, int clean_logits,
                                        DLTensor* logits, void* stream) {
   DLG_TRY(check_mqa_args(ctx, q, kv, kv_scale, weights, ks, ke, logits, 1));
-  (void)stream;
-  if (!dlg_on_cpu(q))
-    return dlg_fail(DLG_ERR_UNSUPPORTED,
-                    "mqa_logits_compressed: CPU tensors only for now (the SM90 kernel does not "
-                    "take the per-row column shift yet); use dlg_mqa_logits with [S, S_kv] logits "
-                    "on the GPU");
+  if (!dlg_on_cpu(q)) {
+    DLG_TRY(dlg_gpu_enter(ctx, q));
+    DLG_TRY(dlg_launch_sm90_mqa_logits(ctx, q, kv, kv_scale, weights, ks, ke, 1, logits, stream));
+    return clean_logits
+               ? dlg_launch_clean_compressed_logits(ctx, ks, ke, kv->shape[0], logits, stream)
+               : DLG_OK;
+  }
   return dlg_ref_mqa_logits(q, kv, kv_scale, weights, ks, ke, clean_logits, 1, logits);
 }
 

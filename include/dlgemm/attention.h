@@ -29,8 +29,8 @@ DLG_API dlg_status_t dlg_mqa_logits(dlg_context_t* ctx, const DLTensor* q, const
  * W >= 1 (row stride >= W), where column c of row i holds key ks'[i] + c, ks'/ke' being ks/ke
  * clamped to [0, S_kv] as above; columns c < min(ke'[i] - ks'[i], W) are written, the rest
  * are -inf when clean_logits is set and left untouched otherwise. Keys beyond W columns are not
- * computed. CPU tensors today; CUDA tensors return DLG_ERR_UNSUPPORTED until the SM90 kernel
- * takes the column shift (docs/mqa_logits.md). */
+ * computed. CPU tensors and, on SM90, the same kernel as dlg_mqa_logits with each row's stores
+ * shifted (docs/mqa_logits.md). */
 DLG_API dlg_status_t dlg_mqa_logits_compressed(dlg_context_t* ctx, const DLTensor* q,
                                                const DLTensor* kv, const DLTensor* kv_scale,
                                                const DLTensor* weights, const DLTensor* ks,

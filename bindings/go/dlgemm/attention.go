@@ -25,7 +25,6 @@ func (c *Context) MQALogits(q, kv, kvScale, weights, ks, ke *Tensor, cleanLogits
 // MQALogitsCompressed is MQALogits with a compressed output (dlg_mqa_logits_compressed,
 // DeepGEMM's max_seqlen_k): logits [S, W], column c of row i holds key ks[i] + c (ks/ke clamped
 // to [0, S_kv]); columns past the row's window are -inf when cleanLogits, untouched otherwise.
-// CPU tensors for now (CUDA tensors: ErrUnsupported).
 func (c *Context) MQALogitsCompressed(q, kv, kvScale, weights, ks, ke *Tensor, cleanLogits bool,
 	logits *Tensor, stream Stream) error {
 	return c.run([]*Tensor{q, kv, kvScale, weights, ks, ke, logits}, func(h uintptr, t []uintptr) raw.Enum_SS_dlg_status {

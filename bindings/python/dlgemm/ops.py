@@ -226,8 +226,7 @@ def mqa_logits_compressed(q: Tensor, kv: Tensor, kv_scale: Tensor, weights: Tens
                           ctx: Optional[Context] = None, stream: Any = None) -> Tensor:
     """:func:`mqa_logits` with a compressed output (DeepGEMM's ``max_seqlen_k``): logits
     [S, W] (W = ``max_seqlen_k`` when allocated here), column c of row i holds key ks[i] + c
-    (ks/ke clamped to [0, S_kv]); columns past the row's window are -inf when ``clean_logits``.
-    CPU tensors for now (CUDA tensors raise :class:`dlgemm.UnsupportedError`)."""
+    (ks/ke clamped to [0, S_kv]); columns past the row's window are -inf when ``clean_logits``."""
     if logits is None:
         if max_seqlen_k is None:
             raise ValueError("mqa_logits_compressed: pass max_seqlen_k or a logits tensor")

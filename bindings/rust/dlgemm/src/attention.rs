@@ -60,7 +60,6 @@ impl Context {
     /// Non-paged MQA logits with a compressed output (`dlg_mqa_logits_compressed`, DeepGEMM's
     /// `max_seqlen_k`): logits `[S, W]`, column c of row i = key ks\[i\] + c (ks/ke clamped to
     /// [0, S_kv]); columns past the row's window are -inf when `clean_logits`, else untouched.
-    /// CPU tensors for now (CUDA tensors: `Status::Unsupported`).
     #[allow(clippy::too_many_arguments)]
     pub fn mqa_logits_compressed(
         &self,

@@ -471,7 +471,7 @@ public final class Context extends NativeResource {
    * Non-paged MQA logits with a compressed output ({@code dlg_mqa_logits_compressed},
    * DeepGEMM's max_seqlen_k): column c of row i holds key ks[i] + c (ks/ke clamped to
    * [0, S_kv]); columns past the row's window are -inf when {@code cleanLogits}, untouched
-   * otherwise. CPU tensors for now (CUDA tensors: {@link Status#UNSUPPORTED}).
+   * otherwise.
    *
    * @param q e4m3 [S, H, D]
    * @param kv e4m3 [S_kv, D]

@@ -119,10 +119,14 @@ static dlg_status_t encode_row_scales(CUtensorMap* map, const DLTensor* sf, int6
 void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor, int f32_out,
                               int c_mode, char* name, size_t name_cap, char* source,
                               size_t source_cap) {
-  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d>",
+  /* kSplitK is the last template argument, left out (default 1) when off: the names (and
+   * so the disk-cache keys) of the other kernels stay what they were. */
+  char split[16] = "";
+  if (cfg->split_k > 1) snprintf(split, sizeof split, ", %d", cfg->split_k);
+  snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d%s>",
            cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
            per_tensor, f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined,
-           cfg->direct_store);
+           cfg->direct_store, split);
   snprintf(source, source_cap,
            "#include \"sm90_fp8_gemm_1d2d.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_GEMM_SIGNATURE);\n", name);
@@ -223,8 +227,9 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
 
   sm90_fp8_params_t params;
   fill_params(p, &params);
+  const int split = cfg.split_k > 1 ? cfg.split_k : 1;
   dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,
-      (unsigned)(cfg.cluster_m * cfg.cluster_n), cfg.smem_bytes, pdl, stream);
+      (unsigned)(cfg.cluster_m * cfg.cluster_n * split), cfg.smem_bytes, pdl, stream);
   void* args_1d2d[] = {&params, &map_a, &map_b, &map_sfa, &map_d, &map_c};
   void* args_1d1d[] = {&params, &map_a, &map_b, &map_sfa, &map_sfb, &map_d, &map_c};
   s = dlg_jit_launch(ctx, &kernel, &lc, one_d_one_d ? args_1d1d : args_1d2d);

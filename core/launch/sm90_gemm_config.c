@@ -24,6 +24,9 @@
 #define EPILOGUE_BYTES_PER_CLK 32.0
 #define C_LOAD_LATENCY 1500.0           /* C read by the epilogue itself (not prefetched) */
 #define ONE_WARPGROUP_PENALTY 1.10      /* per k-block, BLOCK_M 64 (one math warpgroup) */
+#define SPLIT_REDUCE_FIXED 1200.0       /* split-K: two cluster barriers + DSMEM round trips */
+#define DSMEM_BYTES_PER_CLK 32.0        /* split-K: partial tiles read across the cluster */
+#define SPLIT_MIN_KBLOCKS 4             /* split-K: k-blocks per CTA at least (pipeline fill) */
 /* CUDA-core instructions per accumulator per k-block of each promotion class. */
 static const double k_promote_per_acc[4] = {0.0, 1.0, 1.3, 2.3};
 
@@ -81,19 +84,24 @@ static int max_stages(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int direct
 }
 
 /* CTAs that can run at once with a cluster size: clusters of 4 do not tile every GPC
- * (H100: 32 clusters of 4 on 132 SMs). */
+ * (H100: 32 clusters of 4 on 132 SMs), clusters of 8 at most two per GPC. */
 static int grid_limit(int num_sms, int cluster_size) {
   if (cluster_size == 4) return num_sms >= 64 ? (num_sms / 4 - 1) * 4 : num_sms / 4 * 4;
+  if (cluster_size == 8) return num_sms >= 128 ? 112 : num_sms / 16 * 8;
   return num_sms - num_sms % cluster_size;
 }
+
+static int split_of(const dlg_sm90_gemm_config_t* c) { return c->split_k > 1 ? c->split_k : 1; }
 
 /* Modelled cycles of the whole GEMM for one config (tiles, waves, grid filled in). */
 static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c) {
   const int bm = c->block_m, bn = c->block_n, cm = c->cluster_m, cn = c->cluster_n;
+  const int split = split_of(c);
   const int64_t tiles = cdiv(s->m, bm) * cdiv(s->n, bn);
-  const int grid_max = grid_limit(s->num_sms, cm * cn);
-  const int64_t waves = cdiv(tiles, grid_max);
-  const double kblocks = (double)cdiv(s->k, s->fp8 ? 128 : 64);
+  const int grid_max = grid_limit(s->num_sms, cm * cn * split);
+  const int64_t waves = cdiv(tiles * split, grid_max);
+  /* Split-K: each CTA of a tile's cluster runs a slice of the k-blocks. */
+  const double kblocks = (double)cdiv(cdiv(s->k, s->fp8 ? 128 : 64), split);
   /* Dense tensor-core rate per SM: 4096 FP8 or 2048 BF16 MAC/clk; a k-block is 128 FP8 or
    * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles at the ideal rate. */
   const double mma = (double)bm * bn / 32.0 * (MMA_EFFICIENCY_BASE + STAGE_LATENCY / c->stages);
@@ -127,6 +135,8 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   double epilogue = (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK +
                     EPILOGUE_FIXED;
   if (s->c_bytes && (c->direct_store || !s->c_via_tma)) epilogue += C_LOAD_LATENCY;
+  /* Split-K: every CTA reads a BLOCK_M / split row share of each peer's f32 partial tile. */
+  if (split > 1) epilogue += SPLIT_REDUCE_FIXED + (double)bm * bn * 4.0 / DSMEM_BYTES_PER_CLK;
   const double compute = (double)waves * (kblocks * per_kb + epilogue);
   /* Every byte comes from DRAM once at least, shared by the whole grid; the two overlap
    * mostly (the smaller one counts a quarter, so memory-bound candidates still rank). */
@@ -137,7 +147,8 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
                                               : dram_cycles + 0.25 * compute;
   c->tiles = tiles;
   c->waves = waves;
-  c->grid = (unsigned)(tiles < grid_max ? tiles : grid_max);
+  /* Split-K is not persistent: one cluster per tile. */
+  c->grid = split > 1 ? (unsigned)(tiles * split) : (unsigned)(tiles < grid_max ? tiles : grid_max);
   return cycles;
 }
 
@@ -171,6 +182,31 @@ static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_co
   if (c->cluster_m == 2 && c->cluster_n == 2) return c->direct_store && c->block_n <= 64;
   if (c->cluster_m == 2 && c->block_n > 64 && !c->direct_store) return 0;
   return 1;
+}
+
+/* Split-K (common/split_k.cuh): FP8 1D2D / per-tensor kernels, no multicast, BLOCK_M <= 128,
+ * direct stores; the f32 partial tile [BLOCK_M][BLOCK_N + 4] must fit in the drained ring. */
+static const char* split_k_invalid(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  if (c->split_k < 0 || c->split_k > 8) return "split: 0..8";
+  if (c->split_k <= 1) return NULL;
+  if (!s->fp8 || promotion_of(s) == DLG_SM90_PROMOTE_ROW_COL)
+    return "split: FP8 1D2D and per-tensor kernels only";
+  if (c->block_m > 128) return "split: bm 64 or 128";
+  if (c->cluster_m != 1 || c->cluster_n != 1) return "split: no multicast cluster (cm=1, cn=1)";
+  if (!c->direct_store) return "split: direct stores (direct=1)";
+  if ((size_t)c->stages * (size_t)(c->block_m + c->block_n) * ROW_BYTES <
+      (size_t)c->block_m * (size_t)(c->block_n + 4) * 4)
+    return "split: the partial tile does not fit in the pipeline ring";
+  return NULL;
+}
+
+/* What the search tries with split-K: one wave of clusters of 2 or 4 (the point is to fill
+ * the SMs when the tiles alone do not) with enough k-blocks per CTA to fill the pipeline. */
+static int split_k_searched(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  const int split = split_of(c);
+  const int64_t tiles = cdiv(s->m, c->block_m) * cdiv(s->n, c->block_n);
+  return tiles * split <= grid_limit(s->num_sms, split) &&
+         cdiv(cdiv(s->k, 128), split) >= SPLIT_MIN_KBLOCKS;
 }
 
 /* BLOCK_M 256 (two m64 row blocks per math warpgroup): BF16, or the FP8 1D2D / per-tensor
@@ -240,6 +276,33 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
       }
     }
   }
+  /* Split-K candidates: clusters of 2 or 4 CTAs per tile, direct stores, no multicast. */
+  static const int splits[2] = {2, 4};
+  for (int pipe = 0; s->fp8 && pipe <= 1; ++pipe) {
+    for (int bm = 64; bm <= 128; bm *= 2) {
+      const int max_bn = max_block_n(s, bm, pipe);
+      for (int bn = 16; bn <= max_bn; bn += 16) {
+        for (int i = 0; i < 2; ++i) {
+          dlg_sm90_gemm_config_t cand;
+          memset(&cand, 0, sizeof cand);
+          cand.block_m = bm;
+          cand.block_n = bn;
+          cand.stages = max_stages(s, bm, bn, 1);
+          cand.cluster_m = cand.cluster_n = 1;
+          cand.pipelined = pipe;
+          cand.direct_store = 1;
+          cand.split_k = splits[i];
+          if (cand.stages < 2 || split_k_invalid(s, &cand) || !split_k_searched(s, &cand) ||
+              !compiles_clean(s, &cand))
+            continue;
+          complete(s, &cand);
+          if (found && !(cand.est_cycles < best.est_cycles)) continue;
+          found = 1;
+          best = cand;
+        }
+      }
+    }
+  }
   if (found) *out = best;
   return found;
 }
@@ -268,7 +331,8 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
     else if (!strcmp(kv, "pipe")) c.pipelined = (int)v, shape_changed = 1;
     else if (!strcmp(kv, "direct")) c.direct_store = (int)v, shape_changed = 1;
     else if (!strcmp(kv, "group")) c.group_n = (int)v;
-    else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, direct, group)", 0;
+    else if (!strcmp(kv, "split")) c.split_k = (int)v, shape_changed = 1;
+    else return *why = "unknown key (bm, bn, stages, cm, cn, pipe, direct, group, split)", 0;
   }
   if (c.block_m != 64 && c.block_m != 128 && c.block_m != 256) return *why = "bm: 64, 128 or 256", 0;
   if (c.block_m == 256 && !block_m_256_ok(s))
@@ -286,6 +350,8 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
   const int most = max_stages(s, c.block_m, c.block_n, c.direct_store);
   if (!stages_given && shape_changed) c.stages = most;
   if (c.stages < 2 || c.stages > most) return *why = "stages: 2 .. what fits in shared memory", 0;
+  const char* bad_split = split_k_invalid(s, &c);
+  if (bad_split) return *why = bad_split, 0;
   complete(s, &c);
   *cfg = c;
   return 1;

@@ -44,6 +44,8 @@ typedef struct dlg_sm90_gemm_config {
   double est_cycles;        /* the cost model's estimate (for DLG_PRINT_CONFIGS) */
   int pipelined;            /* FP8: two partial sets, promotion behind the next k-block */
   int direct_store;         /* epilogue stores D from registers: no staging tile in smem */
+  int split_k;              /* FP8 1D2D / per-tensor: CTAs (one cluster) per tile splitting K,
+                               reduced in distributed shared memory; 0 or 1 = off */
 } dlg_sm90_gemm_config_t;
 
 /* Dynamic shared memory of a kernel instance: alignment slack + D tile + stages x (A, B,
@@ -66,7 +68,7 @@ int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion);
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out);
 
 /* $DLG_SM90_GEMM_CONFIG (tuning): comma-separated key=value among bm, bn, stages, cm, cn,
- * pipe, direct, group, e.g. "bm=128,bn=128,cn=2,pipe=1,direct=1". Keys left out keep the chosen value
+ * pipe, direct, group, split, e.g. "bm=128,bn=128,cn=2,pipe=1,direct=1". Keys left out keep the chosen value
  * (stages: as many as fit when bm/bn change). Applied only when the result is a valid
  * config for s (else *cfg is untouched and `why` says why). Returns 1 when applied. */
 int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,

@@ -71,6 +71,17 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
   if (c->cluster_m == 2) CHECK(mb % 2 == 0);
   if (c->cluster_n == 2) CHECK(nb % 2 == 0);
   CHECK(c->group_n % c->cluster_n == 0);
+  if (c->split_k > 1) {
+    /* Split-K (searched): clusters of 2 or 4 CTAs per tile, one wave, no multicast, direct
+     * stores, FP8 1D2D / per-tensor, at least 4 k-blocks per CTA. */
+    CHECK(c->split_k == 2 || c->split_k == 4);
+    CHECK(s->fp8 && s->promotion != DLG_SM90_PROMOTE_ROW_COL && cs == 1 && c->direct_store);
+    CHECK(c->block_m <= 128 && cdiv(cdiv(s->k, 128), c->split_k) >= 4);
+    CHECK((int64_t)c->grid == c->tiles * c->split_k && (int)c->grid <= s->num_sms);
+    CHECK(c->waves == 1);
+    return;
+  }
+  CHECK(c->split_k == 0);
   CHECK(c->grid >= 1 && (int)c->grid <= s->num_sms && c->grid % (unsigned)cs == 0);
   CHECK((int64_t)c->grid == (c->tiles < c->grid ? c->tiles : (int64_t)c->grid));
   CHECK(c->waves == cdiv(c->tiles, (int64_t)c->grid));
@@ -121,13 +132,28 @@ static void heuristics(void) {
                               s.smem_limit);
   CHECK(dlg_sm90_gemm_override(&s, "stages=3", &o, &why) && o.stages == 3);
   static const char* const bad[] = {"bn=144,pipe=1", "bm=96", "bn=100", "cm=3",
-                                    "stages=40", "foo=1", "bn", "bn=x"};
+                                    "stages=40", "foo=1", "bn", "bn=x",
+                                    "split=4",  /* with the 1x2 cluster and the staging tile */
+                                    "cn=1,direct=1,split=9", "bm=256,cn=1,direct=1,split=2"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     dlg_sm90_gemm_config_t before = o;
     why = NULL;
     CHECK(!dlg_sm90_gemm_override(&s, bad[i], &o, &why) && why != NULL);
     CHECK(memcmp(&before, &o, sizeof o) == 0);
   }
+  /* Split-K through the override, on a decode shape (128 x 2112 x 7168). */
+  s = make_shape(k_shapes[0], 1, DLG_SM90_SMEM_SFA, 2, 132);
+  s.promotion = DLG_SM90_PROMOTE_ROW_BLOCK;
+  CHECK(s.m == 128 && s.n == 2112 && s.k == 7168);
+  CHECK(dlg_sm90_gemm_choose(&s, &c));
+  o = c;
+  CHECK(dlg_sm90_gemm_override(&s, "bm=128,bn=128,cm=1,cn=1,direct=1,split=4", &o, &why));
+  CHECK(o.split_k == 4 && o.grid == 17 * 4 && o.waves == 1);
+  check_config(&s, &o);
+  /* 1D1D has no split-K. */
+  s.sfa_in_smem = DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB;
+  s.promotion = DLG_SM90_PROMOTE_ROW_COL;
+  CHECK(!dlg_sm90_gemm_override(&s, "bm=128,bn=64,cm=1,cn=1,direct=1,split=2", &o, &why));
 }
 
 static void print_choices(void) {
@@ -142,12 +168,12 @@ static void print_choices(void) {
     if (!dlg_sm90_gemm_choose(&sf, &f) || !dlg_sm90_gemm_choose(&st, &t) ||
         !dlg_sm90_gemm_choose(&sb, &b))
       continue;
-    printf("  %5lld %5lld %5lld | %3dx%3d st%2d cl%dx%d p%d w%2lld | %3dx%3d st%2d cl%dx%d p%d "
-           "w%2lld | %3dx%3d st%2d cl%dx%d w%2lld\n",
+    printf("  %5lld %5lld %5lld | %3dx%3d st%2d cl%dx%d p%d w%2lld sk%d | %3dx%3d st%2d cl%dx%d p%d "
+           "w%2lld sk%d | %3dx%3d st%2d cl%dx%d w%2lld\n",
            (long long)k_shapes[i].m, (long long)k_shapes[i].n, (long long)k_shapes[i].k,
            f.block_m, f.block_n, f.stages, f.cluster_m, f.cluster_n, f.pipelined,
-           (long long)f.waves, t.block_m, t.block_n, t.stages, t.cluster_m, t.cluster_n,
-           t.pipelined, (long long)t.waves, b.block_m, b.block_n, b.stages, b.cluster_m,
+           (long long)f.waves, f.split_k, t.block_m, t.block_n, t.stages, t.cluster_m,
+           t.cluster_n, t.pipelined, (long long)t.waves, t.split_k, b.block_m, b.block_n, b.stages, b.cluster_m,
            b.cluster_n, (long long)b.waves);
   }
 }

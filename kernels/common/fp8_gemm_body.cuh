@@ -61,6 +61,10 @@
 //   global memory (epilogue.cuh run_direct). The staging tile's shared memory (32 KiB for a
 //   128x128 bf16 tile) buys one more pipeline stage, which the latency-bound large shapes
 //   need more than coalesced stores.
+// - kSplitK > 1 (common/split_k.cuh): the kSplitK CTAs of a cluster share one tile, CTA r
+//   running the r-th slice of its k-blocks (cluster rank r; not persistent, no multicast),
+//   then sum their partial tiles through distributed shared memory and store D directly.
+//   For one-wave grids at small M, where the A re-reads of small tiles bound the k-loop.
 // - Tails: out-of-range rows/columns/K are zero-filled by TMA loads (scales included) and
 //   clipped by stores.
 #pragma once
@@ -68,6 +72,7 @@
 #include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
 #include "common/scheduler.cuh"
+#include "common/split_k.cuh"
 #include "common/types.cuh"
 #include "ptx/base.cuh"
 #include "ptx/mbarrier.cuh"
@@ -110,7 +115,7 @@ constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, uint32_t kScaleMode, typename OutT,
-          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect>
+          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect, uint32_t kSplitK = 1>
 DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorMap* tmap_a,
                                    const ptx::TensorMap* tmap_b, const ptx::TensorMap* tmap_sfa,
                                    const ptx::TensorMap* tmap_sfb, const ptx::TensorMap* tmap_d,
@@ -127,6 +132,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
                 "a multicast half must be whole 8-row swizzle atoms");
   static_assert(kScaleMode <= 2 && kCMode <= 3 && kPipelined <= 1 && kDirect <= 1, "modes");
   static_assert(!(kDirect && kCMode == 3), "C through TMA needs the staging tile");
+  static_assert(kSplitK >= 1 && kSplitK <= 8, "split-K: 1..8 CTAs per tile");
+  static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kDirect &&
+                                 kScaleMode != kFp8Scale1D1D),
+                "split-K: no multicast cluster, BLOCK_M <= 128, direct stores, 1D2D or per-tensor");
 
   // ---- configs ----------------------------------------------------------------------------
   constexpr uint32_t kBlockK = 128;  // bytes of e4m3 per row = one 128B swizzle row
@@ -144,7 +153,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   constexpr uint32_t kMaxSfb = k1D2D ? fp8_max_sfb_blocks(kBlockN) : 1;
   using Mma = WgmmaE4M3<kBlockN>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
-  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN>;
+  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
+  using Split = SplitKReduce<kBlockM, kBlockN, kSplitK == 1 ? 2 : kSplitK, OutT,
+                             kCMode <= 2 ? kCMode : 0>;
   static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
   static_assert(kWaves == 1 || (!kPipelined && kCMode != 3 && !k1D1D && kBlockN <= 128 &&
                                 sizeof(OutT) == 2),
@@ -152,8 +163,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
                 "BLOCK_N <= 128 (registers)");
   // Two math warpgroups: the producer gives registers to the math warpgroups (launch: 168 x
   // 384 = 64512 = 40·128 + 232·256). (24/240 spills in the producer: measured by ptxas.)
-  constexpr uint32_t kProducerRegs = 40;
-  constexpr uint32_t kMathRegs = 232;
+  // Split-K: the producer's k-range is per CTA (a register more than 40 leave it) -> 48 / 224
+  // (48·128 + 224·256 = 63488 <= 64512).
+  constexpr uint32_t kProducerRegs = kSplitK > 1 ? 48 : 40;
+  constexpr uint32_t kMathRegs = kSplitK > 1 ? 224 : 232;
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kBlockK;
@@ -175,10 +188,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       reinterpret_cast<uint64_t*>(smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes));
   uint64_t* empty = full + kNumStages;
   uint64_t* c_full = empty + kNumStages;  // [2]: C prefetch of each math warpgroup (kCMode 3)
+  static_assert(kSplitK == 1 || kNumStages * (kABytes + kBBytes) >= Split::kBytes,
+                "split-K: the partial tile lives in the drained pipeline ring");
 
   const uint32_t warp = warp_idx_uniform();
   const uint32_t lane = lane_idx();
-  const uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+  // This CTA's k-blocks [kb_begin, kb_begin + num_k_blocks): all of them, or with split-K
+  // the slice of its cluster rank (possibly empty).
+  uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+  uint32_t kb_begin = 0;
+  if constexpr (kSplitK > 1) {
+    const uint32_t per = (num_k_blocks + kSplitK - 1) / kSplitK;
+    kb_begin = min(cluster_cta_rank() * per, num_k_blocks);
+    num_k_blocks = min(per, num_k_blocks - kb_begin);
+  }
 
   // ---- barriers ---------------------------------------------------------------------------
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
@@ -212,7 +235,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       while (sched.next(m_block, n_block)) {
         const int32_t m0 = static_cast<int32_t>(m_block * kBlockM);
         const int32_t n0 = static_cast<int32_t>(n_block * kBlockN);
-        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+        for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
           const int32_t k0 = static_cast<int32_t>(kb * kBlockK);
           mbarrier_wait(&empty[stage], phase ^ 1);
           mbarrier_arrive_expect_tx(&full[stage], kStageTx);
@@ -250,6 +273,13 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       }
     }
     __syncwarp();
+    // Split-K: the producer warps take part in the math warps' two cluster barriers (the
+    // reduction itself runs on the math warps: code after a join would have to fit the
+    // producer's 40 registers).
+    if constexpr (kSplitK > 1) {
+      cluster_sync();
+      cluster_sync();
+    }
   } else {
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
@@ -290,7 +320,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 #pragma unroll
       for (uint32_t s = 0; s < kMaxSfb; ++s) {
         const uint32_t r = k1D2D ? min(n0 / 128 + s, p.sfb_rows - 1) : 0;
-        sfb_row[s] = k1D2D ? p.sfb + static_cast<int64_t>(r) * p.sfb_stride_n : nullptr;
+        sfb_row[s] = k1D2D ? p.sfb + static_cast<int64_t>(r) * p.sfb_stride_n +
+                                 static_cast<int64_t>(kb_begin) * p.sfb_stride_k
+                           : nullptr;
       }
 
       // The scales of one in-flight k-block (1D2D): its sfb values, loaded from global
@@ -442,7 +474,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] *= tensor_scale;
         }
       }
-      if constexpr (kDirect) {
+      if constexpr (kSplitK > 1) {
+        // Both warpgroups' wgmma are done with the ring before it takes the partial tile.
+        named_barrier_sync(3, kNumMathThreads);
+        Split::write(acc[0], reinterpret_cast<float*>(smem_a), row_lo, col_q);
+      } else if constexpr (kDirect) {
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w)
           Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
@@ -455,6 +491,19 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     }
     if constexpr (!kDirect) {
       if (leader) tma_store_wait_all<0>();
+    }
+    if constexpr (kSplitK > 1) {
+      // Every CTA of the cluster has written its partial tile; each then reduces its rows,
+      // and waits before leaving until its peers have read its tile.
+      __syncwarp();
+      cluster_sync();
+      Scheduler tile(p.m, p.n);
+      if (tile.next(m_block, n_block))
+        Split::reduce_store(reinterpret_cast<const float*>(smem_a), cluster_cta_rank(),
+                            kNumMathThreads, p.c, p.m, p.n, m_block * kBlockM,
+                            n_block * kBlockN, p.d, p.ldd);
+      __syncwarp();
+      cluster_sync();
     }
   }
 

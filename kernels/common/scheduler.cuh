@@ -51,8 +51,10 @@ struct TileRaster {
   }
 };
 
+// kSplitK > 1 (split-K, common/split_k.cuh): not persistent; the kSplitK CTAs of a cluster
+// share tile blockIdx.x / kSplitK, each computing a slice of its k-blocks.
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kClusterM, uint32_t kClusterN,
-          uint32_t kGroupN>
+          uint32_t kGroupN, uint32_t kSplitK = 1>
 struct PersistentScheduler {
   using Raster = TileRaster<kClusterM, kClusterN, kGroupN>;
 
@@ -63,14 +65,14 @@ struct PersistentScheduler {
     num_m_blocks = (m + kBlockM - 1) / kBlockM;
     num_n_blocks = (n + kBlockN - 1) / kBlockN;
     num_tiles = num_m_blocks * num_n_blocks;
-    next_tile = blockIdx.x;
+    next_tile = blockIdx.x / kSplitK;
   }
 
   // Next tile of this CTA; false when it has none left.
   DLG_DEVICE bool next(uint32_t& m_block, uint32_t& n_block) {
     if (next_tile >= num_tiles) return false;
     Raster::tile_to_blocks(next_tile, num_m_blocks, num_n_blocks, m_block, n_block);
-    next_tile += gridDim.x;
+    next_tile += kSplitK > 1 ? num_tiles : gridDim.x;
     return true;
   }
 };

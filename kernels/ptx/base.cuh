@@ -67,6 +67,19 @@ DLG_DEVICE void cluster_sync() {
                "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 }
 
+// 16 bytes of CTA `rank`'s shared memory at the address `addr` has in this CTA (distributed
+// shared memory; the peer must be running and its writes ordered by a cluster barrier).
+DLG_DEVICE float4 ld_shared_cluster_v4(uint32_t addr, uint32_t rank) {
+  uint32_t remote;
+  float4 v;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(addr), "r"(rank));
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(remote)
+               : "memory");
+  return v;
+}
+
 // Makes mbarrier.init visible to the other CTAs of the cluster (and to the async proxy).
 DLG_DEVICE void fence_barrier_init() {
   asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");

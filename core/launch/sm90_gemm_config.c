@@ -276,9 +276,12 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
       }
     }
   }
-  /* Split-K candidates: clusters of 2 or 4 CTAs per tile, direct stores, no multicast. */
+  /* Split-K candidates: clusters of 2 or 4 CTAs per tile, direct stores, no multicast
+   * ($DLG_SM90_SPLIT_K=0 leaves them out: tuning A/B). */
   static const int splits[2] = {2, 4};
-  for (int pipe = 0; s->fp8 && pipe <= 1; ++pipe) {
+  const char* split_env = getenv("DLG_SM90_SPLIT_K");
+  const int try_split = !(split_env && !strcmp(split_env, "0"));
+  for (int pipe = 0; s->fp8 && try_split && pipe <= 1; ++pipe) {
     for (int bm = 64; bm <= 128; bm *= 2) {
       const int max_bn = max_block_n(s, bm, pipe);
       for (int bn = 16; bn <= max_bn; bn += 16) {

@@ -499,9 +499,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       cluster_sync();
       Scheduler tile(p.m, p.n);
       if (tile.next(m_block, n_block))
-        Split::reduce_store(reinterpret_cast<const float*>(smem_a), cluster_cta_rank(),
-                            kNumMathThreads, p.c, p.m, p.n, m_block * kBlockM,
-                            n_block * kBlockN, p.d, p.ldd);
+        Split::template reduce_store<kNumMathThreads>(
+            reinterpret_cast<const float*>(smem_a), cluster_cta_rank(), p.c, p.m, p.n,
+            m_block * kBlockM, n_block * kBlockN, p.d, p.ldd);
       __syncwarp();
       cluster_sync();
     }

@@ -13,11 +13,11 @@
 //   row-major [BLOCK_M][BLOCK_N + 4] f32 tile at the start of its own (drained) pipeline
 //   ring. The 4-float pad spreads the 8 rows of a warp's float2 writes over the banks.
 // - Reduction: after a cluster barrier, CTA r owns the tile rows ρ ≡ r (mod kSplitK): every
-//   math thread of the CTA reads a float4 of each peer's partial tile
-//   with ld.shared::cluster, sums them in rank order 0..kSplitK-1 (the same order on every
-//   run and every CTA: bitwise deterministic), adds C (kCMode 1, 2) and stores D straight
-//   to global memory, bounds-checked. A second cluster barrier keeps every CTA (and so its
-//   shared memory) alive until all peers have read it.
+//   math thread of the CTA loads float4s of each peer's partial tile with ld.shared::cluster
+//   (all of its loads issued before the first is used), sums them in rank order
+//   0..kSplitK-1 (the same order on every run and every CTA: bitwise deterministic), adds C
+//   (kCMode 1, 2) and stores D straight to global memory, bounds-checked. A second cluster
+//   barrier keeps every CTA (and so its shared memory) alive until all peers have read it.
 // - The math warpgroups of a CTA finish their wgmma at different times: a named barrier over
 //   the math threads keeps one from overwriting ring slots the other is still reading.
 #pragma once
@@ -50,61 +50,81 @@ struct SplitKReduce {
     }
   }
 
-  // Threads [0, threads) of CTA `rank`: its rows of the tile at (m0, n0), summed over the
-  // cluster, + C, stored to D (row stride ldd, elements).
-  DLG_DEVICE static void reduce_store(const float* tile, uint32_t rank, uint32_t threads,
-                                      const EpilogueC& c,
+  // Threads [0, kThreads) of CTA `rank`: its rows of the tile at (m0, n0), summed over the
+  // cluster, + C, stored to D (row stride ldd, elements). Every thread first issues all its
+  // distributed-shared-memory loads (kIters x kSplitK float4, independent), then sums and
+  // stores: one DSMEM round trip per thread instead of one per float4.
+  template <uint32_t kThreads>
+  DLG_DEVICE static void reduce_store(const float* tile, uint32_t rank, const EpilogueC& c,
                                       uint32_t m, uint32_t n, uint32_t m0, uint32_t n0, void* d,
                                       int64_t ldd) {
+    constexpr uint32_t kItems = kRowsPerCta * kChunks;
+    constexpr uint32_t kIters = (kItems + kThreads - 1) / kThreads;
     const uint32_t base = ptx::smem_addr(tile);
-    for (uint32_t idx = threadIdx.x; idx < kRowsPerCta * kChunks; idx += threads) {
-      const uint32_t row = (idx / kChunks) * kSplitK + rank;
-      const uint32_t col = 4 * (idx % kChunks);
+    float4 part[kIters][kSplitK];
+#pragma unroll
+    for (uint32_t it = 0; it < kIters; ++it) {
+      const uint32_t idx = threadIdx.x + it * kThreads;
+      const uint32_t row = (idx / kChunks) * kSplitK + rank, col = 4 * (idx % kChunks);
+      const bool live = idx < kItems && row < kBlockM;
+#pragma unroll
+      for (uint32_t q = 0; q < kSplitK; ++q)
+        part[it][q] = live ? ptx::ld_shared_cluster_v4(base + (row * kPitch + col) * 4, q)
+                           : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll
+    for (uint32_t it = 0; it < kIters; ++it) {
+      const uint32_t idx = threadIdx.x + it * kThreads;
+      const uint32_t row = (idx / kChunks) * kSplitK + rank, col = 4 * (idx % kChunks);
       const uint32_t gr = m0 + row, gc = n0 + col;
-      if (row >= kBlockM || gr >= m || gc >= n) continue;
-      const uint32_t addr = base + (row * kPitch + col) * 4;
-      float4 s = ptx::ld_shared_cluster_v4(addr, 0);
+      if (idx >= kItems || row >= kBlockM || gr >= m || gc >= n) continue;
+      float4 s = part[it][0];
 #pragma unroll
-      for (uint32_t q = 1; q < kSplitK; ++q) {
-        const float4 v = ptx::ld_shared_cluster_v4(addr, q);
-        s.x += v.x;
-        s.y += v.y;
-        s.z += v.z;
-        s.w += v.w;
+      for (uint32_t q = 1; q < kSplitK; ++q) {  // rank order: the same sum on every run
+        s.x += part[it][q].x;
+        s.y += part[it][q].y;
+        s.z += part[it][q].z;
+        s.w += part[it][q].w;
       }
-      float v[4] = {s.x, s.y, s.z, s.w};
-      const uint32_t count = n - gc < 4 ? n - gc : 4;
-      // Unrolled with a predicate (not `e < count` loops): v stays in registers.
-      if constexpr (kCMode != 0) {
-        const int64_t off = static_cast<int64_t>(gr) * c.ldc + gc;
+      store4(s, c, n, gr, gc, d, ldd);
+    }
+  }
+
+  // D[gr, gc .. gc + 3] (clipped at n) = s + C.
+  DLG_DEVICE static void store4(const float4& s, const EpilogueC& c, uint32_t n, uint32_t gr,
+                                uint32_t gc, void* d, int64_t ldd) {
+    float v[4] = {s.x, s.y, s.z, s.w};
+    const uint32_t count = n - gc < 4 ? n - gc : 4;
+    // Unrolled with a predicate (not `e < count` loops): v stays in registers.
+    if constexpr (kCMode != 0) {
+      const int64_t off = static_cast<int64_t>(gr) * c.ldc + gc;
 #pragma unroll
-        for (uint32_t e = 0; e < 4; ++e) {
-          if (e >= count) break;
-          if constexpr (kCMode == 1)
-            v[e] += dlg_bf16_bits_to_float(static_cast<const uint16_t*>(c.ptr)[off + e]);
-          else
-            v[e] += static_cast<const float*>(c.ptr)[off + e];
-        }
+      for (uint32_t e = 0; e < 4; ++e) {
+        if (e >= count) break;
+        if constexpr (kCMode == 1)
+          v[e] += dlg_bf16_bits_to_float(static_cast<const uint16_t*>(c.ptr)[off + e]);
+        else
+          v[e] += static_cast<const float*>(c.ptr)[off + e];
       }
-      OutT* dst = static_cast<OutT*>(d) + static_cast<int64_t>(gr) * ldd + gc;
-      const bool vec = count == 4 && reinterpret_cast<uint64_t>(dst) % (4 * sizeof(OutT)) == 0;
-      if constexpr (sizeof(OutT) == 2) {
-        if (vec) {
-          *reinterpret_cast<uint2*>(dst) =
-              make_uint2(ptx::pack_bf16x2(v[0], v[1]), ptx::pack_bf16x2(v[2], v[3]));
-        } else {
-#pragma unroll
-          for (uint32_t e = 0; e < 4; ++e)
-            if (e < count) reinterpret_cast<uint16_t*>(dst)[e] = dlg_float_to_bf16_bits(v[e]);
-        }
+    }
+    OutT* dst = static_cast<OutT*>(d) + static_cast<int64_t>(gr) * ldd + gc;
+    const bool vec = count == 4 && reinterpret_cast<uint64_t>(dst) % (4 * sizeof(OutT)) == 0;
+    if constexpr (sizeof(OutT) == 2) {
+      if (vec) {
+        *reinterpret_cast<uint2*>(dst) =
+            make_uint2(ptx::pack_bf16x2(v[0], v[1]), ptx::pack_bf16x2(v[2], v[3]));
       } else {
-        if (vec) {
-          *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]);
-        } else {
 #pragma unroll
-          for (uint32_t e = 0; e < 4; ++e)
-            if (e < count) reinterpret_cast<float*>(dst)[e] = v[e];
-        }
+        for (uint32_t e = 0; e < 4; ++e)
+          if (e < count) reinterpret_cast<uint16_t*>(dst)[e] = dlg_float_to_bf16_bits(v[e]);
+      }
+    } else {
+      if (vec) {
+        *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]);
+      } else {
+#pragma unroll
+        for (uint32_t e = 0; e < 4; ++e)
+          if (e < count) reinterpret_cast<float*>(dst)[e] = v[e];
       }
     }
   }

@@ -7,6 +7,8 @@
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 128, 3, 1, 2, 16, dlg_bf16, 0, 0>
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 192, 3, 2, 1, 16, dlg_bf16, 0, 0>
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 128, 4, 2, 1, 16, float, 0, 1>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 64, 12, 1, 1, 16, dlg_bf16, 0, 1, 4>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 1, 16, float, 2, 1, 2>
 //
 // NOTES:
 // - Same skeleton as sm90_fp8_gemm_1d2d.cuh (warp specialization, persistent grouped
@@ -26,10 +28,14 @@
 //   L2 -> SM traffic per FLOP than 128-row tiles.
 // - kDirect = 1: no D staging tile, the accumulators are stored straight to global memory
 //   (epilogue.cuh run_direct); a 128x256 tile then gets 4 stages instead of 3.
+// - kSplitK > 1: split-K across a cluster as in common/fp8_gemm_body.cuh (each CTA of the
+//   cluster runs a slice of the tile's k-blocks; partial tiles summed through distributed
+//   shared memory by common/split_k.cuh); an empty slice contributes zeros.
 #pragma once
 
 #include "common/epilogue.cuh"
 #include "common/scheduler.cuh"
+#include "common/split_k.cuh"
 #include "common/types.cuh"
 #include "ptx/base.cuh"
 #include "ptx/mbarrier.cuh"
@@ -55,7 +61,8 @@ static_assert(sizeof(Sm90Bf16GemmParams) == 48, "host mirror expects 48 bytes");
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
-          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode, uint32_t kDirect>
+          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode, uint32_t kDirect,
+          uint32_t kSplitK = 1>
 __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     sm90_bf16_gemm(const dlg::Sm90Bf16GemmParams p,
                    const __grid_constant__ dlg::ptx::TensorMap tmap_a,
@@ -74,6 +81,9 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
   static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
                 "a multicast half must be whole 8-row swizzle atoms");
+  static_assert(kSplitK >= 1 && kSplitK <= 8, "split-K: 1..8 CTAs per tile");
+  static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kDirect),
+                "split-K: no multicast cluster, BLOCK_M <= 128, direct stores");
 
   // ---- configs ----------------------------------------------------------------------------
   constexpr uint32_t kBlockK = 64;         // bf16 elements per k-block
@@ -86,8 +96,12 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   constexpr uint32_t kNumAcc = kBlockN / 2;
   using Mma = WgmmaBF16<kBlockN>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
-  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN>;
+  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
+  using Split = SplitKReduce<kBlockM, kBlockN, kSplitK == 1 ? 2 : kSplitK, OutT, kCMode>;
   static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
+  // Split-K: the producer's per-CTA k-range needs registers beyond 40 (as in the FP8 body).
+  constexpr uint32_t kProducerRegs = kSplitK > 1 ? 48 : 40;
+  constexpr uint32_t kMathRegs = kSplitK > 1 ? 224 : 232;
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kRowBytes;
@@ -102,10 +116,19 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   uint8_t* smem_b = smem_a + kNumStages * kABytes;
   uint64_t* full = reinterpret_cast<uint64_t*>(smem_b + kNumStages * kBBytes);
   uint64_t* empty = full + kNumStages;
+  static_assert(kSplitK == 1 || kNumStages * (kABytes + kBBytes) >= Split::kBytes,
+                "split-K: the partial tile lives in the drained pipeline ring");
 
   const uint32_t warp = warp_idx_uniform();
   const uint32_t lane = lane_idx();
-  const uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+  // This CTA's k-blocks [kb_begin, kb_begin + num_k_blocks): all, or its split-K slice.
+  uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
+  uint32_t kb_begin = 0;
+  if constexpr (kSplitK > 1) {
+    const uint32_t per = (num_k_blocks + kSplitK - 1) / kSplitK;
+    kb_begin = min(cluster_cta_rank() * per, num_k_blocks);
+    num_k_blocks = min(per, num_k_blocks - kb_begin);
+  }
 
   // ---- barriers ---------------------------------------------------------------------------
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
@@ -125,7 +148,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
 
   if (threadIdx.x >= kNumMathThreads) {
     // ---- producer warpgroup (TMA) ---------------------------------------------------------
-    if constexpr (kNumMathWG == 2) setmaxnreg_dec<40>();
+    if constexpr (kNumMathWG == 2) setmaxnreg_dec<kProducerRegs>();
     if (warp == kNumMathThreads / 32 && elect_one()) {
       const uint32_t rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
       Scheduler sched(p.m, p.n);
@@ -133,7 +156,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       while (sched.next(m_block, n_block)) {
         const int32_t m0 = static_cast<int32_t>(m_block * kBlockM);
         const int32_t n0 = static_cast<int32_t>(n_block * kBlockN);
-        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+        for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
           const int32_t k0 = static_cast<int32_t>(kb * kBlockK);
           mbarrier_wait(&empty[stage], phase ^ 1);
           mbarrier_arrive_expect_tx(&full[stage], kStageTx);
@@ -163,9 +186,13 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       }
     }
     __syncwarp();
+    if constexpr (kSplitK > 1) {  // the math warps' two cluster barriers (see below)
+      cluster_sync();
+      cluster_sync();
+    }
   } else {
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
-    if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
+    if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
     const uint32_t wg = threadIdx.x / 128;
     // Releases slot s for every CTA that writes into it: lane 0 this CTA, lane 1 the A
     // sharer (or the B sharer), lane 2 the B sharer.
@@ -214,7 +241,16 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
 #pragma unroll
       for (uint32_t w = 0; w < kWaves; ++w) fence_operands(acc[w]);
       if (num_k_blocks != 0) release(prev_stage);
-      if constexpr (kDirect) {
+      if constexpr (kSplitK > 1) {
+        if (num_k_blocks == 0) {  // an empty k-slice: its partial tile is zero
+#pragma unroll
+          for (uint32_t i = 0; i < kNumAcc; ++i) acc[0][i] = 0.0f;
+        }
+        // Both warpgroups' wgmma are done with the ring before it takes the partial tile.
+        named_barrier_sync(3, kNumMathThreads);
+        Split::write(acc[0], reinterpret_cast<float*>(smem_a),
+                     64 * wg + 16 * (warp % 4) + lane / 4, 2 * (lane % 4));
+      } else if constexpr (kDirect) {
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w)
           Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
@@ -224,6 +260,19 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     }
     if constexpr (!kDirect) {
       if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
+    }
+    if constexpr (kSplitK > 1) {
+      // Every CTA of the cluster has written its partial tile; each reduces its rows, then
+      // waits before leaving until its peers have read its tile.
+      __syncwarp();
+      cluster_sync();
+      Scheduler tile(p.m, p.n);
+      if (tile.next(m_block, n_block))
+        Split::template reduce_store<kNumMathThreads>(
+            reinterpret_cast<const float*>(smem_a), cluster_cta_rank(), p.c, p.m, p.n,
+            m_block * kBlockM, n_block * kBlockN, p.d, p.ldd);
+      __syncwarp();
+      cluster_sync();
     }
   }
 

@@ -21,9 +21,12 @@ _Static_assert(sizeof(sm90_bf16_params_t) == 48, "must match dlg::Sm90Bf16GemmPa
 
 void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
                                char* name, size_t name_cap, char* source, size_t source_cap) {
-  snprintf(name, name_cap, "sm90_bf16_gemm<%d, %d, %d, %d, %d, %d, %s, %d, %d>", cfg->block_m,
+  /* kSplitK last, left out when off (the other kernels keep their names and cache keys). */
+  char split[16] = "";
+  if (cfg->split_k > 1) snprintf(split, sizeof split, ", %d", cfg->split_k);
+  snprintf(name, name_cap, "sm90_bf16_gemm<%d, %d, %d, %d, %d, %d, %s, %d, %d%s>", cfg->block_m,
            cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
-           f32_out ? "float" : "dlg_bf16", c_mode, cfg->direct_store);
+           f32_out ? "float" : "dlg_bf16", c_mode, cfg->direct_store, split);
   snprintf(source, source_cap,
            "#include \"sm90_bf16_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_BF16_GEMM_SIGNATURE);\n", name);
@@ -97,8 +100,9 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
   }
   params.d = dlg_data(p->d);
   params.ldd = dlg_stride(p->d, 0);
+  const int split = cfg.split_k > 1 ? cfg.split_k : 1;
   dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,
-      (unsigned)(cfg.cluster_m * cfg.cluster_n), cfg.smem_bytes, pdl, stream);
+      (unsigned)(cfg.cluster_m * cfg.cluster_n * split), cfg.smem_bytes, pdl, stream);
   void* args[] = {&params, &map_a, &map_b, &map_d};
   s = dlg_jit_launch(ctx, &kernel, &lc, args);
   if (s != DLG_OK) dlg_error_prefix("sm90 bf16 gemm");

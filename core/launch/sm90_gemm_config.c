@@ -191,13 +191,12 @@ static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_co
   return 1;
 }
 
-/* Split-K (common/split_k.cuh): FP8 1D2D / per-tensor kernels, no multicast, BLOCK_M <= 128,
+/* Split-K (common/split_k.cuh): FP8 1D2D / per-tensor and BF16 kernels, no multicast, BLOCK_M <= 128,
  * direct stores; the f32 partial tile [BLOCK_M][BLOCK_N + 4] must fit in the drained ring. */
 static const char* split_k_invalid(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
   if (c->split_k < 0 || c->split_k > 8) return "split: 0..8";
   if (c->split_k <= 1) return NULL;
-  if (!s->fp8 || promotion_of(s) == DLG_SM90_PROMOTE_ROW_COL)
-    return "split: FP8 1D2D and per-tensor kernels only";
+  if (promotion_of(s) == DLG_SM90_PROMOTE_ROW_COL) return "split: not the FP8 1D1D kernel";
   if (c->block_m > 128) return "split: bm 64 or 128";
   if (c->cluster_m != 1 || c->cluster_n != 1) return "split: no multicast cluster (cm=1, cn=1)";
   if (!c->direct_store) return "split: direct stores (direct=1)";
@@ -215,7 +214,7 @@ static int split_k_searched(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_
   const int64_t most = split == 4 && grid_limit(s->num_sms, 4) > SPLIT4_MAX_CTAS
                            ? SPLIT4_MAX_CTAS
                            : grid_limit(s->num_sms, split);
-  return tiles * split <= most && cdiv(cdiv(s->k, 128), split) >= SPLIT_MIN_KBLOCKS;
+  return tiles * split <= most && cdiv(cdiv(s->k, s->fp8 ? 128 : 64), split) >= SPLIT_MIN_KBLOCKS;
 }
 
 /* BLOCK_M 256 (two m64 row blocks per math warpgroup): BF16, or the FP8 1D2D / per-tensor
@@ -294,7 +293,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
   const char* split_env = getenv("DLG_SM90_SPLIT_K");
   const int try_split = !(split_env && !strcmp(split_env, "0")) &&
                         (!found || 4 * (int64_t)best.grid < 3 * (int64_t)s->num_sms || s->m <= 16);
-  for (int pipe = 1; s->fp8 && try_split && pipe <= 1; ++pipe) {
+  for (int pipe = s->fp8 ? 1 : 0; try_split && pipe <= (s->fp8 ? 1 : 0); ++pipe) {
     for (int bm = 64; bm <= 128; bm *= 2) {
       const int max_bn = max_block_n(s, bm, pipe);
       for (int bn = 16; bn <= max_bn; bn += 16) {

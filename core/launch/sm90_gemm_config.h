@@ -44,7 +44,7 @@ typedef struct dlg_sm90_gemm_config {
   double est_cycles;        /* the cost model's estimate (for DLG_PRINT_CONFIGS) */
   int pipelined;            /* FP8: two partial sets, promotion behind the next k-block */
   int direct_store;         /* epilogue stores D from registers: no staging tile in smem */
-  int split_k;              /* FP8 1D2D / per-tensor: CTAs (one cluster) per tile splitting K,
+  int split_k;              /* FP8 1D2D / per-tensor, BF16: CTAs (one cluster) per tile splitting K,
                                reduced in distributed shared memory; 0 or 1 = off */
 } dlg_sm90_gemm_config_t;
 

@@ -73,10 +73,10 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
   CHECK(c->group_n % c->cluster_n == 0);
   if (c->split_k > 1) {
     /* Split-K (searched): clusters of 2 or 4 CTAs per tile, one wave, no multicast, direct
-     * stores, FP8 1D2D / per-tensor, at least 4 k-blocks per CTA. */
+     * stores, FP8 1D2D / per-tensor or BF16, at least 4 k-blocks per CTA. */
     CHECK(c->split_k == 2 || c->split_k == 4);
-    CHECK(s->fp8 && s->promotion != DLG_SM90_PROMOTE_ROW_COL && cs == 1 && c->direct_store);
-    CHECK(c->block_m <= 128 && cdiv(cdiv(s->k, 128), c->split_k) >= 4);
+    CHECK(s->promotion != DLG_SM90_PROMOTE_ROW_COL && cs == 1 && c->direct_store);
+    CHECK(c->block_m <= 128 && cdiv(cdiv(s->k, s->fp8 ? 128 : 64), c->split_k) >= 4);
     CHECK((int64_t)c->grid == c->tiles * c->split_k && (int)c->grid <= s->num_sms);
     CHECK(c->waves == 1);
     return;

@@ -12,6 +12,8 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<64, 192, 8, 8, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 96, 6, 8, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 128, 6, 8, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 96, 5, 8, 0, 2, 1>
+// DLG_TEST_INSTANTIATION: sm90_fp8_k_grouped_gemm<128, 128, 5, 8, 1, 0, 1>
 //
 // NOTES:
 // - Skeleton of sm90_fp8_gemm_1d2d.cuh (warp specialization, TMA ring, promotion per 128-K
@@ -25,10 +27,19 @@
 // - Tiles: KGroupedScheduler (common/grouped.cuh), group-major; a group with ks[g] = 0 has
 //   no k-blocks: the producer loads nothing and the math warpgroups store C[g] (or 0).
 // - K blocks never straddle groups (each ks[g] is a multiple of 128).
-// - Epilogue: f32 pairs stored straight from registers (a quad of lanes writes 32 B of a
-//   row), C added from global memory first; rows >= M / columns >= N are masked.
+// - Epilogue, kTmaEpilogue = 0: f32 pairs stored straight from registers (a quad of lanes
+//   writes 32 B of a row), C added from global memory first; rows >= M / columns >= N are
+//   masked. kTmaEpilogue = 1 (the launcher's choice when M is a multiple of BLOCK_M and D, and
+//   an f32 C, are [G, M, N] with the groups back to back, so TMA can see them as one
+//   [G·M, N] matrix whose tiles never straddle groups): the dense kernels' staged epilogue
+//   (common/epilogue.cuh) - each math warpgroup's leader loads its 64 rows of C into the
+//   staging tile by TMA right after issuing the tile's first k-block (kCMode 2 -> the
+//   epilogue's C mode 3), so the C read overlaps the k-loop instead of stalling the epilogue,
+//   and D leaves by TMA store, asynchronously. Weight-gradient tiles have short k-loops
+//   (ks[g] / 128 blocks), so the synchronous C read was a large part of each tile.
 #pragma once
 
+#include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
 #include "common/grouped.cuh"
 #include "common/scheduler.cuh"
@@ -58,8 +69,11 @@ struct Sm90KGroupedParams {
 };
 static_assert(sizeof(Sm90KGroupedParams) == 112, "host mirror expects 112 bytes");
 
+// Tensor maps: A, B, sfa, sfb, then D and C as [G·M, N] matrices (kTmaEpilogue only).
 #define DLG_SM90_FP8_K_GROUPED_GEMM_SIGNATURE                                 \
   const dlg::Sm90KGroupedParams, const __grid_constant__ dlg::ptx::TensorMap,  \
+      const __grid_constant__ dlg::ptx::TensorMap,                             \
+      const __grid_constant__ dlg::ptx::TensorMap,                             \
       const __grid_constant__ dlg::ptx::TensorMap,                             \
       const __grid_constant__ dlg::ptx::TensorMap,                             \
       const __grid_constant__ dlg::ptx::TensorMap
@@ -67,13 +81,15 @@ static_assert(sizeof(Sm90KGroupedParams) == 112, "host mirror expects 112 bytes"
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kGroupN,
-          uint32_t kPerTensor, uint32_t kCMode>
+          uint32_t kPerTensor, uint32_t kCMode, uint32_t kTmaEpilogue = 0>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     sm90_fp8_k_grouped_gemm(const dlg::Sm90KGroupedParams p,
                             const __grid_constant__ dlg::ptx::TensorMap tmap_a,
                             const __grid_constant__ dlg::ptx::TensorMap tmap_b,
                             const __grid_constant__ dlg::ptx::TensorMap tmap_sfa,
-                            const __grid_constant__ dlg::ptx::TensorMap tmap_sfb) {
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_sfb,
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_d,
+                            const __grid_constant__ dlg::ptx::TensorMap tmap_c) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using namespace dlg;
   using namespace dlg::ptx;
@@ -81,6 +97,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   static_assert(kBlockM == 64 || kBlockM == 128, "BLOCK_M: 64 or 128 (one m64 per math WG)");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 208, "BLOCK_N: 16..208 step 16");
   static_assert(kNumStages >= 2 && kNumStages <= 32, "stages");
+  static_assert(kTmaEpilogue <= 1 && (!kTmaEpilogue || kCMode != 1),
+                "the TMA epilogue takes no C or an f32 C");
 
   constexpr uint32_t kBlockK = 128;
   constexpr uint32_t kNumMathWG = kBlockM / 64;
@@ -91,6 +109,13 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   using Mma = WgmmaE4M3<kBlockN>;
   using Scheduler = KGroupedScheduler<kBlockM, kBlockN, kGroupN>;
   using Store = DirectStore<kBlockN, float>;
+  // kTmaEpilogue: f32 C (kCMode 2) comes through the staging tile (the epilogue's mode 3).
+  constexpr uint32_t kEpiCMode = kCMode == 2 ? 3 : 0;
+  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, float, kEpiCMode>;
+  // The TMA epilogue's extra state leaves the producer one register short of 40 (ptxas
+  // spills at 128x96): 48 / 224 then (48·128 + 224·256 <= 168·384).
+  constexpr uint32_t kProducerRegs = kTmaEpilogue ? 48 : 40;
+  constexpr uint32_t kMathRegs = kTmaEpilogue ? 224 : 232;
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kBlockK;
@@ -98,15 +123,18 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr uint32_t kSfaBytes = kPerTensor ? 0 : kBlockM * 4;
   constexpr uint32_t kSfbBytes = kPerTensor ? 0 : kBlockN * 4;
   constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbBytes;
+  constexpr uint32_t kDBytes = kTmaEpilogue ? (Epilogue::kTileBytes + 1023) / 1024 * 1024 : 0;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
-  uint8_t* smem_a = smem;
+  uint8_t* smem_d = smem;  // staging tile (kTmaEpilogue)
+  uint8_t* smem_a = smem + kDBytes;
   uint8_t* smem_b = smem_a + kNumStages * kABytes;
   float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kBBytes);
   float* smem_sfb = reinterpret_cast<float*>(smem_b + kNumStages * (kBBytes + kSfaBytes));
   uint64_t* full =
       reinterpret_cast<uint64_t*>(smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes));
   uint64_t* empty = full + kNumStages;
+  uint64_t* c_full = empty + kNumStages;  // [2]: each math warpgroup's C load (kTmaEpilogue)
 
   const uint32_t warp = warp_idx_uniform();
   const uint32_t lane = lane_idx();
@@ -123,6 +151,12 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       mbarrier_init(&full[s], 1);
       mbarrier_init(&empty[s], kNumMathThreads / 32);
     }
+    if constexpr (kTmaEpilogue) {
+      tma_prefetch_map(&tmap_d);
+      if constexpr (kEpiCMode == 3) tma_prefetch_map(&tmap_c);
+      mbarrier_init(&c_full[0], 1);
+      mbarrier_init(&c_full[1], 1);
+    }
     fence_barrier_init();
   }
   __syncthreads();
@@ -130,7 +164,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
 
   if (threadIdx.x >= kNumMathThreads) {
     // ---- producer warpgroup (TMA) ---------------------------------------------------------
-    if constexpr (kNumMathWG == 2) setmaxnreg_dec<40>();
+    if constexpr (kNumMathWG == 2) setmaxnreg_dec<kProducerRegs>();
     if (warp == kNumMathThreads / 32 && elect_one()) {
       Scheduler sched(p.ks, p.ks_stride, p.num_groups, p.m, p.n);
       KGroupedTile t;
@@ -158,7 +192,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     __syncwarp();
   } else {
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
-    if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
+    if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;
     const uint32_t col_q = 2 * (lane % 4);
@@ -166,14 +200,25 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     KGroupedTile t;
     uint32_t stage = 0, phase = 0;  // next slot to issue
     uint32_t rel = 0;               // next slot to promote and release (trails `stage`)
+    uint32_t c_phase = 0;
+    const bool leader = threadIdx.x % 128 == 0;
     float acc[kNumAcc];
     while (sched.next(t)) {
+      // kTmaEpilogue: the tile's rows in the [G·M, N] view of D and C.
+      const uint32_t view_m0 = t.group * p.m + t.m0;
+      // Loads this warpgroup's C rows into the staging tile (after the previous tile's TMA
+      // store has read it): issued once the tile's first k-block is on its way.
+      auto prefetch_c = [&]() {
+        if constexpr (kTmaEpilogue && kEpiCMode == 3) {
+          if (leader) Epilogue::load_c_async(&tmap_c, smem_d, wg, view_m0, t.n0, &c_full[wg]);
+        }
+      };
 #pragma unroll
       for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
       // Slot scales are read at the promotion (shared memory, after the wgmma): nothing to
       // carry from issue to promotion.
       struct NoScales {};
-      auto issue = [&](float (&part)[kNumAcc], NoScales&, uint32_t) {
+      auto issue = [&](float (&part)[kNumAcc], NoScales&, uint32_t kb) {
         mbarrier_wait(&full[stage], phase);
         const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
@@ -185,6 +230,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
                    part, k != 0);
         wgmma_commit();
         if (++stage == kNumStages) stage = 0, phase ^= 1;
+        if (kb == 0) prefetch_c();
       };
       // Folds slot `rel`'s finished k-block into acc, then releases the slot (1D1D reads
       // its scales from it).
@@ -224,6 +270,18 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] *= s;
       }
 
+      if (t.num_k_blocks == 0) prefetch_c();  // an empty group: D = C (or 0)
+      if constexpr (kTmaEpilogue) {
+        // ---- epilogue: C from the staging tile, D by TMA store ----------------------------
+        if constexpr (kEpiCMode == 3) {
+          Epilogue::run_smem_c(acc, view_m0, t.n0, smem_d, wg, &tmap_d, &c_full[wg], c_phase);
+          c_phase ^= 1;
+        } else {
+          Epilogue::run(acc, EpilogueC{nullptr, 0}, p.m * p.num_groups, p.n, view_m0, t.n0,
+                        smem_d, wg, &tmap_d);
+        }
+        continue;
+      }
       // ---- epilogue: + C, masked f32 stores -----------------------------------------------
       const uint32_t r_lo = t.m0 + row_lo;
       const bool valid_lo = r_lo < p.m, valid_hi = r_lo + 8 < p.m;
@@ -258,6 +316,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       float* d = p.d + static_cast<int64_t>(t.group) * p.d_stride_g +
                  static_cast<int64_t>(row0) * p.d_stride_m + t.n0;
       Store::run(acc, d, p.d_stride_m, p.n - t.n0, valid_lo, valid_hi);
+    }
+    if constexpr (kTmaEpilogue) {
+      if (leader) tma_store_wait_all<0>();
     }
   }
 

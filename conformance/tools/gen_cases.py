@@ -467,6 +467,11 @@ kgc_case("kgc_fp8_per_tensor", "FP8_PER_TENSOR", 64, 64, [128, 256], with_c=True
 kgc_case("kgc_fp8_1d1d_all_empty", "FP8_1D1D", 16, 32, [0, 0], with_c=True,
          note="K_total = 0: D = C")
 kgc_case("kgc_fp8_1d1d_large", "FP8_1D1D", 256, 256, [512, 256, 256])
+kgc_case("kgc_fp8_1d1d_m256_c_empty_middle", "FP8_1D1D", 256, 200, [256, 0, 384, 128], with_c=True,
+         note="M a multiple of 128 with an f32 C (the SM90 TMA epilogue: C prefetched into "
+              "shared memory), an empty group in the middle, N off the tile grid")
+kgc_case("kgc_fp8_per_tensor_m128_c", "FP8_PER_TENSOR", 128, 96, [128, 256], with_c=True,
+         note="per-tensor through the SM90 TMA epilogue")
 
 kgc_ok = kgc_tensors("FP8_1D1D", 32, 64, [128, 128])
 bad("kgc_bad_d_dtype", "k_grouped_gemm_contiguous", {"recipe": "FP8_1D1D"},

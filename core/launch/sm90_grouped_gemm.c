@@ -12,6 +12,7 @@
 #include "jit/dl.h"
 #include "jit/jit.h"
 #include "launch/launch.h"
+#include "launch/sm90_gemm_config.h"
 #include "validate.h"
 
 #define SMEM_OPTIN_FALLBACK 232448 /* H100: 227 KiB per block when the driver won't say */
@@ -154,7 +155,15 @@ typedef struct grouped_shape {
   int64_t n;
   int num_sms;
   size_t smem_limit;
+  int tma_epilogue;  /* K-grouped: f32 staging tile of BLOCK_M x BLOCK_N for the TMA epilogue */
 } grouped_shape_t;
+
+/* Shared memory besides the stages: alignment slack + barriers, and the K-grouped TMA
+ * epilogue's staging tile (1024-aligned, as the kernel carves it). */
+static size_t fixed_bytes(const grouped_shape_t* s, int bm, int bn) {
+  const size_t staging = s->tma_epilogue ? ((size_t)bm * bn * 4 + 1023) / 1024 * 1024 : 0;
+  return 1024 + 64 + staging;
+}
 
 static size_t stage_bytes(const grouped_shape_t* s, int bm, int bn) {
   size_t b = (size_t)(bm + bn) * 128;
@@ -183,7 +192,7 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
   for (int bm = 64; bm <= 128; bm += 64) {
     for (int bn = 32; bn <= s->max_block_n; bn += s->block_n_step) {
       const size_t per_stage = stage_bytes(s, bm, bn);
-      const size_t fixed = 1024 + 64;
+      const size_t fixed = fixed_bytes(s, bm, bn);
       if (s->smem_limit < fixed + 2 * (per_stage + 16)) continue;
       int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
       if (stages > MAX_STAGES) stages = MAX_STAGES;
@@ -230,7 +239,7 @@ static int forced_tile(const grouped_shape_t* s, grouped_config_t* cfg) {
   int bm = 0, bn = 0;
   if (!v || sscanf(v, "%dx%d", &bm, &bn) != 2) return 0;
   if ((bm != 64 && bm != 128) || bn < 16 || bn > s->max_block_n || bn % s->block_n_step) return 0;
-  const size_t per_stage = stage_bytes(s, bm, bn), fixed = 1024 + 64;
+  const size_t per_stage = stage_bytes(s, bm, bn), fixed = fixed_bytes(s, bm, bn);
   int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
   if (stages > MAX_STAGES) stages = MAX_STAGES;
   if (stages < 2) return 0;
@@ -393,6 +402,46 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
 
 /* ---- K-grouped ---------------------------------------------------------------------------- */
 
+static int getenv_is_zero(const char* name) {
+  const char* v = getenv(name);
+  return v && !strcmp(v, "0");
+}
+
+/* A [G, M, N] f32 tensor TMA can treat as one [G·M, N] matrix: row-major, groups back to
+ * back, 16-byte rows and base. */
+static int group_rows_ok(const DLTensor* t, int64_t groups, int64_t m, int64_t n) {
+  if (!dlg_dtype_is(t, DLG_DT_F32)) return 0;
+  if (n > 1 && dlg_stride(t, 2) != 1) return 0;
+  const int64_t ld = dlg_stride(t, 1);
+  if (ld < n || (ld * 4) % 16) return 0;
+  if (groups > 1 && dlg_stride(t, 0) != m * ld) return 0;
+  return (uintptr_t)dlg_data(t) % 16 == 0;
+}
+
+/* The staged TMA epilogue (kTmaEpilogue of the kernel): tiles must not straddle groups in the
+ * [G·M, N] view (M a multiple of every BLOCK_M the search tries), D and any C f32 in that
+ * layout. $DLG_K_GROUPED_TMA_EPILOGUE=0 turns it off (A/B). */
+static int k_grouped_tma_epilogue_ok(const dlg_k_grouped_problem_t* p) {
+  if (p->m % 128 || p->groups * p->m > INT32_MAX) return 0;
+  if (!group_rows_ok(p->d, p->groups, p->m, p->n)) return 0;
+  return !p->c || group_rows_ok(p->c, p->groups, p->m, p->n);
+}
+
+/* TMA map of a [G, M, N] f32 tensor as [G·M, N] rows, the epilogue's boxes (64 rows, one
+ * swizzle span of columns). */
+static dlg_status_t map_group_rows(CUtensorMap* map, const DLTensor* t, int64_t groups, int64_t m,
+                                   int block_n, const char* what) {
+  const int swizzle = dlg_sm90_epilogue_swizzle(block_n * 4);
+  const uint64_t dims[2] = {(uint64_t)t->shape[2], (uint64_t)(groups * m)};
+  const uint64_t ld = (uint64_t)dlg_stride(t, 1) * 4;
+  const uint32_t box[2] = {(uint32_t)(swizzle / 4), 64};
+  return encode_map(map, 2, dlg_data(t), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, dims, &ld, box,
+                    swizzle == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
+                    : swizzle == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
+                                    : CU_TENSOR_MAP_SWIZZLE_32B,
+                    what);
+}
+
 dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grouped_problem_t* p,
                                             void* stream) {
   static const char op[] = "k_grouped_gemm_contiguous";
@@ -434,11 +483,18 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   gs.n = p->n;
   gs.num_sms = sms;
   gs.smem_limit = smem;
+  gs.tma_epilogue = k_grouped_tma_epilogue_ok(p) && !getenv_is_zero("DLG_K_GROUPED_TMA_EPILOGUE");
   grouped_config_t cfg;
-  if (!choose_config(&gs, &cfg))
+  if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
 
-  CUtensorMap map_a, map_b, map_sfa, map_sfb;
+  CUtensorMap map_a, map_b, map_sfa, map_sfb, map_d, map_c;
+  memset(&map_d, 0, sizeof map_d);
+  memset(&map_c, 0, sizeof map_c);
+  if (gs.tma_epilogue) {
+    DLG_TRY(map_group_rows(&map_d, d, p->groups, p->m, cfg.block_n, "d"));
+    if (c) DLG_TRY(map_group_rows(&map_c, c, p->groups, p->m, cfg.block_n, "c"));
+  }
   memset(&map_a, 0, sizeof map_a);
   memset(&map_b, 0, sizeof map_b);
   memset(&map_sfa, 0, sizeof map_sfa);
@@ -476,11 +532,13 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   q.d_stride_m = dlg_stride(d, 1);
 
   char name[160], source[320];
-  snprintf(name, sizeof name, "sm90_fp8_k_grouped_gemm<%d, %d, %d, %d, %d, %d>", cfg.block_m,
-           cfg.block_n, cfg.stages, RASTER_GROUP_N, per_tensor, c_mode);
+  /* kTmaEpilogue last, left out when 0 (the other instances keep their names). */
+  snprintf(name, sizeof name, "sm90_fp8_k_grouped_gemm<%d, %d, %d, %d, %d, %d%s>", cfg.block_m,
+           cfg.block_n, cfg.stages, RASTER_GROUP_N, per_tensor, c_mode,
+           gs.tma_epilogue ? ", 1" : "");
   snprintf(source, sizeof source,
            "#include \"sm90_fp8_k_grouped_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_K_GROUPED_GEMM_SIGNATURE);\n", name);
-  void* args[] = {&q, &map_a, &map_b, &map_sfa, &map_sfb};
+  void* args[] = {&q, &map_a, &map_b, &map_sfa, &map_sfb, &map_d, &map_c};
   return launch(ctx, source, name, &cfg, args, stream, op);
 }

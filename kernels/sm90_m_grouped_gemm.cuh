@@ -14,6 +14,10 @@
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 6, 8, 2, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 6, 8, 1, 1, 2>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 6, 8, 0, 0, 2, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 112, 5, 8, 1, 0, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 4, 8, 2, 0, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 3, 8, 1, 2, 2, 1>
 //
 // NOTES:
 // - Skeleton of sm90_fp8_gemm_1d2d.cuh / sm90_bf16_gemm.cuh (read their NOTES first):
@@ -38,9 +42,15 @@
 //   warp's 8 rows then share 32-byte sectors). Both are loaded >= one k-block before their
 //   promotion (pipelined: at their k-block's issue; otherwise one k-block ahead).
 // - Epilogue: row-predicated direct stores (grouped.cuh) - padding rows and rows past
-//   masked_m are never written.
+//   masked_m are never written. kTmaEpilogue = 1 (the launcher's choice when D can be seen
+//   as one [rows, N] matrix by TMA: contiguous D, or masked D with the groups back to back):
+//   a math warpgroup whose 64 rows are all valid (one bar.red.and over the warpgroup) stores
+//   them through the dense kernels' staged epilogue (stmatrix + TMA store, asynchronous:
+//   common/epilogue.cuh); only partial row blocks (a segment's tail, masked_m inside the
+//   block) take the direct stores.
 #pragma once
 
+#include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
 #include "common/grouped.cuh"
 #include "common/scheduler.cuh"
@@ -71,9 +81,10 @@ struct Sm90MGroupedParams {
 };
 static_assert(sizeof(Sm90MGroupedParams) == 128, "host mirror expects 128 bytes");
 
+// Tensor maps: A, B, and D as one [rows, N] matrix (kTmaEpilogue only).
 #define DLG_SM90_M_GROUPED_GEMM_SIGNATURE                                    \
   const dlg::Sm90MGroupedParams, const __grid_constant__ dlg::ptx::TensorMap, \
-      const __grid_constant__ dlg::ptx::TensorMap
+      const __grid_constant__ dlg::ptx::TensorMap, const __grid_constant__ dlg::ptx::TensorMap
 
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t grouped_max_sfb_blocks(uint32_t block_n) {
@@ -89,11 +100,12 @@ constexpr uint32_t grouped_max_sfb_blocks(uint32_t block_n) {
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kGroupN,
-          uint32_t kMode, uint32_t kKind, uint32_t kClusterM>
+          uint32_t kMode, uint32_t kKind, uint32_t kClusterM, uint32_t kTmaEpilogue = 0>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     sm90_m_grouped_gemm(const dlg::Sm90MGroupedParams p,
                         const __grid_constant__ dlg::ptx::TensorMap tmap_a,
-                        const __grid_constant__ dlg::ptx::TensorMap tmap_b) {
+                        const __grid_constant__ dlg::ptx::TensorMap tmap_b,
+                        const __grid_constant__ dlg::ptx::TensorMap tmap_d) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using namespace dlg;
   using namespace dlg::ptx;
@@ -120,14 +132,18 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr uint32_t kPipelined = kFp8 && kBlockN <= (kMaxSfb > 1 ? 96 : 128) ? 1 : 0;
   using Scheduler = MGroupedScheduler<kBlockM, kBlockN, kGroupN, kMode, kClusterM>;
   using Store = DirectStore<kBlockN, dlg_bf16>;
+  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, dlg_bf16, 0>;
+  static_assert(kTmaEpilogue <= 1, "kTmaEpilogue: 0 or 1");
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kRowBytes;
   constexpr uint32_t kBBytes = kBlockN * kRowBytes;
   constexpr uint32_t kStageTx = kABytes + kBBytes;
+  constexpr uint32_t kDBytes = kTmaEpilogue ? (Epilogue::kTileBytes + 1023) / 1024 * 1024 : 0;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
-  uint8_t* smem_a = smem;
+  uint8_t* smem_d = smem;  // staging tile (kTmaEpilogue)
+  uint8_t* smem_a = smem + kDBytes;
   uint8_t* smem_b = smem_a + kNumStages * kABytes;
   uint64_t* full = reinterpret_cast<uint64_t*>(smem_b + kNumStages * kBBytes);
   uint64_t* empty = full + kNumStages;
@@ -139,6 +155,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   if (threadIdx.x == kNumMathThreads) {
     tma_prefetch_map(&tmap_a);
     tma_prefetch_map(&tmap_b);
+    if constexpr (kTmaEpilogue) tma_prefetch_map(&tmap_d);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&full[s], 1);
@@ -345,9 +362,20 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       const uint32_t r_lo = t.m0 + row_lo;
       const bool valid_lo = sched.row_valid(t, r_lo);
       const bool valid_hi = sched.row_valid(t, r_lo + 8);
-      const uint32_t row0 = t.m0 + 64 * wg;  // first row of this warpgroup
-      dlg_bf16* d = p.d + a_group * p.d_stride_g + static_cast<int64_t>(row0) * p.d_stride_m + t.n0;
-      Store::run(acc, d, p.d_stride_m, p.n - t.n0, valid_lo, valid_hi);
+      // kTmaEpilogue, all 64 rows of this warpgroup valid: the staged TMA store (rows of D as
+      // one [rows, N] matrix: masked groups are max_m = p.m rows apart).
+      if (kTmaEpilogue && named_barrier_and(1 + wg, 128, valid_lo && valid_hi)) {
+        Epilogue::run(acc, EpilogueC{nullptr, 0}, 0xFFFFFFFFu, p.n,
+                      static_cast<uint32_t>(a_group) * p.m + t.m0, t.n0, smem_d, wg, &tmap_d);
+      } else {
+        const uint32_t row0 = t.m0 + 64 * wg;  // first row of this warpgroup
+        dlg_bf16* d =
+            p.d + a_group * p.d_stride_g + static_cast<int64_t>(row0) * p.d_stride_m + t.n0;
+        Store::run(acc, d, p.d_stride_m, p.n - t.n0, valid_lo, valid_hi);
+      }
+    }
+    if constexpr (kTmaEpilogue) {
+      if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
     }
   }
 

@@ -56,6 +56,7 @@ typedef struct grouped_config {
   size_t smem_bytes;
   unsigned grid;
   double est;
+  int tma_epilogue; /* the kernel's kTmaEpilogue (staging tile in smem_bytes) */
 } grouped_config_t;
 
 /* ---- TMA ---------------------------------------------------------------------------------- */
@@ -155,13 +156,14 @@ typedef struct grouped_shape {
   int64_t n;
   int num_sms;
   size_t smem_limit;
-  int tma_epilogue;  /* K-grouped: f32 staging tile of BLOCK_M x BLOCK_N for the TMA epilogue */
+  int tma_epilogue;  /* staging tile of BLOCK_M x BLOCK_N for the TMA epilogue */
+  int out_bytes;     /* its element size: D bf16 (M-grouped) or f32 (K-grouped) */
 } grouped_shape_t;
 
-/* Shared memory besides the stages: alignment slack + barriers, and the K-grouped TMA
- * epilogue's staging tile (1024-aligned, as the kernel carves it). */
-static size_t fixed_bytes(const grouped_shape_t* s, int bm, int bn) {
-  const size_t staging = s->tma_epilogue ? ((size_t)bm * bn * 4 + 1023) / 1024 * 1024 : 0;
+/* Shared memory besides the stages: alignment slack + barriers, and the TMA epilogue's
+ * staging tile (1024-aligned, as the kernels carve it). */
+static size_t fixed_bytes(const grouped_shape_t* s, int bm, int bn, int tma) {
+  const size_t staging = tma ? ((size_t)bm * bn * (size_t)s->out_bytes + 1023) / 1024 * 1024 : 0;
   return 1024 + 64 + staging;
 }
 
@@ -181,6 +183,18 @@ static int grouped_pipelined(const grouped_shape_t* s, int bn) {
   return bn <= (straddles ? 96 : 128);
 }
 
+static int grouped_pipelined(const grouped_shape_t* s, int bn);
+
+/* Whether a tile config runs the TMA epilogue: where the shape allows it, except the
+ * M-grouped FP8 1D2D pipelined 128-wide tiles, whose registers are at the edge already
+ * (ptxas spills ~40 words with the epilogue's extra state, with or without pairs:
+ * nvrtc_test). */
+static int config_tma_epilogue(const grouped_shape_t* s, int bm, int bn, int cm) {
+  (void)cm;
+  if (!s->tma_epilogue) return 0;
+  return s->k_grouped || !(s->block_scaled && bm == 128 && bn >= 128 && grouped_pipelined(s, bn));
+}
+
 /* Picks BLOCK_M, BLOCK_N, the pair mode and stages with the dense kernels' cost-model shape:
  * waves x per-k-block time (max of MMA and L2 load, + overhead; + unhidden promotion with one
  * math warpgroup). The k-block count is common to every candidate, so it drops out. The L2
@@ -192,7 +206,8 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
   for (int bm = 64; bm <= 128; bm += 64) {
     for (int bn = 32; bn <= s->max_block_n; bn += s->block_n_step) {
       const size_t per_stage = stage_bytes(s, bm, bn);
-      const size_t fixed = fixed_bytes(s, bm, bn);
+      const int tma = config_tma_epilogue(s, bm, bn, cm);
+      const size_t fixed = fixed_bytes(s, bm, bn, tma);
       if (s->smem_limit < fixed + 2 * (per_stage + 16)) continue;
       int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
       if (stages > MAX_STAGES) stages = MAX_STAGES;
@@ -226,6 +241,7 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
         out->smem_bytes = fixed + (size_t)stages * (per_stage + 16);
         out->grid = (unsigned)(tiles < s->num_sms ? (tiles > 0 ? tiles : 1) : s->num_sms);
         out->est = est;
+        out->tma_epilogue = tma;
       }
     }
   }
@@ -239,13 +255,16 @@ static int forced_tile(const grouped_shape_t* s, grouped_config_t* cfg) {
   int bm = 0, bn = 0;
   if (!v || sscanf(v, "%dx%d", &bm, &bn) != 2) return 0;
   if ((bm != 64 && bm != 128) || bn < 16 || bn > s->max_block_n || bn % s->block_n_step) return 0;
-  const size_t per_stage = stage_bytes(s, bm, bn), fixed = fixed_bytes(s, bm, bn);
+  const int cm = getenv("DLG_GROUPED_PAIRS") && atoi(getenv("DLG_GROUPED_PAIRS")) > 0 && s->allow_pairs ? 2 : 1;
+  const int tma = config_tma_epilogue(s, bm, bn, cm);
+  const size_t per_stage = stage_bytes(s, bm, bn), fixed = fixed_bytes(s, bm, bn, tma);
   int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
   if (stages > MAX_STAGES) stages = MAX_STAGES;
   if (stages < 2) return 0;
   cfg->block_m = bm;
   cfg->block_n = bn;
-  cfg->cluster_m = getenv("DLG_GROUPED_PAIRS") && atoi(getenv("DLG_GROUPED_PAIRS")) > 0 && s->allow_pairs ? 2 : 1;
+  cfg->cluster_m = cm;
+  cfg->tma_epilogue = tma;
   cfg->stages = stages;
   cfg->threads = (bm / 64 + 1) * 128;
   cfg->smem_bytes = fixed + (size_t)stages * (per_stage + 16);
@@ -300,7 +319,48 @@ static dlg_status_t need_sm90(dlg_context_t* ctx, int arch, const char* op) {
   return DLG_OK;
 }
 
+/* ---- the staged TMA epilogue (both grouped kernels) ---------------------------------------- */
+
+static int getenv_is_zero(const char* name) {
+  const char* v = getenv(name);
+  return v && !strcmp(v, "0");
+}
+
+/* TMA map of D (or C) seen as `rows` rows of N elements (the last two dims; leading groups
+ * back to back), the epilogue's boxes: 64 rows, one swizzle span of columns. */
+static dlg_status_t map_rows(CUtensorMap* map, const DLTensor* t, int64_t rows, int elem_bytes,
+                             int block_n, const char* what) {
+  const int nd = t->ndim;
+  const int swizzle = dlg_sm90_epilogue_swizzle(block_n * elem_bytes);
+  const uint64_t dims[2] = {(uint64_t)t->shape[nd - 1], (uint64_t)rows};
+  const uint64_t ld = (uint64_t)dlg_stride(t, nd - 2) * (uint64_t)elem_bytes;
+  const uint32_t box[2] = {(uint32_t)(swizzle / elem_bytes), 64};
+  return encode_map(map, 2, dlg_data(t),
+                    elem_bytes == 4 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+                                    : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                    dims, &ld, box,
+                    swizzle == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
+                    : swizzle == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
+                                    : CU_TENSOR_MAP_SWIZZLE_32B,
+                    what);
+}
+
 /* ---- M-grouped ---------------------------------------------------------------------------- */
+
+/* The staged TMA epilogue of the M-grouped kernel (kTmaEpilogue): D (bf16) row-major with
+ * 16-byte rows and base, masked groups back to back ([G·max_m, N] for TMA). Whole valid row
+ * blocks go through it; the kernel keeps direct stores for partial ones.
+ * $DLG_M_GROUPED_TMA_EPILOGUE=0 turns it off (A/B). */
+static int m_grouped_tma_epilogue_ok(const dlg_m_grouped_problem_t* p) {
+  const DLTensor* d = p->d;
+  const int dn = d->ndim;
+  if (getenv_is_zero("DLG_M_GROUPED_TMA_EPILOGUE")) return 0;
+  if (p->n > 1 && dlg_stride(d, dn - 1) != 1) return 0;
+  const int64_t ld = dlg_stride(d, dn - 2);
+  if (ld < p->n || (ld * 2) % 16 || (uintptr_t)dlg_data(d) % 16) return 0;
+  if (p->masked && p->groups > 1 && dlg_stride(d, 0) != p->m * ld) return 0;
+  return (p->masked ? p->groups * p->m : p->m) <= INT32_MAX;
+}
 
 dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grouped_problem_t* p,
                                             void* stream) {
@@ -341,6 +401,8 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   gs.n = p->n;
   gs.num_sms = sms;
   gs.smem_limit = smem;
+  gs.tma_epilogue = m_grouped_tma_epilogue_ok(p);
+  gs.out_bytes = 2;
   grouped_config_t cfg;
   if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
@@ -355,7 +417,10 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
     cfg.grid = (unsigned)(2 * pairs < (sms & ~1) ? 2 * pairs : (sms & ~1));
   }
 
-  CUtensorMap map_a, map_b;
+  CUtensorMap map_a, map_b, map_d;
+  memset(&map_d, 0, sizeof map_d);
+  if (cfg.tma_epilogue)
+    DLG_TRY(map_rows(&map_d, d, p->masked ? p->groups * p->m : p->m, 2, cfg.block_n, "d"));
   const int eb = fp8 ? 1 : 2;
   DLG_TRY(map_operand(&map_a, p->a, p->masked, eb, (uint32_t)cfg.block_m, "a"));
   DLG_TRY(map_operand(&map_b, p->b, 1, eb, (uint32_t)(cfg.block_n / cfg.cluster_m), "b"));
@@ -391,21 +456,18 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
 
   const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
   char name[160], source[320];
-  snprintf(name, sizeof name, "sm90_m_grouped_gemm<%d, %d, %d, %d, %d, %d, %d>", cfg.block_m,
-           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind, cfg.cluster_m);
+  /* kTmaEpilogue last, left out when 0 (the other instances keep their names). */
+  snprintf(name, sizeof name, "sm90_m_grouped_gemm<%d, %d, %d, %d, %d, %d, %d%s>", cfg.block_m,
+           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind, cfg.cluster_m,
+           cfg.tma_epilogue ? ", 1" : "");
   snprintf(source, sizeof source,
            "#include \"sm90_m_grouped_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_M_GROUPED_GEMM_SIGNATURE);\n", name);
-  void* args[] = {&q, &map_a, &map_b};
+  void* args[] = {&q, &map_a, &map_b, &map_d};
   return launch(ctx, source, name, &cfg, args, stream, op);
 }
 
 /* ---- K-grouped ---------------------------------------------------------------------------- */
-
-static int getenv_is_zero(const char* name) {
-  const char* v = getenv(name);
-  return v && !strcmp(v, "0");
-}
 
 /* A [G, M, N] f32 tensor TMA can treat as one [G·M, N] matrix: row-major, groups back to
  * back, 16-byte rows and base. */
@@ -427,19 +489,10 @@ static int k_grouped_tma_epilogue_ok(const dlg_k_grouped_problem_t* p) {
   return !p->c || group_rows_ok(p->c, p->groups, p->m, p->n);
 }
 
-/* TMA map of a [G, M, N] f32 tensor as [G·M, N] rows, the epilogue's boxes (64 rows, one
- * swizzle span of columns). */
+/* TMA map of a [G, M, N] f32 tensor as [G·M, N] rows (see map_rows). */
 static dlg_status_t map_group_rows(CUtensorMap* map, const DLTensor* t, int64_t groups, int64_t m,
                                    int block_n, const char* what) {
-  const int swizzle = dlg_sm90_epilogue_swizzle(block_n * 4);
-  const uint64_t dims[2] = {(uint64_t)t->shape[2], (uint64_t)(groups * m)};
-  const uint64_t ld = (uint64_t)dlg_stride(t, 1) * 4;
-  const uint32_t box[2] = {(uint32_t)(swizzle / 4), 64};
-  return encode_map(map, 2, dlg_data(t), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, dims, &ld, box,
-                    swizzle == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
-                    : swizzle == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
-                                    : CU_TENSOR_MAP_SWIZZLE_32B,
-                    what);
+  return map_rows(map, t, groups * m, 4, block_n, what);
 }
 
 dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grouped_problem_t* p,
@@ -484,6 +537,7 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   gs.num_sms = sms;
   gs.smem_limit = smem;
   gs.tma_epilogue = k_grouped_tma_epilogue_ok(p) && !getenv_is_zero("DLG_K_GROUPED_TMA_EPILOGUE");
+  gs.out_bytes = 4;
   grouped_config_t cfg;
   if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
@@ -491,7 +545,7 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   CUtensorMap map_a, map_b, map_sfa, map_sfb, map_d, map_c;
   memset(&map_d, 0, sizeof map_d);
   memset(&map_c, 0, sizeof map_c);
-  if (gs.tma_epilogue) {
+  if (cfg.tma_epilogue) {
     DLG_TRY(map_group_rows(&map_d, d, p->groups, p->m, cfg.block_n, "d"));
     if (c) DLG_TRY(map_group_rows(&map_c, c, p->groups, p->m, cfg.block_n, "c"));
   }
@@ -535,7 +589,7 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   /* kTmaEpilogue last, left out when 0 (the other instances keep their names). */
   snprintf(name, sizeof name, "sm90_fp8_k_grouped_gemm<%d, %d, %d, %d, %d, %d%s>", cfg.block_m,
            cfg.block_n, cfg.stages, RASTER_GROUP_N, per_tensor, c_mode,
-           gs.tma_epilogue ? ", 1" : "");
+           cfg.tma_epilogue ? ", 1" : "");
   snprintf(source, sizeof source,
            "#include \"sm90_fp8_k_grouped_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_K_GROUPED_GEMM_SIGNATURE);\n", name);

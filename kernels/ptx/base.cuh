@@ -53,6 +53,21 @@ DLG_DEVICE void named_barrier_sync(uint32_t id, uint32_t count) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");
 }
 
+// AND of `pred` over the `count` threads of named barrier `id` (every one of them calls it);
+// also a barrier.
+DLG_DEVICE bool named_barrier_and(uint32_t id, uint32_t count, bool pred) {
+  uint32_t r;
+  asm volatile(
+      "{\n.reg .pred p, q;\n"
+      "setp.ne.u32 p, %1, 0;\n"
+      "bar.red.and.pred q, %2, %3, p;\n"
+      "selp.u32 %0, 1, 0, q;\n}\n"
+      : "=r"(r)
+      : "r"(pred ? 1u : 0u), "r"(id), "r"(count)
+      : "memory");
+  return r != 0;
+}
+
 // ---- cluster -------------------------------------------------------------------------------
 DLG_DEVICE uint32_t cluster_cta_rank() {
   uint32_t r;

@@ -158,7 +158,25 @@ typedef struct grouped_shape {
   size_t smem_limit;
   int tma_epilogue;  /* staging tile of BLOCK_M x BLOCK_N for the TMA epilogue */
   int out_bytes;     /* its element size: D bf16 (M-grouped) or f32 (K-grouped) */
+  double kblocks;    /* k-blocks per tile (K-grouped: the average group) */
+  int c_read;        /* the direct epilogue reads C (K-grouped) */
 } grouped_shape_t;
+
+/* Epilogue cycles per tile (H100 fits, 2026-11-22): direct stores of the accumulators cost
+ * a fixed ~1500 + 16 B/clk, a synchronous C read ~1500 more; the staged TMA epilogue ~600
+ * (its stores are asynchronous; K-grouped C is prefetched). With the k-loop's cost they make
+ * 128x160 TMA tiles beat 128x128 direct ones at K = 2048 (+11 %) but not at K = 7168 (-7 %),
+ * as measured on the contiguous shapes. */
+#define EPI_TMA 600.0
+#define EPI_DIRECT_FIXED 1500.0
+#define EPI_DIRECT_BYTES_PER_CLK 16.0
+#define EPI_C_LATENCY 1500.0
+
+static double epilogue_cycles(const grouped_shape_t* s, int bm, int bn, int tma) {
+  if (tma) return EPI_TMA;
+  return EPI_DIRECT_FIXED + (double)bm * bn * s->out_bytes / EPI_DIRECT_BYTES_PER_CLK +
+         (s->c_read ? EPI_C_LATENCY : 0.0);
+}
 
 /* Shared memory besides the stages: alignment slack + barriers, and the TMA epilogue's
  * staging tile (1024-aligned, as the kernels carve it). */
@@ -196,8 +214,8 @@ static int config_tma_epilogue(const grouped_shape_t* s, int bm, int bn, int cm)
 }
 
 /* Picks BLOCK_M, BLOCK_N, the pair mode and stages with the dense kernels' cost-model shape:
- * waves x per-k-block time (max of MMA and L2 load, + overhead; + unhidden promotion with one
- * math warpgroup). The k-block count is common to every candidate, so it drops out. The L2
+ * waves x (k-blocks x per-k-block time (max of MMA and L2 load, + overhead; + unhidden
+ * promotion with one math warpgroup) + the epilogue, direct or TMA). The L2
  * rate, ~29 B/clk per SM, is what 128x128 tiles pulled on the H100 when load-bound (pairs,
  * which fetch B once per two m-blocks, then won 12%); wider tiles were promotion-bound. */
 static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
@@ -230,7 +248,8 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
       if (s->fp8 && bm == 64) per_kb += (pipe ? 0.25 : 0.75) * bn;
       if (stages < 4) per_kb *= 1.0 + 0.15 * (4 - stages);
       if (cm > 1) per_kb *= 1.05; /* the pair's lockstep (shared slots) costs a little */
-      const double est = (double)waves * per_kb;
+      const double est =
+          (double)waves * (s->kblocks * per_kb + epilogue_cycles(s, bm, bn, tma));
       if (!found || est < out->est - 1e-9) {
         found = 1;
         out->block_m = bm;
@@ -403,6 +422,7 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   gs.smem_limit = smem;
   gs.tma_epilogue = m_grouped_tma_epilogue_ok(p);
   gs.out_bytes = 2;
+  gs.kblocks = (double)dlg_ceil_div64(p->k, fp8 ? 128 : 64);
   grouped_config_t cfg;
   if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
@@ -538,6 +558,8 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   gs.smem_limit = smem;
   gs.tma_epilogue = k_grouped_tma_epilogue_ok(p) && !getenv_is_zero("DLG_K_GROUPED_TMA_EPILOGUE");
   gs.out_bytes = 4;
+  gs.c_read = c != NULL;
+  gs.kblocks = p->groups > 0 && p->k_total > 0 ? (double)p->k_total / (double)p->groups / 128.0 : 1.0;
   grouped_config_t cfg;
   if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);

@@ -19,6 +19,8 @@
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 7, 8, 2, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 7, 8, 2, 1, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 112, 5, 8, 1, 0, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 0, 0, 2, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 1, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 4, 8, 2, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 3, 8, 1, 2, 2, 1>
 //
@@ -235,21 +237,23 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
 #pragma unroll
       for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] = 0.0f;
 
-      // Scale pointers of this tile (rows clamped: a clamped row is never stored).
-      const float* sfa_lo = nullptr;
-      const float* sfa_hi = nullptr;
-      const float* sfb_row[kMaxSfb];
+      // Scale offsets of this tile (rows clamped: a clamped row is never stored), in
+      // elements from p.sfa / p.sfb: 32 bits (the launcher checks both spans fit), so each
+      // takes one register instead of a pointer's two - the pipelined 128-wide tiles with the
+      // TMA epilogue need them.
+      uint32_t sfa_lo = 0, sfa_hi = 0;
+      uint32_t sfb_row[kMaxSfb];
       const uint32_t sfb_off = t.n0 % 128;
       if constexpr (kBlockScaled) {
         const uint32_t r_lo = min(t.m0 + row_lo, p.m - 1), r_hi = min(t.m0 + row_lo + 8, p.m - 1);
-        const float* base = p.sfa + a_group * p.sfa_stride_g;
-        sfa_lo = base + static_cast<int64_t>(r_lo) * p.sfa_stride_m;
-        sfa_hi = base + static_cast<int64_t>(r_hi) * p.sfa_stride_m;
+        const uint32_t base = static_cast<uint32_t>(a_group * p.sfa_stride_g);
+        sfa_lo = base + r_lo * static_cast<uint32_t>(p.sfa_stride_m);
+        sfa_hi = base + r_hi * static_cast<uint32_t>(p.sfa_stride_m);
 #pragma unroll
         for (uint32_t s = 0; s < kMaxSfb; ++s) {
           const uint32_t r = min(t.n0 / 128 + s, p.sfb_rows - 1);
-          sfb_row[s] = p.sfb + static_cast<int64_t>(t.group) * p.sfb_stride_g +
-                       static_cast<int64_t>(r) * p.sfb_stride_n;
+          sfb_row[s] = t.group * static_cast<uint32_t>(p.sfb_stride_g) +
+                       r * static_cast<uint32_t>(p.sfb_stride_n);
         }
       }
 
@@ -267,11 +271,12 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         constexpr bool kAhead = kBlockScaled && !kPipelined;
         auto load_scales = [&](Scales& v, uint32_t kb) {
           if constexpr (kBlockScaled) {
-            const int64_t ko = static_cast<int64_t>(kb);
+            const uint32_t kb_a = kb * static_cast<uint32_t>(p.sfa_stride_k);
+            const uint32_t kb_b = kb * static_cast<uint32_t>(p.sfb_stride_k);
 #pragma unroll
-            for (uint32_t s = 0; s < kMaxSfb; ++s) v.sfb[s] = ldg_f32(sfb_row[s] + ko * p.sfb_stride_k);
-            v.sa_lo = ldg_f32(sfa_lo + ko * p.sfa_stride_k);
-            v.sa_hi = ldg_f32(sfa_hi + ko * p.sfa_stride_k);
+            for (uint32_t s = 0; s < kMaxSfb; ++s) v.sfb[s] = ldg_f32(p.sfb + (sfb_row[s] + kb_b));
+            v.sa_lo = ldg_f32(p.sfa + (sfa_lo + kb_a));
+            v.sa_hi = ldg_f32(p.sfa + (sfa_hi + kb_a));
           }
         };
         Scales ahead;  // kAhead: the scales of the next k-block to issue

@@ -205,14 +205,17 @@ static int grouped_pipelined(const grouped_shape_t* s, int bn) {
 
 static int grouped_pipelined(const grouped_shape_t* s, int bn);
 
-/* Whether a tile config runs the TMA epilogue: where the shape allows it, except the
- * M-grouped FP8 1D2D pipelined 128-wide tiles, whose registers are at the edge already
- * (ptxas spills ~40 words with the epilogue's extra state, with or without pairs:
- * nvrtc_test). */
+/* Whether a tile config runs the TMA epilogue: wherever the shape allows it (the M-grouped
+ * kernel's scale offsets are 32-bit so that its pipelined 128-wide FP8 tiles fit the
+ * epilogue's extra state without spilling: nvrtc_test). $DLG_GROUPED_TMA_128=0 leaves the
+ * 1D2D pipelined 128-wide tiles without it (A/B). */
 static int config_tma_epilogue(const grouped_shape_t* s, int bm, int bn, int cm) {
   (void)cm;
   if (!s->tma_epilogue) return 0;
-  return s->k_grouped || !(s->block_scaled && bm == 128 && bn >= 128 && grouped_pipelined(s, bn));
+  if (s->k_grouped || !s->block_scaled || bm != 128 || bn < 128 || !grouped_pipelined(s, bn))
+    return 1;
+  const char* v = getenv("DLG_GROUPED_TMA_128");
+  return !(v && !strcmp(v, "0"));
 }
 
 /* Picks BLOCK_M, BLOCK_N, the pair mode and stages with the dense kernels' cost-model shape:
@@ -368,6 +371,19 @@ static dlg_status_t map_rows(CUtensorMap* map, const DLTensor* t, int64_t rows, 
 
 /* ---- M-grouped ---------------------------------------------------------------------------- */
 
+/* Whether every element of t lies at a non-negative element offset below 2^32. */
+static int offsets_fit_32(const DLTensor* t) {
+  uint64_t last = 0;
+  for (int d = 0; d < t->ndim; ++d) {
+    if (t->shape[d] == 0) return 1;
+    const int64_t st = dlg_stride(t, d);
+    if (st < 0) return 0;
+    last += (uint64_t)(t->shape[d] - 1) * (uint64_t)st;
+    if (last >= (UINT64_C(1) << 32)) return 0;
+  }
+  return 1;
+}
+
 /* The staged TMA epilogue of the M-grouped kernel (kTmaEpilogue): D (bf16) row-major with
  * 16-byte rows and base, masked groups back to back ([G·max_m, N] for TMA). Whole valid row
  * blocks go through it; the kernel keeps direct stores for partial ones.
@@ -400,6 +416,11 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   const int kind = p->recipe == DLG_RECIPE_FP8_1D2D ? 0 : p->recipe == DLG_RECIPE_FP8_PER_TENSOR ? 1 : 2;
   if (block_scaled && (!dlg_dtype_is(p->sfa, DLG_DT_F32) || !dlg_dtype_is(p->sfb, DLG_DT_F32)))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sfa, sfb: sm90 kernel takes float32 scales (packed UE8M0 is SM100's)");
+  /* The kernel addresses the 1D2D scales with 32-bit element offsets (registers). */
+  if (block_scaled && (!offsets_fit_32(p->sfa) || !offsets_fit_32(p->sfb)))
+    return dlg_fail(DLG_ERR_UNSUPPORTED,
+                    "sfa, sfb: sm90 grouped kernel takes scale tensors whose elements lie within "
+                    "2^32 of their start (non-negative strides)");
   /* D: written as bf16 pairs (4-byte stores). */
   const DLTensor* d = p->d;
   const int dn = d->ndim;

@@ -124,11 +124,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   // This CTA's k-blocks [kb_begin, kb_begin + num_k_blocks): all, or its split-K slice.
   uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
   uint32_t kb_begin = 0;
-  if constexpr (kSplitK > 1) {
-    const uint32_t per = (num_k_blocks + kSplitK - 1) / kSplitK;
-    kb_begin = min(cluster_cta_rank() * per, num_k_blocks);
-    num_k_blocks = min(per, num_k_blocks - kb_begin);
-  }
+  if constexpr (kSplitK > 1) Split::k_slice(num_k_blocks, kb_begin);
 
   // ---- barriers ---------------------------------------------------------------------------
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
@@ -186,10 +182,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       }
     }
     __syncwarp();
-    if constexpr (kSplitK > 1) {  // the math warps' two cluster barriers (see below)
-      cluster_sync();
-      cluster_sync();
-    }
+    if constexpr (kSplitK > 1) Split::producer_barriers();
   } else {
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
@@ -262,17 +255,11 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
     }
     if constexpr (kSplitK > 1) {
-      // Every CTA of the cluster has written its partial tile; each reduces its rows, then
-      // waits before leaving until its peers have read its tile.
-      __syncwarp();
-      cluster_sync();
       Scheduler tile(p.m, p.n);
-      if (tile.next(m_block, n_block))
-        Split::template reduce_store<kNumMathThreads>(
-            reinterpret_cast<const float*>(smem_a), cluster_cta_rank(), p.c, p.m, p.n,
-            m_block * kBlockM, n_block * kBlockN, p.d, p.ldd);
-      __syncwarp();
-      cluster_sync();
+      const bool has_tile = tile.next(m_block, n_block);
+      Split::template reduce_in_cluster<kNumMathThreads>(
+          reinterpret_cast<const float*>(smem_a), has_tile, m_block * kBlockM,
+          n_block * kBlockN, p.c, p.m, p.n, p.d, p.ldd);
     }
   }
 

@@ -197,11 +197,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   // the slice of its cluster rank (possibly empty).
   uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
   uint32_t kb_begin = 0;
-  if constexpr (kSplitK > 1) {
-    const uint32_t per = (num_k_blocks + kSplitK - 1) / kSplitK;
-    kb_begin = min(cluster_cta_rank() * per, num_k_blocks);
-    num_k_blocks = min(per, num_k_blocks - kb_begin);
-  }
+  if constexpr (kSplitK > 1) Split::k_slice(num_k_blocks, kb_begin);
 
   // ---- barriers ---------------------------------------------------------------------------
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
@@ -276,10 +272,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     // Split-K: the producer warps take part in the math warps' two cluster barriers (the
     // reduction itself runs on the math warps: code after a join would have to fit the
     // producer's 40 registers).
-    if constexpr (kSplitK > 1) {
-      cluster_sync();
-      cluster_sync();
-    }
+    if constexpr (kSplitK > 1) Split::producer_barriers();
   } else {
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
@@ -493,17 +486,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       if (leader) tma_store_wait_all<0>();
     }
     if constexpr (kSplitK > 1) {
-      // Every CTA of the cluster has written its partial tile; each then reduces its rows,
-      // and waits before leaving until its peers have read its tile.
-      __syncwarp();
-      cluster_sync();
       Scheduler tile(p.m, p.n);
-      if (tile.next(m_block, n_block))
-        Split::template reduce_store<kNumMathThreads>(
-            reinterpret_cast<const float*>(smem_a), cluster_cta_rank(), p.c, p.m, p.n,
-            m_block * kBlockM, n_block * kBlockN, p.d, p.ldd);
-      __syncwarp();
-      cluster_sync();
+      const bool has_tile = tile.next(m_block, n_block);
+      Split::template reduce_in_cluster<kNumMathThreads>(
+          reinterpret_cast<const float*>(smem_a), has_tile, m_block * kBlockM,
+          n_block * kBlockN, p.c, p.m, p.n, p.d, p.ldd);
     }
   }
 

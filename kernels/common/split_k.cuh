@@ -37,6 +37,33 @@ struct SplitKReduce {
   static constexpr uint32_t kChunks = kBlockN / 4;  // float4 per row
   static constexpr uint32_t kRowsPerCta = (kBlockM + kSplitK - 1) / kSplitK;
 
+  // This CTA's slice of a tile's k-blocks: [kb_begin, kb_begin + num_k_blocks) out of the
+  // num_k_blocks passed in, by cluster rank (the last slices may be empty).
+  DLG_DEVICE static void k_slice(uint32_t& num_k_blocks, uint32_t& kb_begin) {
+    const uint32_t per = (num_k_blocks + kSplitK - 1) / kSplitK;
+    kb_begin = min(ptx::cluster_cta_rank() * per, num_k_blocks);
+    num_k_blocks = min(per, num_k_blocks - kb_begin);
+  }
+
+  // The math threads, once their partial tile is written: every CTA of the cluster has
+  // written its tile after the first barrier; each reduces its rows (of the tile at m0, n0,
+  // when it has one), and the second barrier keeps it alive until its peers have read its
+  // tile. The producer warps take part in both barriers through producer_barriers().
+  template <uint32_t kThreads>
+  DLG_DEVICE static void reduce_in_cluster(const float* tile, bool has_tile, uint32_t m0,
+                                           uint32_t n0, const EpilogueC& c, uint32_t m,
+                                           uint32_t n, void* d, int64_t ldd) {
+    __syncwarp();
+    ptx::cluster_sync();
+    if (has_tile) reduce_store<kThreads>(tile, ptx::cluster_cta_rank(), c, m, n, m0, n0, d, ldd);
+    __syncwarp();
+    ptx::cluster_sync();
+  }
+  DLG_DEVICE static void producer_barriers() {
+    ptx::cluster_sync();
+    ptx::cluster_sync();
+  }
+
   // One math thread's accumulators (tile rows row_lo, row_lo + 8; columns 8j + col_q + {0, 1})
   // into this CTA's partial tile.
   DLG_DEVICE static void write(const float (&acc)[kNumAcc], float* tile, uint32_t row_lo,

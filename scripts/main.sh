@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/deps.sh
 source scripts/env.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLG_BUILD_TESTS=OFF >/dev/null
+# Options explicit: a build dir configured earlier (by the tests, a binding) keeps its cache.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLG_BUILD_TESTS=OFF -DDLG_BUILD_TOOLS=ON >/dev/null
 cmake --build build -j "$(nproc)"
 ./build/dlgemm info
 ./build/dlgemm demo

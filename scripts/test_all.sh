@@ -24,7 +24,8 @@ step() { # step NAME COMMAND...: runs one suite, records pass/fail, never stops 
 }
 
 c_tests() {
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDLG_BUILD_TESTS=ON \
+    -DDLG_BUILD_TOOLS=ON >/dev/null &&
     cmake --build build -j "$jobs" &&
     ctest --test-dir build --output-on-failure -j "$jobs"
 }

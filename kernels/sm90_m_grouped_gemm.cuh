@@ -10,17 +10,17 @@
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 0, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 4, 8, 1, 2, 2>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 6, 8, 0, 0, 2>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 6, 8, 2, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 6, 8, 1, 1, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 6, 8, 0, 0, 2, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 7, 8, 2, 0, 2>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 96, 7, 8, 2, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 7, 8, 2, 1, 2>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 112, 5, 8, 1, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 0, 0, 2, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 1, 0, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 0, 0, 2, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 1, 0, 2, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 0, 0, 1, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 4, 8, 2, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 3, 8, 1, 2, 2, 1>
 //
@@ -86,10 +86,12 @@ struct Sm90MGroupedParams {
 };
 static_assert(sizeof(Sm90MGroupedParams) == 128, "host mirror expects 128 bytes");
 
-// Tensor maps: A, B, and D as one [rows, N] matrix (kTmaEpilogue only).
+// Tensor maps: A, B, D as one [rows, N] matrix (kTmaEpilogue only), and the MN-major sfa
+// [M, K/128] (kSfaTma only).
 #define DLG_SM90_M_GROUPED_GEMM_SIGNATURE                                    \
   const dlg::Sm90MGroupedParams, const __grid_constant__ dlg::ptx::TensorMap, \
-      const __grid_constant__ dlg::ptx::TensorMap, const __grid_constant__ dlg::ptx::TensorMap
+      const __grid_constant__ dlg::ptx::TensorMap, const __grid_constant__ dlg::ptx::TensorMap, \
+      const __grid_constant__ dlg::ptx::TensorMap
 
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t grouped_max_sfb_blocks(uint32_t block_n) {
@@ -105,12 +107,14 @@ constexpr uint32_t grouped_max_sfb_blocks(uint32_t block_n) {
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kGroupN,
-          uint32_t kMode, uint32_t kKind, uint32_t kClusterM, uint32_t kTmaEpilogue = 0>
+          uint32_t kMode, uint32_t kKind, uint32_t kClusterM, uint32_t kTmaEpilogue = 0,
+          uint32_t kSfaTma = 0>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     sm90_m_grouped_gemm(const dlg::Sm90MGroupedParams p,
                         const __grid_constant__ dlg::ptx::TensorMap tmap_a,
                         const __grid_constant__ dlg::ptx::TensorMap tmap_b,
-                        const __grid_constant__ dlg::ptx::TensorMap tmap_d) {
+                        const __grid_constant__ dlg::ptx::TensorMap tmap_d,
+                        const __grid_constant__ dlg::ptx::TensorMap tmap_sfa) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using namespace dlg;
   using namespace dlg::ptx;
@@ -142,18 +146,24 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   using Store = DirectStore<kBlockN, dlg_bf16>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, dlg_bf16, 0>;
   static_assert(kTmaEpilogue <= 1, "kTmaEpilogue: 0 or 1");
+  static_assert(kSfaTma <= 1 && (!kSfaTma || (kKind == 0 && kMode != kGroupedMasked)),
+                "kSfaTma: contiguous FP8 1D2D only");
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kRowBytes;
   constexpr uint32_t kBBytes = kBlockN * kRowBytes;
-  constexpr uint32_t kStageTx = kABytes + kBBytes;
+  // kSfaTma: the k-block's BLOCK_M A scales ride in the slot (TMA box {BLOCK_M, 1} of the
+  // MN-major sfa), as in the dense kernels, instead of two global loads per math thread.
+  constexpr uint32_t kSfaBytes = kSfaTma ? kBlockM * 4 : 0;
+  constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes;
   constexpr uint32_t kDBytes = kTmaEpilogue ? (Epilogue::kTileBytes + 1023) / 1024 * 1024 : 0;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
   uint8_t* smem_d = smem;  // staging tile (kTmaEpilogue)
   uint8_t* smem_a = smem + kDBytes;
   uint8_t* smem_b = smem_a + kNumStages * kABytes;
-  uint64_t* full = reinterpret_cast<uint64_t*>(smem_b + kNumStages * kBBytes);
+  float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kBBytes);
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem_b + kNumStages * (kBBytes + kSfaBytes));
   uint64_t* empty = full + kNumStages;
 
   const uint32_t warp = warp_idx_uniform();
@@ -164,6 +174,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     tma_prefetch_map(&tmap_a);
     tma_prefetch_map(&tmap_b);
     if constexpr (kTmaEpilogue) tma_prefetch_map(&tmap_d);
+    if constexpr (kSfaTma) tma_prefetch_map(&tmap_sfa);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&full[s], 1);
@@ -208,6 +219,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           } else {
             tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
           }
+          if constexpr (kSfaTma)
+            tma_load_2d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,
+                        static_cast<int32_t>(t.m0), static_cast<int32_t>(kb));
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
       }
@@ -245,10 +259,13 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       uint32_t sfb_row[kMaxSfb];
       const uint32_t sfb_off = t.n0 % 128;
       if constexpr (kBlockScaled) {
-        const uint32_t r_lo = min(t.m0 + row_lo, p.m - 1), r_hi = min(t.m0 + row_lo + 8, p.m - 1);
-        const uint32_t base = static_cast<uint32_t>(a_group * p.sfa_stride_g);
-        sfa_lo = base + r_lo * static_cast<uint32_t>(p.sfa_stride_m);
-        sfa_hi = base + r_hi * static_cast<uint32_t>(p.sfa_stride_m);
+        if constexpr (!kSfaTma) {
+          const uint32_t r_lo = min(t.m0 + row_lo, p.m - 1);
+          const uint32_t r_hi = min(t.m0 + row_lo + 8, p.m - 1);
+          const uint32_t base = static_cast<uint32_t>(a_group * p.sfa_stride_g);
+          sfa_lo = base + r_lo * static_cast<uint32_t>(p.sfa_stride_m);
+          sfa_hi = base + r_hi * static_cast<uint32_t>(p.sfa_stride_m);
+        }
 #pragma unroll
         for (uint32_t s = 0; s < kMaxSfb; ++s) {
           const uint32_t r = min(t.n0 / 128 + s, p.sfb_rows - 1);
@@ -275,8 +292,10 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
             const uint32_t kb_b = kb * static_cast<uint32_t>(p.sfb_stride_k);
 #pragma unroll
             for (uint32_t s = 0; s < kMaxSfb; ++s) v.sfb[s] = ldg_f32(p.sfb + (sfb_row[s] + kb_b));
-            v.sa_lo = ldg_f32(p.sfa + (sfa_lo + kb_a));
-            v.sa_hi = ldg_f32(p.sfa + (sfa_hi + kb_a));
+            if constexpr (!kSfaTma) {  // else read from the slot once it is full (issue)
+              v.sa_lo = ldg_f32(p.sfa + (sfa_lo + kb_a));
+              v.sa_hi = ldg_f32(p.sfa + (sfa_hi + kb_a));
+            }
           }
         };
         Scales ahead;  // kAhead: the scales of the next k-block to issue
@@ -300,6 +319,10 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
             WgmmaE4M3<kBlockN>::mma(wgmma_desc_advance(desc_a, k * 32),
                                     wgmma_desc_advance(desc_b, k * 32), part, k != 0);
           wgmma_commit();
+          if constexpr (kSfaTma) {  // this thread's two rows' A scales, from the full slot
+            v.sa_lo = smem_sfa[stage * kBlockM + row_lo];
+            v.sa_hi = smem_sfa[stage * kBlockM + row_lo + 8];
+          }
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         };
         // The scales are in registers: the slot is released before the promotion.

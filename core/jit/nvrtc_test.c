@@ -77,8 +77,12 @@ static const char* base_name(const char* path) {
 
 /* The text after `tag` on each line of f that has it, in order (at most `cap`). */
 static int tagged_lines(const dlg_embedded_file_t* f, const char* tag, char lines[][256], int cap) {
-  int n = 0;
+  int n = 0, seen = 0;
   size_t tl = strlen(tag);
+  for (const char* p = strstr(f->text, tag); p; p = strstr(p + 1, tag)) ++seen;
+  /* More tagged lines than the test holds would be dropped without a word: fail instead. */
+  if (seen > cap) fprintf(stderr, "  %s: %d lines tagged '%s', the test takes %d\n", f->path, seen, tag, cap);
+  CHECK(seen <= cap);
   for (const char* p = strstr(f->text, tag); p && n < cap; p = strstr(p + 1, tag)) {
     const char* line = p + tl;
     while (*line == ' ') ++line;

@@ -132,12 +132,12 @@ static dlg_status_t map_mn_major_scales(CUtensorMap* map, const DLTensor* sf, ui
   const int64_t mn = sf->shape[0], kb = sf->shape[1];
   if (mn > 1 && dlg_stride(sf, 0) != 1)
     return dlg_fail(DLG_ERR_UNSUPPORTED,
-                    "%s: sm90 k-grouped kernel needs MN-major scales (stride(0) == 1; see dlg_transform_sf)",
+                    "%s: sm90 grouped kernel needs MN-major scales (stride(0) == 1; see dlg_transform_sf)",
                     what);
   uint64_t ld = (uint64_t)dlg_stride(sf, 1) * 4;
   if (kb == 1) ld = unit_dim_stride((uint64_t)mn * 4);
   if (kb > 1 && dlg_stride(sf, 1) < mn)
-    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 k-grouped kernel needs stride(1) >= rows", what);
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: sm90 grouped kernel needs stride(1) >= rows", what);
   const uint64_t dims[2] = {(uint64_t)mn, (uint64_t)kb};
   const uint32_t box[2] = {block, 1};
   return encode_map(map, 2, dlg_data(sf), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, dims, &ld, box,
@@ -160,6 +160,7 @@ typedef struct grouped_shape {
   int out_bytes;     /* its element size: D bf16 (M-grouped) or f32 (K-grouped) */
   double kblocks;    /* k-blocks per tile (K-grouped: the average group) */
   int c_read;        /* the direct epilogue reads C (K-grouped) */
+  int sfa_tma;       /* M-grouped contiguous 1D2D: BLOCK_M f32 of A scales per slot */
 } grouped_shape_t;
 
 /* Epilogue cycles per tile (H100 fits, 2026-11-22): direct stores of the accumulators cost
@@ -189,6 +190,7 @@ static size_t fixed_bytes(const grouped_shape_t* s, int bm, int bn, int tma) {
 static size_t stage_bytes(const grouped_shape_t* s, int bm, int bn) {
   size_t b = (size_t)(bm + bn) * 128;
   if (s->k_grouped && s->block_scaled) b += (size_t)(bm + bn) * 4;
+  else if (s->sfa_tma) b += (size_t)bm * 4;
   return b;
 }
 
@@ -371,6 +373,19 @@ static dlg_status_t map_rows(CUtensorMap* map, const DLTensor* t, int64_t rows, 
 
 /* ---- M-grouped ---------------------------------------------------------------------------- */
 
+/* The A scales through the slots (kSfaTma, contiguous FP8 1D2D): sfa [M, K/128] MN-major and
+ * TMA-aligned (dlg_transform_sf's layout). $DLG_GROUPED_SFA_TMA=0 keeps the per-thread global
+ * loads (A/B). */
+static int m_grouped_sfa_tma_ok(const dlg_m_grouped_problem_t* p) {
+  if (p->masked || p->recipe != DLG_RECIPE_FP8_1D2D || getenv_is_zero("DLG_GROUPED_SFA_TMA"))
+    return 0;
+  const DLTensor* sf = p->sfa;
+  if (sf->ndim != 2 || (uintptr_t)dlg_data(sf) % 16) return 0;
+  const int64_t mn = sf->shape[0], kb = sf->shape[1];
+  if (mn > 1 && dlg_stride(sf, 0) != 1) return 0;
+  return kb == 1 || (dlg_stride(sf, 1) >= mn && (dlg_stride(sf, 1) * 4) % 16 == 0);
+}
+
 /* Whether every element of t lies at a non-negative element offset below 2^32. */
 static int offsets_fit_32(const DLTensor* t) {
   uint64_t last = 0;
@@ -445,6 +460,7 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   gs.smem_limit = smem;
   gs.tma_epilogue = m_grouped_tma_epilogue_ok(p);
   gs.out_bytes = 2;
+  gs.sfa_tma = m_grouped_sfa_tma_ok(p);
   gs.kblocks = (double)dlg_ceil_div64(p->k, fp8 ? 128 : 64);
   grouped_config_t cfg;
   if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))
@@ -460,8 +476,10 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
     cfg.grid = (unsigned)(2 * pairs < (sms & ~1) ? 2 * pairs : (sms & ~1));
   }
 
-  CUtensorMap map_a, map_b, map_d;
+  CUtensorMap map_a, map_b, map_d, map_sfa;
   memset(&map_d, 0, sizeof map_d);
+  memset(&map_sfa, 0, sizeof map_sfa);
+  if (gs.sfa_tma) DLG_TRY(map_mn_major_scales(&map_sfa, p->sfa, (uint32_t)cfg.block_m, "sfa"));
   if (cfg.tma_epilogue)
     DLG_TRY(map_rows(&map_d, d, p->masked ? p->groups * p->m : p->m, 2, cfg.block_n, "d"));
   const int eb = fp8 ? 1 : 2;
@@ -499,14 +517,15 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
 
   const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
   char name[160], source[320];
-  /* kTmaEpilogue last, left out when 0 (the other instances keep their names). */
+  /* kTmaEpilogue, kSfaTma last, left out when 0 (the other instances keep their names). */
+  const char* tail = gs.sfa_tma ? (cfg.tma_epilogue ? ", 1, 1" : ", 0, 1")
+                                : (cfg.tma_epilogue ? ", 1" : "");
   snprintf(name, sizeof name, "sm90_m_grouped_gemm<%d, %d, %d, %d, %d, %d, %d%s>", cfg.block_m,
-           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind, cfg.cluster_m,
-           cfg.tma_epilogue ? ", 1" : "");
+           cfg.block_n, cfg.stages, RASTER_GROUP_N, mode, kind, cfg.cluster_m, tail);
   snprintf(source, sizeof source,
            "#include \"sm90_m_grouped_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_M_GROUPED_GEMM_SIGNATURE);\n", name);
-  void* args[] = {&q, &map_a, &map_b, &map_d};
+  void* args[] = {&q, &map_a, &map_b, &map_d, &map_sfa};
   return launch(ctx, source, name, &cfg, args, stream, op);
 }
 

@@ -20,8 +20,8 @@
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 1, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 128, 5, 8, 0, 0, 2, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 5, 8, 1, 0, 2, 1, 1>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 0, 0, 1, 0, 1>
-// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 4, 8, 2, 0, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<64, 128, 8, 8, 2, 0, 1, 1, 1>
+// DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 160, 4, 8, 2, 0, 1, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_m_grouped_gemm<128, 256, 3, 8, 1, 2, 2, 1>
 //
 // NOTES:
@@ -87,7 +87,7 @@ struct Sm90MGroupedParams {
 static_assert(sizeof(Sm90MGroupedParams) == 128, "host mirror expects 128 bytes");
 
 // Tensor maps: A, B, D as one [rows, N] matrix (kTmaEpilogue only), and the MN-major sfa
-// [M, K/128] (kSfaTma only).
+// [M, K/128] or [G, max_m, K/128] (kSfaTma only).
 #define DLG_SM90_M_GROUPED_GEMM_SIGNATURE                                    \
   const dlg::Sm90MGroupedParams, const __grid_constant__ dlg::ptx::TensorMap, \
       const __grid_constant__ dlg::ptx::TensorMap, const __grid_constant__ dlg::ptx::TensorMap, \
@@ -146,8 +146,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   using Store = DirectStore<kBlockN, dlg_bf16>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, dlg_bf16, 0>;
   static_assert(kTmaEpilogue <= 1, "kTmaEpilogue: 0 or 1");
-  static_assert(kSfaTma <= 1 && (!kSfaTma || (kKind == 0 && kMode != kGroupedMasked)),
-                "kSfaTma: contiguous FP8 1D2D only");
+  static_assert(kSfaTma <= 1 && (!kSfaTma || kKind == 0), "kSfaTma: FP8 1D2D only");
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kRowBytes;
@@ -219,7 +218,10 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           } else {
             tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
           }
-          if constexpr (kSfaTma)
+          if constexpr (kSfaTma && kMode == kGroupedMasked)
+            tma_load_3d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,
+                        static_cast<int32_t>(t.m0), static_cast<int32_t>(kb), a_group);
+          else if constexpr (kSfaTma)
             tma_load_2d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,
                         static_cast<int32_t>(t.m0), static_cast<int32_t>(kb));
           if (++stage == kNumStages) stage = 0, phase ^= 1;

@@ -42,10 +42,13 @@
 //   that are all padding are skipped by both. A and B are loaded with 3D TMA boxes
 //   {128 B of K, BLOCK_M | BLOCK_N, 1}, so a box never reads past its group's rows (zero
 //   fill) - rows past masked_m inside a box are read but never written.
-// - Scales: sfa is read by the math threads themselves (their two rows per k-block, plain
-//   global loads like sfb), so any sfa layout works (MN-major TMA-aligned is the fast one: a
-//   warp's 8 rows then share 32-byte sectors). Both are loaded >= one k-block before their
-//   promotion (pipelined: at their k-block's issue; otherwise one k-block ahead).
+// - Scales: with kSfaTma (FP8 1D2D, the MN-major TMA-aligned sfa of dlg_transform_sf) the
+//   k-block's BLOCK_M A scales ride in the slot (TMA box {BLOCK_M, 1(, 1)}), as in the dense
+//   kernels, and each math thread reads its two rows from shared memory once the slot is
+//   full (+10..+18 % on the contiguous shapes). Otherwise sfa is read by the math threads
+//   themselves (plain global loads, so any sfa layout works). sfb is always read from global
+//   memory; both are loaded >= one k-block before their promotion (pipelined: at their
+//   k-block's issue; otherwise one k-block ahead).
 // - Epilogue: row-predicated direct stores (grouped.cuh) - padding rows and rows past
 //   masked_m are never written. kTmaEpilogue = 1 (the launcher's choice when D can be seen
 //   as one [rows, N] matrix by TMA: contiguous D, or masked D with the groups back to back):

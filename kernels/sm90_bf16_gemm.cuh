@@ -254,13 +254,9 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     if constexpr (!kDirect) {
       if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
     }
-    if constexpr (kSplitK > 1) {
-      Scheduler tile(p.m, p.n);
-      const bool has_tile = tile.next(m_block, n_block);
-      Split::template reduce_in_cluster<kNumMathThreads>(
-          reinterpret_cast<const float*>(smem_a), has_tile, m_block * kBlockM,
-          n_block * kBlockN, p.c, p.m, p.n, p.d, p.ldd);
-    }
+    if constexpr (kSplitK > 1)
+      Split::template reduce_tile_in_cluster<kNumMathThreads, Scheduler>(
+          p, reinterpret_cast<const float*>(smem_a));
   }
 
   grid_launch_dependents();

@@ -485,13 +485,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     if constexpr (!kDirect) {
       if (leader) tma_store_wait_all<0>();
     }
-    if constexpr (kSplitK > 1) {
-      Scheduler tile(p.m, p.n);
-      const bool has_tile = tile.next(m_block, n_block);
-      Split::template reduce_in_cluster<kNumMathThreads>(
-          reinterpret_cast<const float*>(smem_a), has_tile, m_block * kBlockM,
-          n_block * kBlockN, p.c, p.m, p.n, p.d, p.ldd);
-    }
+    if constexpr (kSplitK > 1)
+      Split::template reduce_tile_in_cluster<kNumMathThreads, Scheduler>(
+          p, reinterpret_cast<const float*>(smem_a));
   }
 
   grid_launch_dependents();

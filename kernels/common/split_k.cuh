@@ -59,6 +59,16 @@ struct SplitKReduce {
     __syncwarp();
     ptx::cluster_sync();
   }
+  // The same for the kernel's one tile (Scheduler gives it; Params: m, n, c, d, ldd as in the
+  // dense kernels' parameter structs).
+  template <uint32_t kThreads, typename Scheduler, typename Params>
+  DLG_DEVICE static void reduce_tile_in_cluster(const Params& p, const float* tile) {
+    Scheduler sched(p.m, p.n);
+    uint32_t m_block = 0, n_block = 0;
+    const bool has_tile = sched.next(m_block, n_block);
+    reduce_in_cluster<kThreads>(tile, has_tile, m_block * kBlockM, n_block * kBlockN, p.c, p.m,
+                                p.n, p.d, p.ldd);
+  }
   DLG_DEVICE static void producer_barriers() {
     ptx::cluster_sync();
     ptx::cluster_sync();

@@ -15,7 +15,7 @@ int dlg_test_count(const char* hay, const char* needle) {
   return n;
 }
 
-static char* read_all(const char* path) {
+char* dlg_test_read_file(const char* path) {
   FILE* f = fopen(path, "rb");
   if (!f) return NULL;
   fseek(f, 0, SEEK_END);
@@ -85,7 +85,7 @@ int dlg_test_compile_sass(const char* name, const char* source, int arch, dlg_te
   free(cubin);
   const int dumped = dlg_jit_run_cuobjdump(cubin_path, sass_path) == 0;
   CHECK(dumped);
-  out->text = dumped ? read_all(sass_path) : NULL;
+  out->text = dumped ? dlg_test_read_file(sass_path) : NULL;
   CHECK(res_usage(cubin_path, out));
   /* Kept for a look when a check failed (the path is in the messages above). */
   if (dlg_test_failures == 0) {

@@ -1,4 +1,4 @@
-/* Shared by the kernel tests (sm90_kernels_test, mqa_determinism_test): NVRTC-compile one
+/* Shared by the kernel tests (nvrtc_test, sm90_kernels_test, mqa_determinism_test): NVRTC-compile one
  * kernel instance and read what ptxas and cuobjdump say about it (no GPU needed). */
 #ifndef DLG_TEST_SASS_H_
 #define DLG_TEST_SASS_H_
@@ -18,5 +18,9 @@ void dlg_test_sass_free(dlg_test_sass_t* s);
 
 /* Occurrences of `needle` in `hay`. */
 int dlg_test_count(const char* hay, const char* needle);
+
+/* The whole file as a NUL-terminated string (malloc'd; "" when unreadable past the open),
+ * or NULL when it cannot be opened. */
+char* dlg_test_read_file(const char* path);
 
 #endif /* DLG_TEST_SASS_H_ */

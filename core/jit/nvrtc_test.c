@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "dlg_sass.h"
 #include "dlg_test.h"
 #include "jit/jit_internal.h"
 #include "jit/jit_test_env.h"
@@ -44,19 +45,6 @@ static const sass_rule_t k_rules[] = {
     /* Exact reference numerics: explicit FMUL + FADD, never a contracted FFMA. */
     {"portable_generic_gemm.cuh", {"FMUL", "FADD"}, {"LDL", "STL", "FFMA"}},
 };
-
-static char* read_text(const char* path) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char* s = malloc((size_t)n + 1);
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-  if (s) s[n] = '\0';
-  fclose(f);
-  return s;
-}
 
 /* An opcode in cuobjdump's listing: preceded by a space, followed by '.', ' ' or ';'. For
  * "GMMA" any prefix letter is allowed (HGMMA, QGMMA, ...). */
@@ -77,9 +65,9 @@ static const char* base_name(const char* path) {
 
 /* The text after `tag` on each line of f that has it, in order (at most `cap`). */
 static int tagged_lines(const dlg_embedded_file_t* f, const char* tag, char lines[][256], int cap) {
-  int n = 0, seen = 0;
+  int n = 0;
+  const int seen = dlg_test_count(f->text, tag);
   size_t tl = strlen(tag);
-  for (const char* p = strstr(f->text, tag); p; p = strstr(p + 1, tag)) ++seen;
   /* More tagged lines than the test holds would be dropped without a word: fail instead. */
   if (seen > cap) fprintf(stderr, "  %s: %d lines tagged '%s', the test takes %d\n", f->path, seen, tag, cap);
   CHECK(seen <= cap);
@@ -118,7 +106,7 @@ static void check_sass(const dlg_embedded_file_t* f, int arch, const void* cubin
   CHECK(fwrite(cubin, 1, size, out) == size);
   fclose(out);
   CHECK(dlg_jit_run_cuobjdump(cubin_path, sass_path) == 0);
-  char* sass = read_text(sass_path);
+  char* sass = dlg_test_read_file(sass_path);
   CHECK(sass != NULL);
   if (sass) {
     CHECK(strstr(sass, "Function :") != NULL); /* at least one kernel was instantiated */

@@ -293,28 +293,28 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
   const char* split_env = getenv("DLG_SM90_SPLIT_K");
   const int try_split = !(split_env && !strcmp(split_env, "0")) &&
                         (!found || 4 * (int64_t)best.grid < 3 * (int64_t)s->num_sms || s->m <= 16);
-  for (int pipe = s->fp8 ? 1 : 0; try_split && pipe <= (s->fp8 ? 1 : 0); ++pipe) {
-    for (int bm = 64; bm <= 128; bm *= 2) {
-      const int max_bn = max_block_n(s, bm, pipe);
-      for (int bn = 16; bn <= max_bn; bn += 16) {
-        for (int i = 0; i < 2; ++i) {
-          dlg_sm90_gemm_config_t cand;
-          memset(&cand, 0, sizeof cand);
-          cand.block_m = bm;
-          cand.block_n = bn;
-          cand.stages = max_stages(s, bm, bn, 1);
-          cand.cluster_m = cand.cluster_n = 1;
-          cand.pipelined = pipe;
-          cand.direct_store = 1;
-          cand.split_k = splits[i];
-          if (cand.stages < 2 || split_k_invalid(s, &cand) || !split_k_searched(s, &cand) ||
-              !compiles_clean(s, &cand))
-            continue;
-          complete(s, &cand);
-          if (found && !(cand.est_cycles < best.est_cycles)) continue;
-          found = 1;
-          best = cand;
-        }
+  /* One promotion mode: pipelined for FP8, none for BF16. */
+  const int pipe = s->fp8 ? 1 : 0;
+  for (int bm = 64; try_split && bm <= 128; bm *= 2) {
+    const int max_bn = max_block_n(s, bm, pipe);
+    for (int bn = 16; bn <= max_bn; bn += 16) {
+      for (int i = 0; i < 2; ++i) {
+        dlg_sm90_gemm_config_t cand;
+        memset(&cand, 0, sizeof cand);
+        cand.block_m = bm;
+        cand.block_n = bn;
+        cand.stages = max_stages(s, bm, bn, 1);
+        cand.cluster_m = cand.cluster_n = 1;
+        cand.pipelined = pipe;
+        cand.direct_store = 1;
+        cand.split_k = splits[i];
+        if (cand.stages < 2 || split_k_invalid(s, &cand) || !split_k_searched(s, &cand) ||
+            !compiles_clean(s, &cand))
+          continue;
+        complete(s, &cand);
+        if (found && !(cand.est_cycles < best.est_cycles)) continue;
+        found = 1;
+        best = cand;
       }
     }
   }

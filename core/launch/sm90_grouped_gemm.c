@@ -211,8 +211,7 @@ static int grouped_pipelined(const grouped_shape_t* s, int bn);
  * kernel's scale offsets are 32-bit so that its pipelined 128-wide FP8 tiles fit the
  * epilogue's extra state without spilling: nvrtc_test). $DLG_GROUPED_TMA_128=0 leaves the
  * 1D2D pipelined 128-wide tiles without it (A/B). */
-static int config_tma_epilogue(const grouped_shape_t* s, int bm, int bn, int cm) {
-  (void)cm;
+static int config_tma_epilogue(const grouped_shape_t* s, int bm, int bn) {
   if (!s->tma_epilogue) return 0;
   if (s->k_grouped || !s->block_scaled || bm != 128 || bn < 128 || !grouped_pipelined(s, bn))
     return 1;
@@ -231,7 +230,7 @@ static int choose_config(const grouped_shape_t* s, grouped_config_t* out) {
   for (int bm = 64; bm <= 128; bm += 64) {
     for (int bn = 32; bn <= s->max_block_n; bn += s->block_n_step) {
       const size_t per_stage = stage_bytes(s, bm, bn);
-      const int tma = config_tma_epilogue(s, bm, bn, cm);
+      const int tma = config_tma_epilogue(s, bm, bn);
       const size_t fixed = fixed_bytes(s, bm, bn, tma);
       if (s->smem_limit < fixed + 2 * (per_stage + 16)) continue;
       int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
@@ -282,7 +281,7 @@ static int forced_tile(const grouped_shape_t* s, grouped_config_t* cfg) {
   if (!v || sscanf(v, "%dx%d", &bm, &bn) != 2) return 0;
   if ((bm != 64 && bm != 128) || bn < 16 || bn > s->max_block_n || bn % s->block_n_step) return 0;
   const int cm = getenv("DLG_GROUPED_PAIRS") && atoi(getenv("DLG_GROUPED_PAIRS")) > 0 && s->allow_pairs ? 2 : 1;
-  const int tma = config_tma_epilogue(s, bm, bn, cm);
+  const int tma = config_tma_epilogue(s, bm, bn);
   const size_t per_stage = stage_bytes(s, bm, bn), fixed = fixed_bytes(s, bm, bn, tma);
   int stages = (int)((s->smem_limit - fixed) / (per_stage + 16));
   if (stages > MAX_STAGES) stages = MAX_STAGES;
@@ -567,16 +566,12 @@ static int group_rows_ok(const DLTensor* t, int64_t groups, int64_t m, int64_t n
  * [G·M, N] view (M a multiple of every BLOCK_M the search tries), D and any C f32 in that
  * layout. $DLG_K_GROUPED_TMA_EPILOGUE=0 turns it off (A/B). */
 static int k_grouped_tma_epilogue_ok(const dlg_k_grouped_problem_t* p) {
+  if (getenv_is_zero("DLG_K_GROUPED_TMA_EPILOGUE")) return 0;
   if (p->m % 128 || p->groups * p->m > INT32_MAX) return 0;
   if (!group_rows_ok(p->d, p->groups, p->m, p->n)) return 0;
   return !p->c || group_rows_ok(p->c, p->groups, p->m, p->n);
 }
 
-/* TMA map of a [G, M, N] f32 tensor as [G·M, N] rows (see map_rows). */
-static dlg_status_t map_group_rows(CUtensorMap* map, const DLTensor* t, int64_t groups, int64_t m,
-                                   int block_n, const char* what) {
-  return map_rows(map, t, groups * m, 4, block_n, what);
-}
 
 dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grouped_problem_t* p,
                                             void* stream) {
@@ -619,7 +614,7 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   gs.n = p->n;
   gs.num_sms = sms;
   gs.smem_limit = smem;
-  gs.tma_epilogue = k_grouped_tma_epilogue_ok(p) && !getenv_is_zero("DLG_K_GROUPED_TMA_EPILOGUE");
+  gs.tma_epilogue = k_grouped_tma_epilogue_ok(p);
   gs.out_bytes = 4;
   gs.c_read = c != NULL;
   gs.kblocks = p->groups > 0 && p->k_total > 0 ? (double)p->k_total / (double)p->groups / 128.0 : 1.0;
@@ -631,8 +626,8 @@ dlg_status_t dlg_launch_sm90_k_grouped_gemm(dlg_context_t* ctx, const dlg_k_grou
   memset(&map_d, 0, sizeof map_d);
   memset(&map_c, 0, sizeof map_c);
   if (cfg.tma_epilogue) {
-    DLG_TRY(map_group_rows(&map_d, d, p->groups, p->m, cfg.block_n, "d"));
-    if (c) DLG_TRY(map_group_rows(&map_c, c, p->groups, p->m, cfg.block_n, "c"));
+    DLG_TRY(map_rows(&map_d, d, p->groups * p->m, 4, cfg.block_n, "d"));
+    if (c) DLG_TRY(map_rows(&map_c, c, p->groups * p->m, 4, cfg.block_n, "c"));
   }
   memset(&map_a, 0, sizeof map_a);
   memset(&map_b, 0, sizeof map_b);

@@ -61,6 +61,11 @@ static dlg_status_t check_scales(const dlg_gemm_problem_t* p, int check_ptr) {
   if (p->recipe == DLG_RECIPE_FP8_1D1D) return check_row_scales("sfb", p->sfb, p->n, p->k, check_ptr);
   if (dlg_stride(p->sfb, 0) < 0 || dlg_stride(p->sfb, 1) < 0)
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sfb: sm90 kernel needs non-negative strides");
+  /* The kernel addresses sfb with 32-bit element offsets. */
+  const int64_t span = (p->sfb->shape[0] - 1) * dlg_stride(p->sfb, 0) +
+                       (dlg_ceil_div64(p->k, 128) - 1) * dlg_stride(p->sfb, 1);
+  if (span > (int64_t)UINT32_MAX)
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "sfb: sm90 kernel needs a span below 2^32 elements");
   return DLG_OK;
 }
 

@@ -45,6 +45,8 @@ size_t dlg_sm90_gemm_smem_bytes(int block_m, int block_n, int stages, int sfa_in
   if (sfa_in_smem & DLG_SM90_SMEM_SFA) stage += (size_t)block_m * 4;
   /* TMA writes 128-byte aligned shared memory: the sfb column is padded. */
   if (sfa_in_smem & DLG_SM90_SMEM_SFB) stage += ((size_t)block_n * 4 + 127) / 128 * 128;
+  /* 1D2D (A scales without a B column): the k-block's few B block scales, 16 bytes. */
+  else if (sfa_in_smem & DLG_SM90_SMEM_SFA) stage += 16;
   return SLACK_BYTES + d + (size_t)stages * stage + (size_t)stages * 16 + 16;
 }
 

@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* Bits of dlg_sm90_gemm_shape_t.sfa_in_smem: the per-stage scale columns. */
-#define DLG_SM90_SMEM_SFA 1 /* BLOCK_M f32 of A scales (FP8 1D2D, 1D1D) */
+#define DLG_SM90_SMEM_SFA 1 /* BLOCK_M f32 of A scales (FP8 1D2D, 1D1D); without SFB (1D2D)
+                               also 16 bytes of B block scales */
 #define DLG_SM90_SMEM_SFB 2 /* BLOCK_N f32 of B scales (FP8 1D1D) */
 
 /* Promotion classes (dlg_sm90_gemm_shape_t.promotion): the CUDA-core work per 128-K block. */

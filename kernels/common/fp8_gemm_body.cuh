@@ -36,13 +36,20 @@
 //   more: 3 · BLOCK_N/2 must fit 232 (two math warpgroups, BLOCK_N <= 128) or 255 (one,
 //   BLOCK_N <= 144). kPipelined = 0: one partial set, wait_group 0 then promote (the tensor
 //   cores then rely on the other warpgroup's wgmma to stay busy); allows BLOCK_N up to 208.
-// - A slot is released (empty arrival) only after its k-block was promoted: the promotion
-//   reads the slot's scales from shared memory. mbarrier.arrive has release semantics, so
-//   those reads are ordered before the producer's refill.
+// - A slot is released (empty arrival) as soon as its wgmma chain has completed: 1D2D and
+//   per-tensor read the slot's scales into registers right after the full-barrier wait, so
+//   the release goes before the promotion and the producer refills the slot a promotion
+//   earlier. 1D1D reads its scales from the slot during the promotion and releases after it.
+//   mbarrier.arrive has release semantics: the reads are ordered before the refill.
 // - 1D2D sfb: the tile's columns touch up to kMaxSfb 128-column scale rows; 8-column
 //   accumulator groups never straddle one (n0 and 128 are multiples of 8), so group j picks
-//   its scale with (n0 % 128 + 8j) / 128. The values are plain global loads issued with the
-//   k-block's wgmma and consumed at its promotion, so their latency is hidden.
+//   its scale with (n0 % 128 + 8j) / 128. The kMaxSfb values of a k-block ride in the slot
+//   (16 bytes): the producer copies them with 4-byte cp.async (a TMA box is 16 bytes at
+//   least, and sfb takes any strides) and cp.async.mbarrier.arrive counts them into the
+//   full barrier (2 arrivals: expect_tx + the copies). The copies come from a second
+//   producer warp with its own pass over the tiles: in the TMA thread their addresses
+//   overflowed the producer's 40 registers. The math warps thus never wait on a
+//   global load: plain loads issued one k-block ahead left their L2 latency partly exposed.
 // - TMA boxes: A {128, BLOCK_M / kClusterN}, B {128, BLOCK_N / kClusterM} with 128B swizzle
 //   (descriptor math in ptx/wgmma.cuh); sfa {BLOCK_M, 1} and sfb {BLOCK_N, 1} unswizzled
 //   boxes of the MN-major [K/128, M|N] scale matrices; D and C per epilogue.cuh.
@@ -175,6 +182,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   // TMA writes shared memory at 128-byte aligned addresses: the sfb column is padded.
   constexpr uint32_t kSfbBytes = k1D1D ? (kBlockN * 4 + 127) / 128 * 128 : 0;
   constexpr uint32_t kSfbTx = k1D1D ? kBlockN * 4 : 0;
+  // 1D2D: the k-block's kMaxSfb (<= 3) B block scales, copied by the producer (cp.async).
+  constexpr uint32_t kSfbValBytes = k1D2D ? 16 : 0;
+  static_assert(kMaxSfb * 4 <= 16, "B scale values of a k-block fit 16 bytes");
   constexpr uint32_t kDBytes = kDirect ? 0 : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
   constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbTx;
   extern __shared__ uint8_t smem_raw[];
@@ -184,8 +194,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   uint8_t* smem_b = smem_a + kNumStages * kABytes;
   float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kBBytes);
   float* smem_sfb = reinterpret_cast<float*>(smem_b + kNumStages * (kBBytes + kSfaBytes));
-  uint64_t* full =
-      reinterpret_cast<uint64_t*>(smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes));
+  float* smem_sfb_val =
+      reinterpret_cast<float*>(smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes));
+  uint64_t* full = reinterpret_cast<uint64_t*>(
+      smem_b + kNumStages * (kBBytes + kSfaBytes + kSfbBytes + kSfbValBytes));
   uint64_t* empty = full + kNumStages;
   uint64_t* c_full = empty + kNumStages;  // [2]: C prefetch of each math warpgroup (kCMode 3)
   static_assert(kSplitK == 1 || kNumStages * (kABytes + kBBytes) >= Split::kBytes,
@@ -209,7 +221,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     if constexpr (kCMode == 3) tma_prefetch_map(tmap_c);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
-      mbarrier_init(&full[s], 1);
+      mbarrier_init(&full[s], k1D2D ? 2 : 1);  // 1D2D: + the sfb cp.async arrival
       mbarrier_init(&empty[s], kNumPeers * kNumMathThreads / 32);
     }
     mbarrier_init(&c_full[0], 1);
@@ -267,6 +279,30 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
       }
+    } else if (k1D2D && warp == kNumMathThreads / 32 + 1 && elect_one()) {
+      // 1D2D: the next producer warp fills the slots' B-scale values (its own loop: in the
+      // TMA thread the addresses overflowed the producer's 40 registers).
+      Scheduler sched(p.m, p.n);
+      uint32_t m_block, n_block, stage = 0, phase = 0;
+      while (sched.next(m_block, n_block)) {
+        // Element offsets of the B-scale rows this tile touches (clamped: a clamped row only
+        // feeds clipped columns); 32 bits: the launcher checks the span of sfb fits.
+        uint32_t sfb_row[kMaxSfb];
+#pragma unroll
+        for (uint32_t s = 0; s < kMaxSfb; ++s)
+          sfb_row[s] = min(n_block * kBlockN / 128 + s, p.sfb_rows - 1) *
+                       static_cast<uint32_t>(p.sfb_stride_n);
+#pragma unroll 1
+        for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
+          const uint32_t off = kb * static_cast<uint32_t>(p.sfb_stride_k);
+          mbarrier_wait(&empty[stage], phase ^ 1);
+#pragma unroll
+          for (uint32_t s = 0; s < kMaxSfb; ++s)
+            cp_async_4(smem_sfb_val + stage * 4 + s, p.sfb + (sfb_row[s] + off));
+          mbarrier_arrive_cp_async(&full[stage]);
+          if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
+      }
     }
     __syncwarp();
     // Split-K: the producer warps take part in the math warps' two cluster barriers (the
@@ -286,8 +322,6 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     uint32_t peer = 0;
     if constexpr (kClusterSize > 1)
       peer = cluster_cta_rank() ^ (lane == 0 ? 0 : (lane == 1 && kClusterN == 2 ? kClusterM : 1));
-    // 1D2D sfb is tiny (ceil(N/128) x ceil(K/128) floats): 32-bit offsets (fewer registers).
-    const uint32_t sfb_stride_k = static_cast<uint32_t>(p.sfb_stride_k);
     float tensor_scale = 1.0f;
     if constexpr (kPerTensor) {
       if (p.scale_a) tensor_scale *= ldg_f32(p.scale_a);
@@ -306,30 +340,14 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 #pragma unroll
         for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] = 0.0f;
       }
-      // 1D2D: B-scale rows this tile touches (clamped: a clamped row only feeds clipped
-      // columns).
-      const uint32_t sfb_off = n0 % 128;
-      const float* sfb_row[kMaxSfb];
-#pragma unroll
-      for (uint32_t s = 0; s < kMaxSfb; ++s) {
-        const uint32_t r = k1D2D ? min(n0 / 128 + s, p.sfb_rows - 1) : 0;
-        sfb_row[s] = k1D2D ? p.sfb + static_cast<int64_t>(r) * p.sfb_stride_n +
-                                 static_cast<int64_t>(kb_begin) * p.sfb_stride_k
-                           : nullptr;
-      }
+      const uint32_t sfb_off = n0 % 128;  // 1D2D: the tile's offset in its first sfb block
 
-      // The scales of one in-flight k-block (1D2D): its sfb values, loaded from global
-      // before the slot's barrier wait, and the sfa of this thread's two rows, read from
-      // the slot right after it (so the promotion waits on neither).
+      // The scales of one in-flight k-block (1D2D): its sfb values and the sfa of this
+      // thread's two rows, read from the slot right after its barrier wait (so the promotion
+      // waits on neither and the slot can be released before it).
       struct Scales {
         float sfb[kMaxSfb];
         float sfa_lo[kWaves], sfa_hi[kWaves];
-      };
-      // Loads the 1D2D B scales of k-block kb (no-op otherwise).
-      auto load_sfb = [&](Scales& v, uint32_t kb) {
-#pragma unroll
-        for (uint32_t s = 0; s < kMaxSfb; ++s)
-          v.sfb[s] = k1D2D ? ldg_f32(sfb_row[s] + kb * sfb_stride_k) : 1.0f;
       };
       // kCMode 3: fetch this warpgroup's rows of C into the staging tile (once the previous
       // tile's stores have read it) while the mainloop runs.
@@ -338,18 +356,26 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           if (leader) Epilogue::load_c_async(tmap_c, smem_d, wg, m0, n0, &c_full[wg]);
         }
       };
-      // Waits for k-block kb's slot with what its promotion needs: the B scales (global
-      // loads, issued before the wait) and the sfa of this thread's rows in every wave.
-      auto wait_slot = [&](Scales& v, uint32_t kb) {
-        load_sfb(v, kb);
-        mbarrier_wait(&full[stage], phase);
+      // Reads what the promotion of slot `slot` needs (1D2D): the B scales and the sfa of
+      // this thread's rows in every wave.
+      auto read_scales = [&](Scales& v, uint32_t slot) {
         if constexpr (k1D2D) {
 #pragma unroll
+          for (uint32_t s = 0; s < kMaxSfb; ++s) v.sfb[s] = smem_sfb_val[slot * 4 + s];
+#pragma unroll
           for (uint32_t w = 0; w < kWaves; ++w) {
-            v.sfa_lo[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo];
-            v.sfa_hi[w] = smem_sfa[stage * kBlockM + 128 * w + row_lo + 8];
+            v.sfa_lo[w] = smem_sfa[slot * kBlockM + 128 * w + row_lo];
+            v.sfa_hi[w] = smem_sfa[slot * kBlockM + 128 * w + row_lo + 8];
           }
         }
+      };
+      // Scales read right after the slot's wait, held across the chain (they are ready when
+      // the promotion starts); one m64 wave not pipelined reads them after the chain instead
+      // (fewer live registers for BLOCK_N up to 208; the slot is still held then).
+      constexpr bool kEarlyScales = kPipelined || kWaves > 1;
+      auto wait_slot = [&](Scales& v) {
+        mbarrier_wait(&full[stage], phase);
+        if constexpr (kEarlyScales) read_scales(v, stage);
       };
       // Issues wave w's wgmma chain on the current slot into `part` (the first with
       // scale-d = 0) and commits it.
@@ -368,7 +394,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // Issues k-block kb into `part` (one wave); the tile's C prefetch goes out right after
       // the first k-block.
       auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
-        wait_slot(v, kb);
+        wait_slot(v);
         issue_chain(part, 0);
         if (++stage == kNumStages) stage = 0, phase ^= 1;
         if (kb == 0) prefetch_c();
@@ -436,9 +462,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       };
 
       if constexpr (kWaves == 1) {
-        auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc) {
+        auto promote_release = [&](float (&part)[kNumAcc], Scales& sc) {
+          if constexpr (!kEarlyScales) read_scales(sc, rel);
+          if constexpr (!k1D1D) release();  // the scales are in registers now
           promote(acc[0], part, sc, 0);
-          release();
+          if constexpr (k1D1D) release();
         };
         DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_release);
       } else {
@@ -447,15 +475,15 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         // warpgroup's promotion overlaps the other's chain.
         for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
           Scales sc;
-          wait_slot(sc, kb);
+          wait_slot(sc);
 #pragma unroll
           for (uint32_t w = 0; w < kWaves; ++w) {
             float part[kNumAcc];
             issue_chain(part, w);
             wgmma_wait<0>();
+            if (w == kWaves - 1) release();  // not 1D1D: the scales are in registers
             promote(acc[w], part, sc, w);
           }
-          release();
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
       }

@@ -58,6 +58,13 @@ DLG_DEVICE void mbarrier_arrive_cluster(uint64_t* bar, uint32_t cta_rank) {
       : "memory");
 }
 
+// An arrival on `bar` once every cp.async this thread issued before it has landed. .noinc:
+// the arrival is one of the count the barrier was initialised with (not an extra one).
+DLG_DEVICE void mbarrier_arrive_cp_async(uint64_t* bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_addr(bar))
+               : "memory");
+}
+
 // The producer's arrival that also announces `bytes` of TMA traffic for this phase.
 DLG_DEVICE void mbarrier_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(bar)),

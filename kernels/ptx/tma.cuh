@@ -63,5 +63,14 @@ DLG_DEVICE void tma_store_wait_all() {
   asm volatile("cp.async.bulk.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
+// 4-byte asynchronous copy global -> shared (non-bulk cp.async, L1-cached): for values too
+// small for a TMA box (16-byte minimum), e.g. a k-block's few B block scales. Completion is
+// signalled with mbarrier_arrive_cp_async (ptx/mbarrier.cuh).
+DLG_DEVICE void cp_async_4(void* smem_dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(smem_addr(smem_dst)),
+               "l"(reinterpret_cast<uint64_t>(src))
+               : "memory");
+}
+
 }  // namespace ptx
 }  // namespace dlg

@@ -370,8 +370,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         }
       };
       // Scales read right after the slot's wait, held across the chain (they are ready when
-      // the promotion starts); one m64 wave not pipelined reads them after the chain instead
-      // (fewer live registers for BLOCK_N up to 208; the slot is still held then).
+      // the promotion starts); one m64 wave not pipelined reads them right after issuing the
+      // chain instead (before its wait: fewer live registers around the wgmma issue, BLOCK_N
+      // up to 208 spilled otherwise).
       constexpr bool kEarlyScales = kPipelined || kWaves > 1;
       auto wait_slot = [&](Scales& v) {
         mbarrier_wait(&full[stage], phase);
@@ -396,6 +397,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
         wait_slot(v);
         issue_chain(part, 0);
+        if constexpr (!kEarlyScales) read_scales(v, stage);
         if (++stage == kNumStages) stage = 0, phase ^= 1;
         if (kb == 0) prefetch_c();
       };
@@ -462,8 +464,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       };
 
       if constexpr (kWaves == 1) {
-        auto promote_release = [&](float (&part)[kNumAcc], Scales& sc) {
-          if constexpr (!kEarlyScales) read_scales(sc, rel);
+        auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc) {
           if constexpr (!k1D1D) release();  // the scales are in registers now
           promote(acc[0], part, sc, 0);
           if constexpr (k1D1D) release();

@@ -187,6 +187,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
     const uint32_t wg = threadIdx.x / 128;
+    const uint32_t wg_uniform = warp / 4;  // known warp-uniform: descriptors on uniform registers
     // Releases slot s for every CTA that writes into it: lane 0 this CTA, lane 1 the A
     // sharer (or the B sharer), lane 2 the B sharer.
     const uint32_t cta_rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
@@ -215,7 +216,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
           const uint64_t desc_a =
-              wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg) * kRowBytes);
+              wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg_uniform) * kRowBytes);
 #pragma unroll
           for (uint32_t k = 0; k < kBlockK / 16; ++k)
             Mma::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),

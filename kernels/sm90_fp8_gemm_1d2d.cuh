@@ -13,6 +13,7 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<256, 112, 3, 2, 1, 16, 1, dlg_bf16, 1, 0, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 64, 9, 1, 1, 16, 0, dlg_bf16, 0, 1, 1, 4>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 208, 3, 1, 1, 16, 0, dlg_bf16, 0, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 5, 1, 2, 16, 0, dlg_bf16, 0, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<64, 128, 8, 1, 1, 16, 1, float, 2, 1, 1, 2>
 //
 // NOTES: the body (warp specialization, pipeline, promotion, multicast, epilogue) is

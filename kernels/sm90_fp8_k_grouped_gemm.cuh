@@ -194,6 +194,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
     const uint32_t wg = threadIdx.x / 128;
+    const uint32_t wg_uniform = warp / 4;  // known warp-uniform: descriptors on uniform registers
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;
     const uint32_t col_q = 2 * (lane % 4);
     Scheduler sched(p.ks, p.ks_stride, p.num_groups, p.m, p.n);
@@ -220,7 +221,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       struct NoScales {};
       auto issue = [&](float (&part)[kNumAcc], NoScales&, uint32_t kb) {
         mbarrier_wait(&full[stage], phase);
-        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kBlockK);
+        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg_uniform * 64 * kBlockK);
         const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
         fence_operands(part);
         wgmma_fence();

@@ -236,6 +236,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     // ---- math warpgroups (wgmma) ----------------------------------------------------------
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
     const uint32_t wg = threadIdx.x / 128;
+    const uint32_t wg_uniform = warp / 4;  // known warp-uniform: descriptors on uniform registers
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
     // A slot has been read by this warp: release it in every CTA of the pair (lane r arrives
@@ -315,7 +316,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
             load_scales(v, kb);
           }
           mbarrier_wait(&full[stage], phase);
-          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
+          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg_uniform * 64 * kRowBytes);
           const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
           fence_operands(part);
           wgmma_fence();
@@ -367,7 +368,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         uint32_t prev_stage = 0;
         for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
           mbarrier_wait(&full[stage], phase);
-          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg * 64 * kRowBytes);
+          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg_uniform * 64 * kRowBytes);
           const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
           // BF16: accumulate in place, keep k-block kb in flight while kb-1 retires.
           fence_operands(acc);

@@ -28,7 +28,7 @@ for r in $(seq "${AB_ROUNDS:-2}"); do
     [ "$side" = base ] && bench="$base_src/build-base/dlgemm_bench"
     echo "## $side round $r" >>"$log"
     DLG_JIT_CACHE_DIR=/tmp/dlg-cache-$side $bench ${AB_ARGS:-} $common >"$OUT/one.txt" 2>&1
-    grep -E "^(fp8|bf16|m_grouped|k_grouped|cast)|error|FAIL" "$OUT/one.txt" >>"$log"
+    grep -E '\|.*\||GB/s \(|error|FAIL' "$OUT/one.txt" | grep -v '^op ' >>"$log"
   done
 done
 rm -f "$OUT/one.txt"

@@ -20,7 +20,8 @@ cp -r .device "$base_src/" 2>/dev/null
     -DDLG_CUDA_INCLUDE_DIR=/usr/local/cuda/include >"$OUT/ab_build.log" 2>&1 &&
   cmake --build build-base -j 16 --target dlgemm_bench >>"$OUT/ab_build.log" 2>&1 ) ||
   { echo "ab: base build failed"; tail -5 "$OUT/ab_build.log"; exit 2; }
-common="--no-compile --no-overhead --check-rows 16"
+# (the grouped suites take none of these: AB_COMMON="" for them)
+common=${AB_COMMON-"--no-compile --no-overhead --check-rows 16"}
 : >"$log"
 for r in $(seq "${AB_ROUNDS:-2}"); do
   for side in new base; do

@@ -54,7 +54,7 @@ static void usage(FILE* f) {
       "  --device N        CUDA device ordinal (default 0)\n"
       "  --seed N          seed of the A operands (default 1)\n"
       "  --list            print the selected shapes and exit (no GPU needed)\n"
-
+      "  --op OP           another suite instead of the dense GEMMs:\n"
       "                    m_grouped_contiguous, m_grouped_masked, k_grouped, casts or\n"
       "                    grouped (all four) run the MoE / quantisation suites (bench/grouped.c:\n"
       "                    --quick --iters --warmup --json --flush-mib --no-baseline)\n"

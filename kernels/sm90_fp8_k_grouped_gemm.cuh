@@ -221,8 +221,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       struct NoScales {};
       auto issue = [&](float (&part)[kNumAcc], NoScales&, uint32_t kb) {
         mbarrier_wait(&full[stage], phase);
-        const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg_uniform * 64 * kBlockK);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+        const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
+        const uint64_t desc_a = wgmma_desc_sw128(smem_a + su * kABytes + wg_uniform * 64 * kBlockK);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
         fence_operands(part);
         wgmma_fence();
 #pragma unroll

@@ -316,8 +316,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
             load_scales(v, kb);
           }
           mbarrier_wait(&full[stage], phase);
-          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg_uniform * 64 * kRowBytes);
-          const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+          const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
+          const uint64_t desc_a = wgmma_desc_sw128(smem_a + su * kABytes + wg_uniform * 64 * kRowBytes);
+          const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
           fence_operands(part);
           wgmma_fence();
 #pragma unroll
@@ -368,8 +369,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         uint32_t prev_stage = 0;
         for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
           mbarrier_wait(&full[stage], phase);
-          const uint64_t desc_a = wgmma_desc_sw128(smem_a + stage * kABytes + wg_uniform * 64 * kRowBytes);
-          const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+          const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
+          const uint64_t desc_a = wgmma_desc_sw128(smem_a + su * kABytes + wg_uniform * 64 * kRowBytes);
+          const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
           // BF16: accumulate in place, keep k-block kb in flight while kb-1 retires.
           fence_operands(acc);
           wgmma_fence();

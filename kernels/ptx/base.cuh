@@ -28,6 +28,12 @@ DLG_DEVICE uint32_t lane_idx() {
   return lane;
 }
 
+// Lane 0's value, known warp-uniform to the compiler afterwards: for a value every lane holds
+// alike that the compiler cannot prove so (e.g. a pipeline stage index carried through loops
+// it deems divergent), so that what is computed from it (wgmma descriptors) stays on the
+// uniform datapath instead of vector registers moved over with R2UR.
+DLG_DEVICE uint32_t warp_uniform(uint32_t v) { return __shfl_sync(0xffffffffu, v, 0); }
+
 // The warp index, made warp-uniform in the compiler's eyes (shfl of lane 0's value).
 DLG_DEVICE uint32_t warp_idx_uniform() {
   return __shfl_sync(0xffffffffu, threadIdx.x / 32, 0);

@@ -110,9 +110,18 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   const int64_t waves = cdiv(tiles * split, grid_max);
   /* Split-K: each CTA of a tile's cluster runs a slice of the k-blocks. */
   const double kblocks = (double)cdiv(cdiv(s->k, s->fp8 ? 128 : 64), split);
+  /* FP8 1D2D BLOCK_M 256 (not pipelined): each math warpgroup's two m64 waves alternate on
+   * the tensor cores with the other warpgroup's, so a wave's promotion hides behind the
+   * other's chain about as well as a pipelined 128-row tile's, and each slot feeds two
+   * 128-row k-blocks of work (its latency counts half per stage). H100 sweep at a2fbf1a
+   * (docs/kernels.md): 256x128 1x2 ran 3-6 % faster than 128x128 pipelined at M = 4096,
+   * K >= 512, once the k-loop's overheads were cut. */
+  const int promotion = promotion_of(s);
+  const int wave_pairs = bm == 256 && promotion == DLG_SM90_PROMOTE_ROW_BLOCK;
   /* Dense tensor-core rate per SM: 4096 FP8 or 2048 BF16 MAC/clk; a k-block is 128 FP8 or
    * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles at the ideal rate. */
-  const double mma = (double)bm * bn / 32.0 * (MMA_EFFICIENCY_BASE + STAGE_LATENCY / c->stages);
+  const double mma = (double)bm * bn / 32.0 *
+                     (MMA_EFFICIENCY_BASE + STAGE_LATENCY / (c->stages * (wave_pairs ? 2 : 1)));
   /* Streaming the slot in: a multicast operand costs each CTA half its bytes. */
   double bytes = ((double)bm / cn + (double)bn / cm) * ROW_BYTES;
   if (s->sfa_in_smem & DLG_SM90_SMEM_SFA) bytes += bm * 4.0;
@@ -123,11 +132,10 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
    * two warpgroups run in step, so the tensor cores idle meanwhile); pipelined, only one
    * promotion in a chain of 4 k-blocks is exposed, half of it covered by the other
    * warpgroup's chain. */
-  const int promotion = promotion_of(s);
   double exposed = 0.0;
   if (promotion != DLG_SM90_PROMOTE_NONE) {
     const double alone = k_promote_per_acc[promotion] * bn / 2.0 + WGMMA_LATENCY;
-    exposed = c->pipelined ? alone / 4.0 * (bm == 128 ? 0.5 : 1.0) : alone;
+    exposed = c->pipelined || wave_pairs ? alone / 4.0 * (bm >= 128 ? 0.5 : 1.0) : alone;
   }
   double per_kb = mma > load ? mma : load;
   per_kb += exposed + KBLOCK_OVERHEAD;
@@ -139,7 +147,7 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   if (bm == 64 && s->m > 64) per_kb *= ONE_WARPGROUP_PENALTY;
   /* Fewer than 4 slots cover the TMA latency worse (measured: FP8 128x128 5 -> 4 stages
    * +3.5%). */
-  if (c->stages < 4) per_kb *= 1.0 + 0.04 * (4 - c->stages);
+  if (c->stages * (wave_pairs ? 2 : 1) < 4) per_kb *= 1.0 + 0.04 * (4 - c->stages);
   double epilogue = (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK +
                     EPILOGUE_FIXED;
   if (s->c_bytes && (c->direct_store || !s->c_via_tma)) epilogue += C_LOAD_LATENCY;
@@ -244,6 +252,11 @@ static int multicast_pays(const dlg_sm90_gemm_config_t* c) {
   return c->cluster_m * c->cluster_n == 1 || c->waves > 1;
 }
 
+/* A/B bytes a CTA loads from L2 per k-block (a multicast operand counts half). */
+static double slot_l2_bytes(const dlg_sm90_gemm_config_t* c) {
+  return ((double)c->block_m / c->cluster_n + (double)c->block_n / c->cluster_m) * ROW_BYTES;
+}
+
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out) {
   /* 2x2 clusters and the direct-store epilogue are available through the override but
    * measured slower on every shape of the H100 sweep (docs/kernels.md), so the search
@@ -278,7 +291,13 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
             if (!compiles_clean(s, &cand)) continue;
             complete(s, &cand);
             if (!multicast_pays(&cand)) continue;
-            if (found && !(cand.est_cycles < best.est_cycles)) continue; /* ties: earlier */
+            /* Ties (both bound by the tensor cores): FP8, the one moving fewer L2 bytes per
+             * k-block (multicast: L2 traffic costs power, so clock under the H100's cap;
+             * measured for the 256x128 tiles); then the earlier. */
+            if (found && !(cand.est_cycles < best.est_cycles ||
+                           (s->fp8 && cand.est_cycles == best.est_cycles &&
+                            slot_l2_bytes(&cand) < slot_l2_bytes(&best))))
+              continue;
             found = 1;
             best = cand;
           }

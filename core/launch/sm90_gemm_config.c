@@ -110,14 +110,16 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   const int64_t waves = cdiv(tiles * split, grid_max);
   /* Split-K: each CTA of a tile's cluster runs a slice of the k-blocks. */
   const double kblocks = (double)cdiv(cdiv(s->k, s->fp8 ? 128 : 64), split);
-  /* FP8 1D2D BLOCK_M 256 (not pipelined): each math warpgroup's two m64 waves alternate on
-   * the tensor cores with the other warpgroup's, so a wave's promotion hides behind the
-   * other's chain about as well as a pipelined 128-row tile's, and each slot feeds two
-   * 128-row k-blocks of work (its latency counts half per stage). H100 sweep at a2fbf1a
-   * (docs/kernels.md): 256x128 1x2 ran 3-6 % faster than 128x128 pipelined at M = 4096,
-   * K >= 512, once the k-loop's overheads were cut. */
+  /* FP8 1D2D / per-tensor BLOCK_M 256 (not pipelined): each math warpgroup's two m64 waves
+   * alternate on the tensor cores with the other warpgroup's, so a wave's promotion hides
+   * behind the other's chain about as well as a pipelined 128-row tile's, and each slot
+   * feeds two 128-row k-blocks of work (its latency counts half per stage). H100 sweeps at
+   * a2fbf1a / 5f4e525 (docs/kernels.md): 256x128 1x2 ran 3-6 % (1D2D) and up to 5 %
+   * (per-tensor, 8192^3) faster than 128x128 pipelined at M = 4096, once the k-loop's
+   * overheads were cut. */
   const int promotion = promotion_of(s);
-  const int wave_pairs = bm == 256 && promotion == DLG_SM90_PROMOTE_ROW_BLOCK;
+  const int wave_pairs = bm == 256 && (promotion == DLG_SM90_PROMOTE_ROW_BLOCK ||
+                                       promotion == DLG_SM90_PROMOTE_ADD);
   /* Dense tensor-core rate per SM: 4096 FP8 or 2048 BF16 MAC/clk; a k-block is 128 FP8 or
    * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles at the ideal rate. */
   const double mma = (double)bm * bn / 32.0 *

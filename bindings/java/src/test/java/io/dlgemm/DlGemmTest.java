@@ -592,6 +592,20 @@ class DlGemmTest {
 
   // ---- MQA logits ----------------------------------------------------------------------
 
+  /** Logit of query row i against key j: sum over heads of relu(q·k · kv_scale[j]) · weight. */
+  private static double mqaReference(double[] qf, double[] kf, float[] kvScale, float[] weights,
+      int h, int dim, int i, int j) {
+    double sum = 0;
+    for (int hh = 0; hh < h; hh++) {
+      double dot = 0;
+      for (int p = 0; p < dim; p++) {
+        dot += qf[(i * h + hh) * dim + p] * kf[j * dim + p];
+      }
+      sum += Math.max(dot * kvScale[j], 0) * weights[i * h + hh];
+    }
+    return sum;
+  }
+
   @Test
   void testMqaLogits() {
     int s = 12;
@@ -614,15 +628,7 @@ class DlGemmTest {
     boolean[] valid = new boolean[s * skv];
     for (int i = 0; i < s; i++) {
       for (int j = 0; j < skv; j++) {
-        double sum = 0;
-        for (int hh = 0; hh < h; hh++) {
-          double dot = 0;
-          for (int p = 0; p < dim; p++) {
-            dot += qf[(i * h + hh) * dim + p] * kf[j * dim + p];
-          }
-          sum += Math.max(dot * kvScale[j], 0) * weights[i * h + hh];
-        }
-        ref[i * skv + j] = sum;
+        ref[i * skv + j] = mqaReference(qf, kf, kvScale, weights, h, dim, i, j);
         valid[i * skv + j] = j >= ks[i] && j < Math.min(ke[i], skv);
       }
     }
@@ -702,15 +708,7 @@ class DlGemmTest {
             assertEquals(Double.NEGATIVE_INFINITY, out[i * width + c], "past the window");
             continue;
           }
-          int j = ks[i] + c;
-          double sum = 0;
-          for (int hh = 0; hh < h; hh++) {
-            double dot = 0;
-            for (int p = 0; p < dim; p++) {
-              dot += qf[(i * h + hh) * dim + p] * kf[j * dim + p];
-            }
-            sum += Math.max(dot * kvScale[j], 0) * weights[i * h + hh];
-          }
+          double sum = mqaReference(qf, kf, kvScale, weights, h, dim, i, ks[i] + c);
           assertEquals(sum, out[i * width + c], 1e-4 + 1e-5 * Math.abs(sum), "row " + i);
         }
       }

@@ -14,7 +14,6 @@ log="$OUT/ab.log"
 base_src=/tmp/dlg-base
 rm -rf "$base_src" && mkdir -p "$base_src"
 tar xzf .device/base.tgz -C "$base_src" || { echo "ab: .device/base.tgz missing" >&2; exit 2; }
-cp -r .device "$base_src/" 2>/dev/null
 ( cd "$base_src" && CC=/usr/bin/gcc CXX=/usr/bin/g++ cmake -S . -B build-base -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DDLG_DLPACK_INCLUDE_DIR="$root/.device/include" \
     -DDLG_CUDA_INCLUDE_DIR=/usr/local/cuda/include >"$OUT/ab_build.log" 2>&1 &&

@@ -48,4 +48,4 @@ while time.time() - t0 < 3.0:
     torch.cuda.synchronize(); n += 50
 print("cublaslt %d calls, %.1f us each (wall)" % (n, (time.time() - t0) / n * 1e6))
 PY
-tail -3 "$OUT/clocks_dlgemm.run.txt" "$OUT/clocks_cublaslt.run.txt"
+tail -n 3 "$OUT/clocks_dlgemm.run.txt" "$OUT/clocks_cublaslt.run.txt"

@@ -120,10 +120,12 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   const int promotion = promotion_of(s);
   const int wave_pairs = bm == 256 && (promotion == DLG_SM90_PROMOTE_ROW_BLOCK ||
                                        promotion == DLG_SM90_PROMOTE_ADD);
+  /* Slots in flight, in 128-row k-blocks of work each. */
+  const int slot_stages = c->stages * (wave_pairs ? 2 : 1);
   /* Dense tensor-core rate per SM: 4096 FP8 or 2048 BF16 MAC/clk; a k-block is 128 FP8 or
    * 64 BF16 deep, so both take BLOCK_M*BLOCK_N/32 cycles at the ideal rate. */
-  const double mma = (double)bm * bn / 32.0 *
-                     (MMA_EFFICIENCY_BASE + STAGE_LATENCY / (c->stages * (wave_pairs ? 2 : 1)));
+  const double mma =
+      (double)bm * bn / 32.0 * (MMA_EFFICIENCY_BASE + STAGE_LATENCY / slot_stages);
   /* Streaming the slot in: a multicast operand costs each CTA half its bytes. */
   double bytes = ((double)bm / cn + (double)bn / cm) * ROW_BYTES;
   if (s->sfa_in_smem & DLG_SM90_SMEM_SFA) bytes += bm * 4.0;
@@ -149,7 +151,7 @@ static double estimate(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c
   if (bm == 64 && s->m > 64) per_kb *= ONE_WARPGROUP_PENALTY;
   /* Fewer than 4 slots cover the TMA latency worse (measured: FP8 128x128 5 -> 4 stages
    * +3.5%). */
-  if (c->stages * (wave_pairs ? 2 : 1) < 4) per_kb *= 1.0 + 0.04 * (4 - c->stages);
+  if (slot_stages < 4) per_kb *= 1.0 + 0.04 * (4 - slot_stages);
   double epilogue = (double)bm * bn * (s->out_bytes + s->c_bytes) / EPILOGUE_BYTES_PER_CLK +
                     EPILOGUE_FIXED;
   if (s->c_bytes && (c->direct_store || !s->c_via_tma)) epilogue += C_LOAD_LATENCY;

@@ -280,8 +280,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         }
       }
     } else if (k1D2D && warp == kNumMathThreads / 32 + 1 && elect_one()) {
-      // 1D2D: the next producer warp fills the slots' B-scale values (its own loop: in the
-      // TMA thread the addresses overflowed the producer's 40 registers).
+      // 1D2D: the next producer warp fills the slots' B-scale values (see the NOTES).
       Scheduler sched(p.m, p.n);
       uint32_t m_block, n_block, stage = 0, phase = 0;
       while (sched.next(m_block, n_block)) {

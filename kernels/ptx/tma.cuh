@@ -1,5 +1,6 @@
 // TMA (cp.async.bulk.tensor) wrappers: 2D tiled loads (optionally multicast over the
-// cluster), 2D tiled stores, bulk-group commit/wait, tensor-map prefetch.
+// cluster), 2D tiled stores, bulk-group commit/wait, tensor-map prefetch; and the small
+// non-bulk cp.async for values below a TMA box.
 //
 // NOTES:
 // - Coordinates are in elements, innermost dimension first: {c0 = column (contiguous dim),

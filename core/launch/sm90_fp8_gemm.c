@@ -11,20 +11,6 @@
 #include "launch/sm90_gemm_common.h"
 #include "validate.h"
 
-/* Byte-for-byte twin of dlg::Sm90Fp8GemmParams in the kernel. */
-typedef struct sm90_fp8_params {
-  uint32_t m, n, k;
-  const float* sfb;
-  int64_t sfb_stride_n, sfb_stride_k;
-  uint32_t sfb_rows;
-  const float* scale_a;
-  const float* scale_b;
-  const void* c;
-  int64_t ldc;
-  void* d;
-  int64_t ldd;
-} sm90_fp8_params_t;
-_Static_assert(sizeof(sm90_fp8_params_t) == 96, "must match dlg::Sm90Fp8GemmParams");
 
 static const float* scalar_or_null(const DLTensor* t) {
   return t && t->data ? (const float*)dlg_data(t) : NULL;
@@ -82,7 +68,7 @@ static int fp8_c_mode(const dlg_gemm_problem_t* p, int check_ptr) {
   return 3;
 }
 
-static void fill_params(const dlg_gemm_problem_t* p, sm90_fp8_params_t* q) {
+static void fill_params(const dlg_gemm_problem_t* p, dlg_sm90_fp8_params_t* q) {
   memset(q, 0, sizeof *q);
   q->m = (uint32_t)p->m;
   q->n = (uint32_t)p->n;
@@ -230,7 +216,7 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
   if ((s = dlg_sm90_map_output(&map_d, p->d, &cfg)) != DLG_OK) return s;
   if (c_mode == 3 && (s = dlg_sm90_map_epilogue(&map_c, p->c, &cfg, "c")) != DLG_OK) return s;
 
-  sm90_fp8_params_t params;
+  dlg_sm90_fp8_params_t params;
   fill_params(p, &params);
   const int split = cfg.split_k > 1 ? cfg.split_k : 1;
   dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,

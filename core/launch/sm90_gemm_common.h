@@ -11,6 +11,26 @@
 #include "launch/sm90_gemm_config.h"
 #include "launch/tma.h"
 
+/* Byte-for-byte twin of dlg::Sm90Fp8GemmParams (kernels/common/fp8_gemm_body.cuh): the
+ * dense FP8 kernels' and the FP8 M-grouped contiguous kernel's arguments besides the maps. */
+typedef struct dlg_sm90_fp8_params {
+  uint32_t m, n, k;
+  const float* sfb;
+  int64_t sfb_stride_n, sfb_stride_k;
+  uint32_t sfb_rows;
+  const float* scale_a;
+  const float* scale_b;
+  const void* c;
+  int64_t ldc;
+  void* d;
+  int64_t ldd;
+  const int32_t* layout; /* M-grouped: row ids | offsets */
+  int64_t layout_stride;
+  int64_t sfb_stride_g;
+  uint32_t num_groups, pad_;
+} dlg_sm90_fp8_params_t;
+_Static_assert(sizeof(dlg_sm90_fp8_params_t) == 128, "must match dlg::Sm90Fp8GemmParams");
+
 /* A or B as [rows, K], K-major, with a TMA-compatible base and row stride. `check_ptr` = 0
  * skips the base-address test (warm-up has no data). */
 dlg_status_t dlg_sm90_check_operand(const char* name, const DLTensor* t, int elem_bytes,

@@ -186,6 +186,7 @@ static void complete(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* c) 
  * count must be even, and the grid must hold a cluster. */
 static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, int cn) {
   if ((cm != 1 && cm != 2) || (cn != 1 && cn != 2)) return 0;
+  if (cm == 2 && s->m_grouped) return 0;
   if (cm * cn > s->num_sms) return 0;
   if (cm == 2 && cdiv(s->m, bm) % 2) return 0;
   if (cn == 2 && cdiv(s->n, bn) % 2) return 0;
@@ -316,7 +317,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
    * $DLG_SM90_SPLIT_K=0 leaves them out (tuning A/B). */
   static const int splits[2] = {2, 4};
   const char* split_env = getenv("DLG_SM90_SPLIT_K");
-  const int try_split = !(split_env && !strcmp(split_env, "0")) &&
+  const int try_split = !(split_env && !strcmp(split_env, "0")) && !s->m_grouped &&
                         (!found || 4 * (int64_t)best.grid < 3 * (int64_t)s->num_sms || s->m <= 16);
   /* One promotion mode: pipelined for FP8, none for BF16. */
   const int pipe = s->fp8 ? 1 : 0;
@@ -392,6 +393,8 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
   if (c.stages < 2 || c.stages > most) return *why = "stages: 2 .. what fits in shared memory", 0;
   const char* bad_split = split_k_invalid(s, &c);
   if (bad_split) return *why = bad_split, 0;
+  if (s->m_grouped && (c.direct_store || c.split_k > 1))
+    return *why = "m-grouped: the staged epilogue (direct=0), no split-K", 0;
   complete(s, &c);
   *cfg = c;
   return 1;

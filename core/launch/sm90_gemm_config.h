@@ -31,6 +31,8 @@ typedef struct dlg_sm90_gemm_shape {
                         sfa_in_smem, else ADD (callers written before the field existed) */
   int c_bytes;       /* bytes per element of C read by the epilogue (0: no C) */
   int c_via_tma;     /* C can be prefetched by TMA into the staging tile (FP8 kCMode 3) */
+  int m_grouped;     /* FP8 M-grouped contiguous on the dense body (m = all rows): no cluster
+                        along M (two m-blocks may hold different groups), no split-K */
 } dlg_sm90_gemm_shape_t;
 
 typedef struct dlg_sm90_gemm_config {

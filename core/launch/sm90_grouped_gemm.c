@@ -12,6 +12,7 @@
 #include "jit/dl.h"
 #include "jit/jit.h"
 #include "launch/launch.h"
+#include "launch/sm90_gemm_common.h"
 #include "launch/sm90_gemm_config.h"
 #include "validate.h"
 
@@ -434,6 +435,100 @@ static int m_grouped_tma_epilogue_ok(const dlg_m_grouped_problem_t* p) {
   return (p->masked ? p->groups * p->m : p->m) <= INT32_MAX;
 }
 
+/* ---- M-grouped contiguous FP8 on the dense body ------------------------------------------ */
+
+/* Whether a contiguous FP8 problem runs on the dense kernels' body
+ * (kernels/sm90_fp8_m_grouped_contiguous_gemm.cuh: 256-row tiles, B scales in the slots;
+ * H100 at M ~ 32768: the dense 1D2D kernel 1311-1387 TFLOPS, the grouped kernel 1077-1194):
+ * 1D2D with the TMA-able sfa or per-tensor, D for the staged epilogue, A TMA-able as one
+ * [M, K] matrix. $DLG_GROUPED_DENSE_BODY=0 keeps the grouped kernel (A/B). */
+static int dense_body_ok(const dlg_m_grouped_problem_t* p, int sfa_tma, int tma_epilogue) {
+  if (p->masked || p->recipe == DLG_RECIPE_BF16 || getenv_is_zero("DLG_GROUPED_DENSE_BODY"))
+    return 0;
+  if (p->recipe == DLG_RECIPE_FP8_1D2D && !sfa_tma) return 0;
+  if (!tma_epilogue || p->a->ndim != 2) return 0;
+  const int64_t lda = dlg_stride(p->a, 0);
+  if (p->k > 1 && dlg_stride(p->a, 1) != 1) return 0;
+  if (p->m > 1 && (lda < p->k || lda % 16)) return 0;
+  return (uintptr_t)dlg_data(p->a) % 16 == 0;
+}
+
+static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_problem_t* p,
+                                      int sms, size_t smem, void* stream, const char* op) {
+  const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
+  dlg_sm90_gemm_shape_t shape;
+  memset(&shape, 0, sizeof shape);
+  shape.m = p->m;
+  shape.n = p->n;
+  shape.k = p->k;
+  shape.fp8 = 1;
+  shape.sfa_in_smem = per_tensor ? 0 : DLG_SM90_SMEM_SFA;
+  shape.promotion = per_tensor ? DLG_SM90_PROMOTE_ADD : DLG_SM90_PROMOTE_ROW_BLOCK;
+  shape.out_bytes = 2;
+  shape.num_sms = sms;
+  shape.smem_limit = smem;
+  shape.m_grouped = 1;
+  dlg_sm90_gemm_config_t cfg;
+  if (!dlg_sm90_gemm_choose(&shape, &cfg))
+    return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
+  dlg_sm90_apply_override(&shape, &cfg);
+
+  CUtensorMap map_a, map_b, map_sfa, map_d;
+  memset(&map_sfa, 0, sizeof map_sfa);
+  DLG_TRY(dlg_sm90_map_operand(&map_a, p->a, CU_TENSOR_MAP_DATA_TYPE_UINT8,
+                               (uint32_t)(cfg.block_m / cfg.cluster_n), "a"));
+  DLG_TRY(map_operand(&map_b, p->b, 1, 1, (uint32_t)cfg.block_n, "b"));
+  if (!per_tensor) DLG_TRY(map_mn_major_scales(&map_sfa, p->sfa, (uint32_t)cfg.block_m, "sfa"));
+  DLG_TRY(map_rows(&map_d, p->d, p->m, 2, cfg.block_n, "d"));
+
+  dlg_sm90_fp8_params_t q;
+  memset(&q, 0, sizeof q);
+  q.m = (uint32_t)p->m;
+  q.n = (uint32_t)p->n;
+  q.k = (uint32_t)p->k;
+  if (per_tensor) {
+    q.scale_a = data_or_null(p->sfa);
+    q.scale_b = data_or_null(p->sfb);
+    q.sfb_stride_g = p->sfb ? group_stride_or_zero(p->sfb) : 0;
+  } else {
+    q.sfb = (const float*)dlg_data(p->sfb);
+    q.sfb_stride_g = dlg_stride(p->sfb, 0);
+    q.sfb_stride_n = dlg_stride(p->sfb, 1);
+    q.sfb_stride_k = dlg_stride(p->sfb, 2);
+    q.sfb_rows = (uint32_t)p->sfb->shape[1];
+  }
+  q.d = dlg_data(p->d);
+  q.ldd = dlg_stride(p->d, 0);
+  q.layout = (const int32_t*)dlg_data(p->layout);
+  q.layout_stride = dlg_stride(p->layout, 0);
+  q.num_groups = (uint32_t)p->groups;
+
+  const int mode = p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
+  char name[160], source[320];
+  snprintf(name, sizeof name, "sm90_fp8_m_grouped_contiguous_gemm<%d, %d, %d, %d, %d, %d, %d, %d>",
+           cfg.block_m, cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor, mode,
+           cfg.pipelined);
+  snprintf(source, sizeof source,
+           "#include \"sm90_fp8_m_grouped_contiguous_gemm.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_CONTIGUOUS_GEMM_SIGNATURE);\n", name);
+  dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
+  dlg_kernel_t kernel;
+  DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
+  dlg_sm90_fit_clusters(&kernel, &cfg);
+  const int pdl = dlg_context_get_pdl(ctx);
+  if (dlg_print_configs())
+    fprintf(stderr,
+            "dlgemm: %s -> %s: grid=%u block=%d smem=%zu regs=%d local=%d est=%.0f pdl=%d\n", op,
+            name, cfg.grid, cfg.threads, cfg.smem_bytes, kernel.num_regs, kernel.local_bytes,
+            cfg.est_cycles, pdl);
+  dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,
+      (unsigned)(cfg.cluster_m * cfg.cluster_n), cfg.smem_bytes, pdl, stream);
+  void* args[] = {&q, &map_a, &map_b, &map_sfa, &map_d};
+  dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  if (s != DLG_OK) dlg_error_prefix(op);
+  return s;
+}
+
 dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grouped_problem_t* p,
                                             void* stream) {
   const char* op = p->masked ? "m_grouped_gemm_masked" : "m_grouped_gemm_contiguous";
@@ -464,6 +559,9 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   if ((p->m > 1 && dlg_stride(d, dn - 2) % 2 != 0) || (p->masked && p->groups > 1 && dlg_stride(d, 0) % 2 != 0) ||
       ((uintptr_t)dlg_data(d)) % 4 != 0)
     return dlg_fail(DLG_ERR_UNSUPPORTED, "d: sm90 grouped kernel needs even strides and a 4-byte aligned base");
+
+  if (dense_body_ok(p, m_grouped_sfa_tma_ok(p), m_grouped_tma_epilogue_ok(p)))
+    return launch_dense_body(ctx, p, sms, smem, stream, op);
 
   grouped_shape_t gs;
   memset(&gs, 0, sizeof gs);

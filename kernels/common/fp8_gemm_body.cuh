@@ -76,6 +76,7 @@
 //   clipped by stores.
 #pragma once
 
+#include "common/contiguous_tiles.cuh"
 #include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
 #include "common/scheduler.cuh"
@@ -93,8 +94,8 @@ constexpr uint32_t kFp8Scale1D2D = 0;       // sfa per (row, k-block); sfb per (
 constexpr uint32_t kFp8ScalePerTensor = 1;  // device scalars (NULL = 1), applied at the end
 constexpr uint32_t kFp8Scale1D1D = 2;       // sfa per (row, k-block); sfb per (col, k-block)
 
-// Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_fp8_gemm.c
-// (same field order and types: 96 bytes, natural alignment).
+// Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_fp8_gemm.c and
+// core/launch/sm90_grouped_gemm.c (same field order and types: 128 bytes, natural alignment).
 struct Sm90Fp8GemmParams {
   uint32_t m, n, k;
   const float* sfb;       // 1D2D: B block scales
@@ -104,10 +105,16 @@ struct Sm90Fp8GemmParams {
   const float* scale_a;   // per-tensor: device scalars, NULL = 1
   const float* scale_b;
   EpilogueC c;            // C (kCMode 1, 2): global pointer and row stride
-  void* d;                // D (kDirect): global pointer and row stride
+  void* d;                // D (kDirect, kGrouped): global pointer and row stride
   int64_t ldd;
+  // kGrouped (M-grouped contiguous): row ids [M] | offsets [G + 1], B is [G, N, K] (3D map).
+  const int32_t* layout;
+  int64_t layout_stride;
+  int64_t sfb_stride_g;   // 1D2D: elements between groups' sfb; per-tensor: between scale_b
+  uint32_t num_groups;
+  uint32_t pad_;
 };
-static_assert(sizeof(Sm90Fp8GemmParams) == 96, "host mirror expects 96 bytes");
+static_assert(sizeof(Sm90Fp8GemmParams) == 128, "host mirror expects 128 bytes");
 
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
@@ -122,7 +129,8 @@ constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, uint32_t kScaleMode, typename OutT,
-          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect, uint32_t kSplitK = 1>
+          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect, uint32_t kSplitK = 1,
+          uint32_t kGrouped = 0>
 DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorMap* tmap_a,
                                    const ptx::TensorMap* tmap_b, const ptx::TensorMap* tmap_sfa,
                                    const ptx::TensorMap* tmap_sfb, const ptx::TensorMap* tmap_d,
@@ -143,6 +151,12 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kDirect &&
                                  kScaleMode != kFp8Scale1D1D),
                 "split-K: no multicast cluster, BLOCK_M <= 128, direct stores, 1D2D or per-tensor");
+  // kGrouped: 0 dense, 1 + GroupedMode (M-grouped contiguous, row ids or offsets).
+  static_assert(kGrouped <= 2, "kGrouped: 0, 1 (row ids) or 2 (offsets)");
+  static_assert(!kGrouped || (kClusterM == 1 && kSplitK == 1 && !kDirect && kCMode == 0 &&
+                              kScaleMode != kFp8Scale1D1D && sizeof(OutT) == 2),
+                "M-grouped: no B multicast (rows of a cluster pair may differ in group), staged "
+                "bf16 D without C, 1D2D or per-tensor");
 
   // ---- configs ----------------------------------------------------------------------------
   constexpr uint32_t kBlockK = 128;  // bytes of e4m3 per row = one 128B swizzle row
@@ -160,7 +174,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   constexpr uint32_t kMaxSfb = k1D2D ? fp8_max_sfb_blocks(kBlockN) : 1;
   using Mma = WgmmaE4M3<kBlockN>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
-  using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
+  using DenseScheduler =
+      PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
+  using GroupedScheduler =
+      ContiguousTileScheduler<kBlockM, kBlockN, kClusterN, kGroupN, kGrouped ? kGrouped - 1 : 0>;
+  using Scheduler = Select<kGrouped != 0, GroupedScheduler, DenseScheduler>;
   using Split = SplitKReduce<kBlockM, kBlockN, kSplitK == 1 ? 2 : kSplitK, OutT,
                              kCMode <= 2 ? kCMode : 0>;
   static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
@@ -172,8 +190,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   // 384 = 64512 = 40·128 + 232·256). (24/240 spills in the producer: measured by ptxas.)
   // Split-K: the producer's k-range is per CTA (a register more than 40 leave it) -> 48 / 224
   // (48·128 + 224·256 = 63488 <= 64512).
-  constexpr uint32_t kProducerRegs = kSplitK > 1 ? 48 : 40;
-  constexpr uint32_t kMathRegs = kSplitK > 1 ? 224 : 232;
+  // M-grouped: the producer's tile groups and rounds spilled at 40 (9 words, nvrtc_test) -> the same.
+  constexpr uint32_t kProducerRegs = kSplitK > 1 || kGrouped ? 48 : 40;
+  constexpr uint32_t kMathRegs = kSplitK > 1 || kGrouped ? 224 : 232;
 
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kBlockK;
@@ -210,6 +229,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   uint32_t num_k_blocks = (p.k + kBlockK - 1) / kBlockK;
   uint32_t kb_begin = 0;
   if constexpr (kSplitK > 1) Split::k_slice(num_k_blocks, kb_begin);
+  // Every warp role walks its own scheduler over the same tiles. kGrouped: a tile's groups
+  // (TileGroups) and the k-loops ("rounds", one group each) it takes; dense: one round.
+  auto make_scheduler = [&]() {
+    if constexpr (kGrouped) return Scheduler(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
+    else return Scheduler(p.m, p.n);
+  };
+  auto next_tile = [&](Scheduler& sched, uint32_t& m_block, uint32_t& n_block, TileGroups& tg) {
+    if constexpr (kGrouped) return sched.next(m_block, n_block, tg);
+    else return sched.next(m_block, n_block);
+  };
+  auto num_rounds = [&](const TileGroups& tg) -> uint32_t {
+    if constexpr (kGrouped && kWaves > 1) return tg.rounds();
+    else return 1;
+  };
 
   // ---- barriers ---------------------------------------------------------------------------
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
@@ -238,11 +271,13 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     if constexpr (kNumMathWG == 2) setmaxnreg_dec<kProducerRegs>();
     if (warp == kNumMathThreads / 32 && elect_one()) {
       const uint32_t rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
-      Scheduler sched(p.m, p.n);
+      Scheduler sched = make_scheduler();
+      TileGroups tg;
       uint32_t m_block, n_block, stage = 0, phase = 0;
-      while (sched.next(m_block, n_block)) {
+      while (next_tile(sched, m_block, n_block, tg)) {
         const int32_t m0 = static_cast<int32_t>(m_block * kBlockM);
         const int32_t n0 = static_cast<int32_t>(n_block * kBlockN);
+        for (uint32_t round = 0; round < num_rounds(tg); ++round)
         for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
           const int32_t k0 = static_cast<int32_t>(kb * kBlockK);
           mbarrier_wait(&empty[stage], phase ^ 1);
@@ -261,7 +296,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           } else {
             tma_load_2d(tmap_a, &full[stage], a_dst, k0, m0);
           }
-          if constexpr (kClusterM == 2) {
+          if constexpr (kGrouped) {
+            tma_load_3d(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round));
+          } else if constexpr (kClusterM == 2) {
             constexpr uint32_t kHalf = kBlockN / 2;
             const uint32_t half = rank % kClusterM;
             const uint16_t mask = static_cast<uint16_t>(3u << (rank - half));
@@ -281,16 +318,22 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       }
     } else if (k1D2D && warp == kNumMathThreads / 32 + 1 && elect_one()) {
       // 1D2D: the next producer warp fills the slots' B-scale values (see the NOTES).
-      Scheduler sched(p.m, p.n);
+      Scheduler sched = make_scheduler();
+      TileGroups tg;
       uint32_t m_block, n_block, stage = 0, phase = 0;
-      while (sched.next(m_block, n_block)) {
+      while (next_tile(sched, m_block, n_block, tg)) {
+#pragma unroll 1
+        for (uint32_t round = 0; round < num_rounds(tg); ++round) {
         // Element offsets of the B-scale rows this tile touches (clamped: a clamped row only
-        // feeds clipped columns); 32 bits: the launcher checks the span of sfb fits.
+        // feeds clipped columns), in its group's block (kGrouped); 32 bits: the launcher
+        // checks the span of sfb fits.
+        const uint32_t group_off =
+            kGrouped ? static_cast<uint32_t>(tg.round_group(round)) * static_cast<uint32_t>(p.sfb_stride_g) : 0u;
         uint32_t sfb_row[kMaxSfb];
 #pragma unroll
         for (uint32_t s = 0; s < kMaxSfb; ++s)
-          sfb_row[s] = min(n_block * kBlockN / 128 + s, p.sfb_rows - 1) *
-                       static_cast<uint32_t>(p.sfb_stride_n);
+          sfb_row[s] = group_off + min(n_block * kBlockN / 128 + s, p.sfb_rows - 1) *
+                                       static_cast<uint32_t>(p.sfb_stride_n);
 #pragma unroll 1
         for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
           const uint32_t off = kb * static_cast<uint32_t>(p.sfb_stride_k);
@@ -300,6 +343,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             cp_async_4(smem_sfb_val + stage * 4 + s, p.sfb + (sfb_row[s] + off));
           mbarrier_arrive_cp_async(&full[stage]);
           if (++stage == kNumStages) stage = 0, phase ^= 1;
+        }
         }
       }
     }
@@ -327,20 +371,32 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     float tensor_scale = 1.0f;
     if constexpr (kPerTensor) {
       if (p.scale_a) tensor_scale *= ldg_f32(p.scale_a);
-      if (p.scale_b) tensor_scale *= ldg_f32(p.scale_b);
+      if (p.scale_b && !kGrouped) tensor_scale *= ldg_f32(p.scale_b);
     }
-    Scheduler sched(p.m, p.n);
+    Scheduler sched = make_scheduler();
+    TileGroups tg;
     uint32_t m_block, n_block;
     uint32_t stage = 0, phase = 0;  // next slot to compute
     uint32_t rel = 0;               // next slot to promote and release (trails `stage`)
     uint32_t c_phase = 0;
     float acc[kWaves][kNumAcc];
-    while (sched.next(m_block, n_block)) {
+    while (next_tile(sched, m_block, n_block, tg)) {
       const uint32_t m0 = m_block * kBlockM, n0 = n_block * kBlockN;
 #pragma unroll
       for (uint32_t w = 0; w < kWaves; ++w) {
 #pragma unroll
         for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] = 0.0f;
+      }
+      // kGrouped: which of this thread's rows the tile writes (bit 2w / 2w+1: row_lo / +8 of
+      // wave w); the row-id loads are consumed only by the epilogue.
+      uint32_t valid_rows = 0;
+      if constexpr (kGrouped) {
+#pragma unroll
+        for (uint32_t w = 0; w < kWaves; ++w) {
+          const uint32_t row = m0 + 128 * w + row_lo;
+          valid_rows |= (sched.row_valid(tg, w, row) ? 1u : 0u) << (2 * w);
+          valid_rows |= (sched.row_valid(tg, w, row + 8) ? 1u : 0u) << (2 * w + 1);
+        }
       }
       const uint32_t sfb_off = n0 % 128;  // 1D2D: the tile's offset in its first sfb block
 
@@ -475,30 +531,47 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       } else {
         // BLOCK_M 256: per k-block one slot, two waves (chain, wait, promote), one release.
         // The wave chains of both math warpgroups queue on the tensor cores, so one
-        // warpgroup's promotion overlaps the other's chain.
-        for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
-          Scales sc;
-          wait_slot(sc);
+        // warpgroup's promotion overlaps the other's chain. kGrouped: a round computes the
+        // waves of its group only (contiguous_tiles.cuh).
+#pragma unroll 1
+        for (uint32_t round = 0; round < num_rounds(tg); ++round) {
+          bool active[kWaves];
 #pragma unroll
-          for (uint32_t w = 0; w < kWaves; ++w) {
-            float part[kNumAcc];
-            issue_chain(part, w);
-            wgmma_wait<0>();
-            if (w == kWaves - 1) release();  // not 1D1D: the scales are in registers
-            promote(acc[w], part, sc, w);
+          for (uint32_t w = 0; w < kWaves; ++w)
+            active[w] = !kGrouped || tg.g[w] == tg.round_group(round);
+          const uint32_t last = active[kWaves - 1] ? kWaves - 1 : 0;  // releases the slot
+          for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+            Scales sc;
+            wait_slot(sc);
+#pragma unroll
+            for (uint32_t w = 0; w < kWaves; ++w) {
+              if (!active[w]) continue;
+              float part[kNumAcc];
+              issue_chain(part, w);
+              wgmma_wait<0>();
+              if (w == last) release();  // not 1D1D: the scales are in registers
+              promote(acc[w], part, sc, w);
+            }
+            if (++stage == kNumStages) stage = 0, phase ^= 1;
           }
-          if (++stage == kNumStages) stage = 0, phase ^= 1;
         }
       }
 
       if constexpr (kPerTensor) {
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
+          float s = tensor_scale;  // kGrouped: scale_b per group
+          if constexpr (kGrouped) {
+            if (p.scale_b && tg.g[w] >= 0) s *= ldg_f32(p.scale_b + tg.g[w] * p.sfb_stride_g);
+          }
 #pragma unroll
-          for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] *= tensor_scale;
+          for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] *= s;
         }
       }
-      if constexpr (kSplitK > 1) {
+      if constexpr (kGrouped) {
+        masked_waves_epilogue<kBlockM, kBlockN, kWaves>(acc, valid_rows, p.n, m0, n0, smem_d, wg,
+                                                        tmap_d, static_cast<dlg_bf16*>(p.d), p.ldd);
+      } else if constexpr (kSplitK > 1) {
         // Both warpgroups' wgmma are done with the ring before it takes the partial tile.
         named_barrier_sync(3, kNumMathThreads);
         Split::write(acc[0], reinterpret_cast<float*>(smem_a), row_lo, col_q);

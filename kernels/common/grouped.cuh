@@ -76,6 +76,38 @@ struct MGroupedTile {
   bool multicast;      // pair mode: both halves use B[group]: B is loaded once for the pair
 };
 
+// Group of row r of a contiguous M-grouped layout; false for padding or outside [0, m):
+// ROW_IDS -> the row's id (ids outside [0, groups) are padding), begin/end untouched (rows
+// are checked one by one); OFFSETS -> the g with off[g] <= r < off[g+1] (binary search;
+// outside [off[0], off[G]): false), its rows [off[g], off[g+1]) in [begin, end).
+template <uint32_t kMode>
+DLG_DEVICE bool contiguous_group_of(const int32_t* layout, int64_t stride, uint32_t groups,
+                                    uint32_t m, uint32_t r, uint32_t& group, uint32_t& begin,
+                                    uint32_t& end) {
+  auto entry = [&](uint32_t i) { return __ldg(layout + static_cast<int64_t>(i) * stride); };
+  if (r >= m) return false;
+  if constexpr (kMode == kGroupedRowIds) {
+    const int32_t g = entry(r);
+    if (g < 0 || static_cast<uint32_t>(g) >= groups) return false;
+    group = static_cast<uint32_t>(g);
+    return true;
+  } else {
+    if (static_cast<int64_t>(entry(0)) > r) return false;
+    uint32_t lo = 0, hi = groups;  // largest g in [0, G] with off[g] <= r
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi + 1) / 2;
+      if (static_cast<int64_t>(entry(mid)) <= r) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo >= groups) return false;  // at or past off[G]
+    const int32_t b = entry(lo), e = entry(lo + 1);
+    group = lo;
+    begin = b < 0 ? 0u : static_cast<uint32_t>(b);
+    end = e < 0 ? 0u : min(static_cast<uint32_t>(e), m);
+    return true;
+  }
+}
+
 // kPairM = 2: CTAs 2c and 2c+1 (one cluster) take m-blocks 2i and 2i+1 of the same N-block,
 // in lockstep (linear pair tile c, c + gridDim.x / 2, ...), so they can share the B tile by
 // TMA multicast. Masked: a group's m-blocks are paired inside the group (an odd count leaves
@@ -136,29 +168,10 @@ struct MGroupedScheduler {
 
   // Group of the contiguous m-block starting at row m0, or false when it is padding.
   DLG_DEVICE bool contiguous_group(uint32_t m0, MGroupedTile& t) const {
-    if (m0 >= m) return false;
-    if constexpr (kMode == kGroupedRowIds) {
-      const int32_t g = entry(m0);
-      if (g < 0 || static_cast<uint32_t>(g) >= num_groups) return false;
-      t.group = static_cast<uint32_t>(g);
-      t.row_begin = 0;
-      t.row_end = m;
-      return true;
-    } else {
-      if (static_cast<int64_t>(entry(0)) > m0) return false;
-      uint32_t lo = 0, hi = num_groups;  // largest g in [0, G] with off[g] <= m0
-      while (lo < hi) {
-        const uint32_t mid = (lo + hi + 1) / 2;
-        if (static_cast<int64_t>(entry(mid)) <= m0) lo = mid;
-        else hi = mid - 1;
-      }
-      if (lo >= num_groups) return false;  // at or past off[G]
-      const int32_t b = entry(lo), e = entry(lo + 1);
-      t.group = lo;
-      t.row_begin = b < 0 ? 0u : static_cast<uint32_t>(b);
-      t.row_end = e < 0 ? 0u : min(static_cast<uint32_t>(e), m);
-      return true;
-    }
+    t.row_begin = 0;
+    t.row_end = m;
+    return contiguous_group_of<kMode>(layout, layout_stride, num_groups, m, m0, t.group,
+                                      t.row_begin, t.row_end);
   }
 
   // Next tile of this CTA; false when it has none left.

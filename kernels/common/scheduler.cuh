@@ -24,6 +24,18 @@
 
 namespace dlg {
 
+// Select<c, A, B>: A when c, else B (no <type_traits> under NVRTC).
+template <bool kCond, typename A, typename B>
+struct SelectType {
+  using type = A;
+};
+template <typename A, typename B>
+struct SelectType<false, A, B> {
+  using type = B;
+};
+template <bool kCond, typename A, typename B>
+using Select = typename SelectType<kCond, A, B>::type;
+
 template <uint32_t kClusterM, uint32_t kClusterN, uint32_t kGroupN>
 struct TileRaster {
   static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");

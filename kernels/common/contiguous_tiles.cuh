@@ -1,0 +1,133 @@
+// The dense FP8 body (common/fp8_gemm_body.cuh) run as an M-grouped contiguous GEMM
+// (kernels/sm90_fp8_m_grouped_contiguous_gemm.cuh): the tile scheduler that finds each
+// tile's groups, and the epilogue that leaves rows outside them untouched.
+//
+// NOTES:
+// - The tile grid is the dense one over all M rows (same PersistentScheduler, same
+//   rasterization, A multicast across a 1x2 cluster: both CTAs of a cluster hold the same
+//   rows, so they see the same groups and stay in lockstep). Group segments start on
+//   128-row boundaries (the reported M alignment), so each 128-row half of a tile belongs to
+//   at most one group (its first row's) plus padding.
+// - BLOCK_M 256 tiles have two halves (= the body's two waves). When both hold rows of
+//   different groups, the tile runs in two rounds: the k-loop once with B[g0] computing
+//   wave 0 only, once with B[g1] computing wave 1 only (A is loaded whole both times).
+//   With segments of thousands of rows that is a few tiles per N column; padding halves
+//   cost nothing (their wave is skipped). Tiles with no group at all are skipped by every
+//   warp of the CTA (each runs its own scheduler over the same reads, as in grouped.cuh).
+// - Rows outside the tile's group (padding, the other half's group, rows >= M) are neither
+//   stored nor read back: a warpgroup's 64-row block whose rows are all valid goes through
+//   the staged TMA store (one bar.red.and decides), any other block through row-predicated
+//   direct stores (grouped.cuh's DirectStore).
+#pragma once
+
+#include "common/epilogue.cuh"
+#include "common/grouped.cuh"
+#include "common/scheduler.cuh"
+#include "ptx/base.cuh"
+
+namespace dlg {
+
+// The groups of a tile's 128-row halves: half h of a BLOCK_M 256 tile is the body's wave h;
+// smaller tiles have half 0 only.
+struct TileGroups {
+  int32_t g[2];               // group of half h, -1: none (padding, past M)
+  uint32_t begin[2], end[2];  // OFFSETS layout: the group's rows
+
+  // k-loops the tile takes: two when its halves belong to different groups.
+  DLG_DEVICE uint32_t rounds() const { return g[0] >= 0 && g[1] >= 0 && g[0] != g[1] ? 2u : 1u; }
+  // The group (B, sfb, scales) of round r.
+  DLG_DEVICE int32_t round_group(uint32_t r) const { return r == 0 && g[0] >= 0 ? g[0] : g[1]; }
+};
+
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kClusterN, uint32_t kGroupN,
+          uint32_t kMode>
+struct ContiguousTileScheduler {
+  static_assert(kMode == kGroupedRowIds || kMode == kGroupedOffsets, "contiguous layouts");
+  static constexpr uint32_t kHalves = kBlockM == 256 ? 2 : 1;
+
+  PersistentScheduler<kBlockM, kBlockN, 1, kClusterN, kGroupN> tiles;
+  const int32_t* layout;
+  int64_t layout_stride;
+  uint32_t num_groups, m;
+
+  DLG_DEVICE ContiguousTileScheduler(const int32_t* layout_, int64_t stride, uint32_t groups,
+                                     uint32_t m_, uint32_t n)
+      : tiles(m_, n), layout(layout_), layout_stride(stride), num_groups(groups), m(m_) {}
+
+  // The group of the rows from r into half h of t; false when there is none.
+  DLG_DEVICE bool half_group(uint32_t r, TileGroups& t, uint32_t h) const {
+    uint32_t g = 0;
+    t.begin[h] = 0;
+    t.end[h] = m;
+    if (!contiguous_group_of<kMode>(layout, layout_stride, num_groups, m, r, g, t.begin[h], t.end[h]))
+      return false;
+    t.g[h] = static_cast<int32_t>(g);
+    return true;
+  }
+
+  // Next tile of this CTA with rows of some group; false when it has none left.
+  DLG_DEVICE bool next(uint32_t& m_block, uint32_t& n_block, TileGroups& t) {
+    while (tiles.next(m_block, n_block)) {
+      const uint32_t m0 = m_block * kBlockM;
+      if (!half_group(m0, t, 0)) t.g[0] = -1;
+      t.g[1] = -1;
+      if constexpr (kHalves == 2) {
+        if (!half_group(m0 + 128, t, 1)) t.g[1] = -1;
+      }
+      if (t.g[0] >= 0 || t.g[1] >= 0) return true;
+    }
+    return false;
+  }
+
+  // Whether row `row` of half h is computed for and written by the tile.
+  DLG_DEVICE bool row_valid(const TileGroups& t, uint32_t h, uint32_t row) const {
+    if (t.g[h] < 0 || row >= m) return false;
+    if constexpr (kMode == kGroupedRowIds)
+      return __ldg(layout + static_cast<int64_t>(row) * layout_stride) == t.g[h];
+    else return row >= t.begin[h] && row < t.end[h];
+  }
+};
+
+// Epilogue of one math warpgroup's waves (bf16 D, no C) when rows may be masked. valid: bit
+// 2v / 2v+1 = this thread's rows row_lo / row_lo + 8 of wave v may be written. d: D's base,
+// ldd its row stride (elements).
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kWaves>
+DLG_DEVICE void masked_waves_epilogue(float (&acc)[kWaves][kBlockN / 2], uint32_t valid,
+                                      uint32_t n, uint32_t m0, uint32_t n0, uint8_t* smem_d,
+                                      uint32_t wg, const ptx::TensorMap* map_d, dlg_bf16* d,
+                                      int64_t ldd) {
+  using Epi = WarpgroupEpilogue<kBlockM, kBlockN, dlg_bf16, 0>;
+  constexpr uint32_t kRowBlocksPerWave = kBlockM / 64 / kWaves;
+  const bool leader = threadIdx.x % 128 == 0;
+  bool full[kWaves];
+  bool any_full = false;
+#pragma unroll
+  for (uint32_t v = 0; v < kWaves; ++v) {
+    full[v] = ptx::named_barrier_and(1 + wg, 128, ((valid >> (2 * v)) & 3u) == 3u);
+    any_full |= full[v];
+  }
+  if (any_full) {  // uniform over the warpgroup
+    if (leader) ptx::tma_store_wait_read<0>();
+    ptx::named_barrier_sync(1 + wg, 128);
+#pragma unroll
+    for (uint32_t v = 0; v < kWaves; ++v)
+      if (full[v]) Epi::write_smem(acc[v], smem_d, kRowBlocksPerWave * v + wg);
+    ptx::fence_proxy_async_smem();
+    ptx::named_barrier_sync(1 + wg, 128);
+    if (leader) {
+#pragma unroll
+      for (uint32_t v = 0; v < kWaves; ++v)
+        if (full[v]) Epi::store(map_d, smem_d, kRowBlocksPerWave * v + wg, m0, n0);
+    }
+  }
+#pragma unroll
+  for (uint32_t v = 0; v < kWaves; ++v) {
+    if (!full[v]) {
+      const uint32_t row0 = m0 + 64 * (kRowBlocksPerWave * v + wg);
+      DirectStore<kBlockN, dlg_bf16>::run(acc[v], d + static_cast<int64_t>(row0) * ldd + n0, ldd,
+                                          n - n0, (valid >> (2 * v)) & 1u, (valid >> (2 * v + 1)) & 1u);
+    }
+  }
+}
+
+}  // namespace dlg

@@ -116,6 +116,12 @@ struct Sm90Fp8GemmParams {
 };
 static_assert(sizeof(Sm90Fp8GemmParams) == 128, "host mirror expects 128 bytes");
 
+// A compile-time set of waves (bit w: wave w) for the BLOCK_M 256 k-loop.
+template <uint32_t kMask>
+struct WaveMask {
+  static constexpr uint32_t kValue = kMask;
+};
+
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
   uint32_t most = 1;
@@ -391,6 +397,13 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // wave w); the row-id loads are consumed only by the epilogue.
       uint32_t valid_rows = 0;
       if constexpr (kGrouped) {
+        // The groups are the same in every thread (same loads), but only a shfl tells the
+        // compiler: the rounds and wave skips below then branch uniformly and the wgmma
+        // descriptors stay on the uniform datapath (without it the k-loop grew from 216 to
+        // 315 SASS instructions: vector address math + R2UR).
+#pragma unroll
+        for (uint32_t h = 0; h < 2; ++h)
+          tg.g[h] = static_cast<int32_t>(warp_uniform(static_cast<uint32_t>(tg.g[h])));
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
           const uint32_t row = m0 + 128 * w + row_lo;
@@ -439,9 +452,12 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // Issues wave w's wgmma chain on the current slot into `part` (the first with
       // scale-d = 0) and commits it.
       auto issue_chain = [&](float (&part)[kNumAcc], uint32_t w) {
+        // kGrouped: the data-dependent rounds and wave skips leave `stage` looking divergent
+        // to the compiler; a shfl keeps the descriptors uniform (as in the grouped kernels).
+        const uint32_t su = kGrouped ? warp_uniform(stage) : stage;
         const uint64_t desc_a =
-            wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg_uniform) * kBlockK);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+            wgmma_desc_sw128(smem_a + su * kABytes + (128 * w + 64 * wg_uniform) * kBlockK);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
         fence_operands(part);
         wgmma_fence();
 #pragma unroll
@@ -533,26 +549,35 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         // The wave chains of both math warpgroups queue on the tensor cores, so one
         // warpgroup's promotion overlaps the other's chain. kGrouped: a round computes the
         // waves of its group only (contiguous_tiles.cuh).
-#pragma unroll 1
-        for (uint32_t round = 0; round < num_rounds(tg); ++round) {
-          bool active[kWaves];
-#pragma unroll
-          for (uint32_t w = 0; w < kWaves; ++w)
-            active[w] = !kGrouped || tg.g[w] == tg.round_group(round);
-          const uint32_t last = active[kWaves - 1] ? kWaves - 1 : 0;  // releases the slot
+        // The k-loop over the waves set in kMask (a compile-time mask: the common case,
+        // both waves, runs the dense kernel's loop unchanged, without per-wave branches).
+        auto k_loop = [&](auto wave_mask) {
+          constexpr uint32_t kMask = decltype(wave_mask)::kValue;
+          constexpr uint32_t kLast = (kMask >> (kWaves - 1)) & 1u ? kWaves - 1 : 0;
           for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
             Scales sc;
             wait_slot(sc);
 #pragma unroll
             for (uint32_t w = 0; w < kWaves; ++w) {
-              if (!active[w]) continue;
+              if (!((kMask >> w) & 1u)) continue;
               float part[kNumAcc];
               issue_chain(part, w);
               wgmma_wait<0>();
-              if (w == last) release();  // not 1D1D: the scales are in registers
+              if (w == kLast) release();  // not 1D1D: the scales are in registers
               promote(acc[w], part, sc, w);
             }
             if (++stage == kNumStages) stage = 0, phase ^= 1;
+          }
+        };
+        if constexpr (!kGrouped) {
+          k_loop(WaveMask<(1u << kWaves) - 1>{});
+        } else {
+#pragma unroll 1
+          for (uint32_t round = 0; round < num_rounds(tg); ++round) {
+            const int32_t g = tg.round_group(round);
+            if (tg.g[0] == g && tg.g[1] == g) k_loop(WaveMask<3>{});
+            else if (tg.g[0] == g) k_loop(WaveMask<1>{});
+            else k_loop(WaveMask<2>{});
           }
         }
       }

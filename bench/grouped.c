@@ -228,8 +228,17 @@ static int dl_launch(void* user, CUstream stream, char* why, size_t cap) {
     DLTensor sfb = dev_view(dev, p->sfb_d.ptr, kDLFloat, 32, 3, sfb_sh, NULL);
     DLTensor l = dev_view(dev, p->layout_d.ptr, kDLInt, 32, 1, l_sh, NULL);
     DLTensor d = dev_view(dev, p->d.ptr, kDLBfloat, 16, 2, d_sh, NULL);
-    st = dlg_m_grouped_gemm_contiguous(c->env->ctx, DLG_RECIPE_FP8_1D2D, &a, &sfa, &b, &sfb, &l,
-                                       DLG_GROUP_LAYOUT_ROW_IDS, &d, stream);
+    if (getenv("DLG_BENCH_CONTIG_AS_DENSE")) {
+      /* Diagnostic (the check then fails): the dense GEMM on the same A, sfa and D with
+       * group 0's B and sfb, to compare the two kernels on identical data. */
+      int64_t b0_sh[2] = {p->n, p->k}, sfb0_sh[2] = {p->nb, p->kb};
+      DLTensor b0 = dev_view(dev, p->b.ptr, kDLFloat8_e4m3fn, 8, 2, b0_sh, NULL);
+      DLTensor sfb0 = dev_view(dev, p->sfb_d.ptr, kDLFloat, 32, 2, sfb0_sh, NULL);
+      st = dlg_gemm(c->env->ctx, DLG_RECIPE_FP8_1D2D, &a, &sfa, &b0, &sfb0, NULL, &d, stream);
+    } else {
+      st = dlg_m_grouped_gemm_contiguous(c->env->ctx, DLG_RECIPE_FP8_1D2D, &a, &sfa, &b, &sfb, &l,
+                                         DLG_GROUP_LAYOUT_ROW_IDS, &d, stream);
+    }
   } else if (c->s->op == OP_MASKED) {
     const int64_t mm = MASKED_MAX_M;
     int64_t a_sh[3] = {p->groups, mm, p->k}, sfa_sh[3] = {p->groups, mm, p->kb},

@@ -397,13 +397,6 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // wave w); the row-id loads are consumed only by the epilogue.
       uint32_t valid_rows = 0;
       if constexpr (kGrouped) {
-        // The groups are the same in every thread (same loads), but only a shfl tells the
-        // compiler: the rounds and wave skips below then branch uniformly and the wgmma
-        // descriptors stay on the uniform datapath (without it the k-loop grew from 216 to
-        // 315 SASS instructions: vector address math + R2UR).
-#pragma unroll
-        for (uint32_t h = 0; h < 2; ++h)
-          tg.g[h] = static_cast<int32_t>(warp_uniform(static_cast<uint32_t>(tg.g[h])));
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
           const uint32_t row = m0 + 128 * w + row_lo;
@@ -452,12 +445,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // Issues wave w's wgmma chain on the current slot into `part` (the first with
       // scale-d = 0) and commits it.
       auto issue_chain = [&](float (&part)[kNumAcc], uint32_t w) {
-        // kGrouped: the data-dependent rounds and wave skips leave `stage` looking divergent
-        // to the compiler; a shfl keeps the descriptors uniform (as in the grouped kernels).
-        const uint32_t su = kGrouped ? warp_uniform(stage) : stage;
         const uint64_t desc_a =
-            wgmma_desc_sw128(smem_a + su * kABytes + (128 * w + 64 * wg_uniform) * kBlockK);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
+            wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg_uniform) * kBlockK);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
         fence_operands(part);
         wgmma_fence();
 #pragma unroll
@@ -572,11 +562,19 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         if constexpr (!kGrouped) {
           k_loop(WaveMask<(1u << kWaves) - 1>{});
         } else {
-#pragma unroll 1
-          for (uint32_t round = 0; round < num_rounds(tg); ++round) {
+          // The waves of each round (bits 2r, 2r+1; 0: no round r), from a shfl: branches
+          // on it are then uniform to the compiler, which keeps `stage` and the wgmma
+          // descriptors on the uniform datapath as in the dense loop.
+          uint32_t masks = 0;
+          for (uint32_t round = 0; round < tg.rounds(); ++round) {
             const int32_t g = tg.round_group(round);
-            if (tg.g[0] == g && tg.g[1] == g) k_loop(WaveMask<3>{});
-            else if (tg.g[0] == g) k_loop(WaveMask<1>{});
+            masks |= ((tg.g[0] == g ? 1u : 0u) | (tg.g[1] == g ? 2u : 0u)) << (2 * round);
+          }
+          masks = warp_uniform(masks);
+#pragma unroll 1
+          for (; masks != 0; masks >>= 2) {
+            if ((masks & 3u) == 3u) k_loop(WaveMask<3>{});
+            else if (masks & 1u) k_loop(WaveMask<1>{});
             else k_loop(WaveMask<2>{});
           }
         }

@@ -12,7 +12,7 @@
 #include "launch/tma.h"
 
 /* Byte-for-byte twin of dlg::Sm90Fp8GemmParams (kernels/common/fp8_gemm_body.cuh): the
- * dense FP8 kernels' and the FP8 M-grouped contiguous kernel's arguments besides the maps. */
+ * dense FP8 kernels' and the FP8 M-grouped (dense-body) kernels' arguments besides the maps. */
 typedef struct dlg_sm90_fp8_params {
   uint32_t m, n, k;
   const float* sfb;
@@ -24,12 +24,13 @@ typedef struct dlg_sm90_fp8_params {
   int64_t ldc;
   void* d;
   int64_t ldd;
-  const int32_t* layout; /* M-grouped: row ids | offsets */
+  const int32_t* layout; /* M-grouped: row ids | offsets | masked_m */
   int64_t layout_stride;
   int64_t sfb_stride_g;
   uint32_t num_groups, pad_;
+  int64_t scale_a_stride_g; /* per-tensor masked */
 } dlg_sm90_fp8_params_t;
-_Static_assert(sizeof(dlg_sm90_fp8_params_t) == 128, "must match dlg::Sm90Fp8GemmParams");
+_Static_assert(sizeof(dlg_sm90_fp8_params_t) == 136, "must match dlg::Sm90Fp8GemmParams");
 
 /* A or B as [rows, K], K-major, with a TMA-compatible base and row stride. `check_ptr` = 0
  * skips the base-address test (warm-up has no data). */

@@ -435,22 +435,33 @@ static int m_grouped_tma_epilogue_ok(const dlg_m_grouped_problem_t* p) {
   return (p->masked ? p->groups * p->m : p->m) <= INT32_MAX;
 }
 
-/* ---- M-grouped contiguous FP8 on the dense body ------------------------------------------ */
+/* ---- M-grouped FP8 on the dense body ------------------------------------------------------ */
 
-/* Whether a contiguous FP8 problem runs on the dense kernels' body
- * (kernels/sm90_fp8_m_grouped_contiguous_gemm.cuh: 256-row tiles, B scales in the slots;
- * H100 at M ~ 32768: the dense 1D2D kernel 1311-1387 TFLOPS, the grouped kernel 1077-1194):
- * 1D2D with the TMA-able sfa or per-tensor, D for the staged epilogue, A TMA-able as one
- * [M, K] matrix. $DLG_GROUPED_DENSE_BODY=0 keeps the grouped kernel (A/B). */
+/* Masked problems take the dense body from this expected m per group up (below, the grouped
+ * kernel's 64/128-row tiles waste less on the short groups). */
+#define DENSE_BODY_MASKED_MIN_M 512
+
+/* Whether an FP8 M-grouped problem runs on the dense kernels' body
+ * (kernels/sm90_fp8_m_grouped_{contiguous,masked}_gemm.cuh: 256-row tiles, B scales in the
+ * slots; H100 at M ~ 32768: the dense 1D2D kernel 1311-1387 TFLOPS, the grouped kernel
+ * 1077-1194): 1D2D with the TMA-able sfa or per-tensor, D for the staged epilogue, A
+ * TMA-able ([M, K] or [G, max_m, K], K-major, 16-byte strides and base).
+ * $DLG_GROUPED_DENSE_BODY=0 keeps the grouped kernel, =1 takes the dense body for masked
+ * problems of any expected m (A/B, tests). */
 static int dense_body_ok(const dlg_m_grouped_problem_t* p, int sfa_tma, int tma_epilogue) {
-  if (p->masked || p->recipe == DLG_RECIPE_BF16 || getenv_is_zero("DLG_GROUPED_DENSE_BODY"))
+  const char* knob = getenv("DLG_GROUPED_DENSE_BODY"); /* 0: never, 1: whatever expected_m */
+  if (p->recipe == DLG_RECIPE_BF16 || (knob && !strcmp(knob, "0"))) return 0;
+  if (p->masked && p->expected_m < DENSE_BODY_MASKED_MIN_M && !(knob && !strcmp(knob, "1")))
     return 0;
   if (p->recipe == DLG_RECIPE_FP8_1D2D && !sfa_tma) return 0;
-  if (!tma_epilogue || p->a->ndim != 2) return 0;
-  const int64_t lda = dlg_stride(p->a, 0);
-  if (p->k > 1 && dlg_stride(p->a, 1) != 1) return 0;
-  if (p->m > 1 && (lda < p->k || lda % 16)) return 0;
-  return (uintptr_t)dlg_data(p->a) % 16 == 0;
+  const DLTensor* a = p->a;
+  const int nd = a->ndim;
+  if (!tma_epilogue || nd != (p->masked ? 3 : 2)) return 0;
+  const int64_t lda = dlg_stride(a, nd - 2);
+  if (p->k > 1 && dlg_stride(a, nd - 1) != 1) return 0;
+  if (a->shape[nd - 2] > 1 && (lda < p->k || lda % 16)) return 0;
+  if (p->masked && p->groups > 1 && (dlg_stride(a, 0) % 16 || dlg_stride(a, 0) < 0)) return 0;
+  return (uintptr_t)dlg_data(a) % 16 == 0;
 }
 
 static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_problem_t* p,
@@ -458,7 +469,8 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
   dlg_sm90_gemm_shape_t shape;
   memset(&shape, 0, sizeof shape);
-  shape.m = p->m;
+  /* Masked: the rows expected (the tiles of each group pack no further than their group). */
+  shape.m = p->masked ? p->groups * (p->expected_m < p->m ? p->expected_m : p->m) : p->m;
   shape.n = p->n;
   shape.k = p->k;
   shape.fp8 = 1;
@@ -473,13 +485,21 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);
   dlg_sm90_apply_override(&shape, &cfg);
 
+  if (p->masked) { /* the tiles there can be (every group full), not the expected ones */
+    const int64_t most = p->groups * dlg_ceil_div64(p->m, cfg.block_m) *
+                         dlg_ceil_div64(p->n, cfg.block_n);
+    const int64_t fit = sms - sms % cfg.cluster_n;
+    cfg.grid = (unsigned)(most < fit ? most : fit);
+  }
+
   CUtensorMap map_a, map_b, map_sfa, map_d;
   memset(&map_sfa, 0, sizeof map_sfa);
-  DLG_TRY(dlg_sm90_map_operand(&map_a, p->a, CU_TENSOR_MAP_DATA_TYPE_UINT8,
-                               (uint32_t)(cfg.block_m / cfg.cluster_n), "a"));
+  const uint32_t a_box = (uint32_t)(cfg.block_m / cfg.cluster_n);
+  if (p->masked) DLG_TRY(map_operand(&map_a, p->a, 1, 1, a_box, "a"));
+  else DLG_TRY(dlg_sm90_map_operand(&map_a, p->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, a_box, "a"));
   DLG_TRY(map_operand(&map_b, p->b, 1, 1, (uint32_t)cfg.block_n, "b"));
-  if (!per_tensor) DLG_TRY(map_mn_major_scales(&map_sfa, p->sfa, (uint32_t)cfg.block_m, "sfa"));
-  DLG_TRY(map_rows(&map_d, p->d, p->m, 2, cfg.block_n, "d"));
+  if (!per_tensor) DLG_TRY(map_sfa_slots(&map_sfa, p, (uint32_t)cfg.block_m));
+  DLG_TRY(map_rows(&map_d, p->d, p->masked ? p->groups * p->m : p->m, 2, cfg.block_n, "d"));
 
   dlg_sm90_fp8_params_t q;
   memset(&q, 0, sizeof q);
@@ -488,6 +508,7 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   q.k = (uint32_t)p->k;
   if (per_tensor) {
     q.scale_a = data_or_null(p->sfa);
+    q.scale_a_stride_g = p->sfa && p->masked ? group_stride_or_zero(p->sfa) : 0;
     q.scale_b = data_or_null(p->sfb);
     q.sfb_stride_g = p->sfb ? group_stride_or_zero(p->sfb) : 0;
   } else {
@@ -498,19 +519,29 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
     q.sfb_rows = (uint32_t)p->sfb->shape[1];
   }
   q.d = dlg_data(p->d);
-  q.ldd = dlg_stride(p->d, 0);
+  q.ldd = dlg_stride(p->d, p->d->ndim - 2);
   q.layout = (const int32_t*)dlg_data(p->layout);
   q.layout_stride = dlg_stride(p->layout, 0);
   q.num_groups = (uint32_t)p->groups;
 
-  const int mode = p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
   char name[160], source[320];
-  snprintf(name, sizeof name, "sm90_fp8_m_grouped_contiguous_gemm<%d, %d, %d, %d, %d, %d, %d, %d>",
-           cfg.block_m, cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor, mode,
-           cfg.pipelined);
-  snprintf(source, sizeof source,
-           "#include \"sm90_fp8_m_grouped_contiguous_gemm.cuh\"\n"
-           "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_CONTIGUOUS_GEMM_SIGNATURE);\n", name);
+  if (p->masked) {
+    snprintf(name, sizeof name, "sm90_fp8_m_grouped_masked_gemm<%d, %d, %d, %d, %d, %d, %d>",
+             cfg.block_m, cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor,
+             cfg.pipelined);
+    snprintf(source, sizeof source,
+             "#include \"sm90_fp8_m_grouped_masked_gemm.cuh\"\n"
+             "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_MASKED_GEMM_SIGNATURE);\n", name);
+  } else {
+    const int mode = p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
+    snprintf(name, sizeof name,
+             "sm90_fp8_m_grouped_contiguous_gemm<%d, %d, %d, %d, %d, %d, %d, %d>", cfg.block_m,
+             cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor, mode, cfg.pipelined);
+    snprintf(source, sizeof source,
+             "#include \"sm90_fp8_m_grouped_contiguous_gemm.cuh\"\n"
+             "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_CONTIGUOUS_GEMM_SIGNATURE);\n",
+             name);
+  }
   dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
   dlg_kernel_t kernel;
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));

@@ -1,6 +1,7 @@
-// The dense FP8 body (common/fp8_gemm_body.cuh) run as an M-grouped contiguous GEMM
-// (kernels/sm90_fp8_m_grouped_contiguous_gemm.cuh): the tile scheduler that finds each
-// tile's groups, and the epilogue that leaves rows outside them untouched.
+// The dense FP8 body (common/fp8_gemm_body.cuh) run as an M-grouped GEMM, contiguous or
+// masked (kernels/sm90_fp8_m_grouped_contiguous_gemm.cuh, sm90_fp8_m_grouped_masked_gemm.cuh):
+// the tile schedulers that find each tile's groups, and the epilogue that leaves rows
+// outside them untouched.
 //
 // NOTES:
 // - The tile grid is the dense one over all M rows (same PersistentScheduler, same
@@ -85,6 +86,65 @@ struct ContiguousTileScheduler {
     if constexpr (kMode == kGroupedRowIds)
       return __ldg(layout + static_cast<int64_t>(row) * layout_stride) == t.g[h];
     else return row >= t.begin[h] && row < t.end[h];
+  }
+};
+
+// The masked layout (MoE decode) on the dense body: group g's tiles are ceil(masked_m[g] /
+// BLOCK_M) x N-blocks, enumerated group after group (masked_m read on the device, clamped to
+// [0, max_m]; a forward cursor, as grouped.cuh's MGroupedScheduler). m_block is relative to
+// the group; half 1 of a BLOCK_M 256 tile past masked_m is skipped (g[1] = -1). With a 1x2
+// cluster both CTAs take the two N-blocks of one (group, m-block): every group's tile count
+// is even (the launcher keeps the N-block count even), so pairs never straddle groups.
+template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kClusterN, uint32_t kGroupN>
+struct MaskedTileScheduler {
+  using Raster = TileRaster<1, kClusterN, kGroupN>;
+  static constexpr uint32_t kHalves = kBlockM == 256 ? 2 : 1;
+
+  const int32_t* masked_m;
+  int64_t stride;
+  uint32_t num_groups, max_m, num_n_blocks, next_tile;
+  uint32_t group, group_begin, group_end, group_rows;  // cursor: tiles [begin, end) of group
+
+  DLG_DEVICE uint32_t rows_of(uint32_t g) const {
+    const int32_t v = __ldg(masked_m + static_cast<int64_t>(g) * stride);
+    return v < 0 ? 0u : min(static_cast<uint32_t>(v), max_m);
+  }
+  DLG_DEVICE uint32_t tiles_of(uint32_t rows) const {
+    return (rows + kBlockM - 1) / kBlockM * num_n_blocks;
+  }
+
+  DLG_DEVICE MaskedTileScheduler(const int32_t* masked_m_, int64_t stride_, uint32_t groups,
+                                 uint32_t max_m_, uint32_t n)
+      : masked_m(masked_m_), stride(stride_), num_groups(groups), max_m(max_m_) {
+    num_n_blocks = (n + kBlockN - 1) / kBlockN;
+    next_tile = blockIdx.x;
+    group = 0;
+    group_begin = 0;
+    group_rows = groups > 0 ? rows_of(0) : 0;
+    group_end = tiles_of(group_rows);
+  }
+
+  DLG_DEVICE bool next(uint32_t& m_block, uint32_t& n_block, TileGroups& t) {
+    while (group < num_groups && next_tile >= group_end) {
+      if (++group == num_groups) break;
+      group_begin = group_end;
+      group_rows = rows_of(group);
+      group_end += tiles_of(group_rows);
+    }
+    if (group >= num_groups) return false;
+    Raster::tile_to_blocks(next_tile - group_begin, (group_rows + kBlockM - 1) / kBlockM,
+                           num_n_blocks, m_block, n_block);
+    next_tile += gridDim.x;
+    t.g[0] = static_cast<int32_t>(group);
+    t.g[1] = kHalves == 2 && m_block * kBlockM + 128 < group_rows ? t.g[0] : -1;
+    t.begin[0] = t.begin[1] = 0;
+    t.end[0] = t.end[1] = group_rows;
+    return true;
+  }
+
+  // Whether row `row` (within the group) of half h is written.
+  DLG_DEVICE bool row_valid(const TileGroups& t, uint32_t h, uint32_t row) const {
+    return t.g[h] >= 0 && row < t.end[h];
   }
 };
 

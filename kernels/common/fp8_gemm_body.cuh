@@ -95,7 +95,7 @@ constexpr uint32_t kFp8ScalePerTensor = 1;  // device scalars (NULL = 1), applie
 constexpr uint32_t kFp8Scale1D1D = 2;       // sfa per (row, k-block); sfb per (col, k-block)
 
 // Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_fp8_gemm.c and
-// core/launch/sm90_grouped_gemm.c (same field order and types: 128 bytes, natural alignment).
+// core/launch/sm90_grouped_gemm.c (same field order and types: 136 bytes, natural alignment).
 struct Sm90Fp8GemmParams {
   uint32_t m, n, k;
   const float* sfb;       // 1D2D: B block scales
@@ -107,14 +107,16 @@ struct Sm90Fp8GemmParams {
   EpilogueC c;            // C (kCMode 1, 2): global pointer and row stride
   void* d;                // D (kDirect, kGrouped): global pointer and row stride
   int64_t ldd;
-  // kGrouped (M-grouped contiguous): row ids [M] | offsets [G + 1], B is [G, N, K] (3D map).
+  // kGrouped (M-grouped): row ids [M] | offsets [G + 1] | masked_m [G]; B is [G, N, K] (3D
+  // map); masked: A, sfa 3D maps {.., max_m = m, G}, D rows g * m + row.
   const int32_t* layout;
   int64_t layout_stride;
   int64_t sfb_stride_g;   // 1D2D: elements between groups' sfb; per-tensor: between scale_b
   uint32_t num_groups;
   uint32_t pad_;
+  int64_t scale_a_stride_g;  // per-tensor masked: elements between groups' scale_a
 };
-static_assert(sizeof(Sm90Fp8GemmParams) == 128, "host mirror expects 128 bytes");
+static_assert(sizeof(Sm90Fp8GemmParams) == 136, "host mirror expects 136 bytes");
 
 // A compile-time value passed to a generic lambda: the wave set of a BLOCK_M 256 k-loop
 // (bit w: wave w), the column offset of a tile in its first B scale block.
@@ -158,8 +160,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kDirect &&
                                  kScaleMode != kFp8Scale1D1D),
                 "split-K: no multicast cluster, BLOCK_M <= 128, direct stores, 1D2D or per-tensor");
-  // kGrouped: 0 dense, 1 + GroupedMode (M-grouped contiguous, row ids or offsets).
-  static_assert(kGrouped <= 2, "kGrouped: 0, 1 (row ids) or 2 (offsets)");
+  // kGrouped: 0 dense, 1 + GroupedMode (M-grouped: 1 contiguous row ids, 2 contiguous
+  // offsets, 3 masked).
+  static_assert(kGrouped <= 3, "kGrouped: 0, 1 (row ids), 2 (offsets) or 3 (masked)");
+  constexpr bool kMasked = kGrouped == 3;
   static_assert(!kGrouped || (kClusterM == 1 && kSplitK == 1 && !kDirect && kCMode == 0 &&
                               kScaleMode != kFp8Scale1D1D && sizeof(OutT) == 2),
                 "M-grouped: no B multicast (rows of a cluster pair may differ in group), staged "
@@ -183,8 +187,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
   using DenseScheduler =
       PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
-  using GroupedScheduler =
-      ContiguousTileScheduler<kBlockM, kBlockN, kClusterN, kGroupN, kGrouped ? kGrouped - 1 : 0>;
+  using GroupedScheduler = Select<
+      kMasked, MaskedTileScheduler<kBlockM, kBlockN, kClusterN, kGroupN>,
+      ContiguousTileScheduler<kBlockM, kBlockN, kClusterN, kGroupN, kGrouped == 2 ? 1 : 0>>;
   using Scheduler = Select<kGrouped != 0, GroupedScheduler, DenseScheduler>;
   using Split = SplitKReduce<kBlockM, kBlockN, kSplitK == 1 ? 2 : kSplitK, OutT,
                              kCMode <= 2 ? kCMode : 0>;
@@ -294,12 +299,21 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           // Rank r holds block (r % kClusterM, r / kClusterM) of the cluster tile: it loads
           // half r / kClusterM of the A rows for its cluster column and half r % kClusterM
           // of the B rows for its cluster row.
+          // (masked: A is [G, max_m, K], a 3D map; m0 is within the group)
+          const int32_t a_group = kMasked ? tg.g[0] : 0;
           if constexpr (kClusterN == 2) {
             constexpr uint32_t kHalf = kBlockM / 2;
             const uint32_t half = rank / kClusterM;
             const uint16_t mask = static_cast<uint16_t>((1u | (1u << kClusterM)) << (rank % kClusterM));
-            tma_load_2d_multicast(tmap_a, &full[stage], a_dst + half * kHalf * kBlockK, k0,
-                                  m0 + static_cast<int32_t>(half * kHalf), mask);
+            const int32_t row = m0 + static_cast<int32_t>(half * kHalf);
+            if constexpr (kMasked)
+              tma_load_3d_multicast(tmap_a, &full[stage], a_dst + half * kHalf * kBlockK, k0, row,
+                                    a_group, mask);
+            else
+              tma_load_2d_multicast(tmap_a, &full[stage], a_dst + half * kHalf * kBlockK, k0,
+                                    row, mask);
+          } else if constexpr (kMasked) {
+            tma_load_3d(tmap_a, &full[stage], a_dst, k0, m0, a_group);
           } else {
             tma_load_2d(tmap_a, &full[stage], a_dst, k0, m0);
           }
@@ -314,7 +328,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           } else {
             tma_load_2d(tmap_b, &full[stage], b_dst, k0, n0);
           }
-          if constexpr (!kPerTensor)
+          if constexpr (!kPerTensor && kMasked)
+            tma_load_3d(tmap_sfa, &full[stage], smem_sfa + stage * kBlockM, m0,
+                        static_cast<int32_t>(kb), a_group);
+          else if constexpr (!kPerTensor)
             tma_load_2d(tmap_sfa, &full[stage], smem_sfa + stage * kBlockM, m0,
                         static_cast<int32_t>(kb));
           if constexpr (k1D1D)
@@ -377,7 +394,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       peer = cluster_cta_rank() ^ (lane == 0 ? 0 : (lane == 1 && kClusterN == 2 ? kClusterM : 1));
     float tensor_scale = 1.0f;
     if constexpr (kPerTensor) {
-      if (p.scale_a) tensor_scale *= ldg_f32(p.scale_a);
+      if (p.scale_a && !kMasked) tensor_scale *= ldg_f32(p.scale_a);
       if (p.scale_b && !kGrouped) tensor_scale *= ldg_f32(p.scale_b);
     }
     Scheduler sched = make_scheduler();
@@ -609,17 +626,22 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       if constexpr (kPerTensor) {
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
-          float s = tensor_scale;  // kGrouped: scale_b per group
+          float s = tensor_scale;  // kGrouped: scale_b (masked: scale_a too) per group
           if constexpr (kGrouped) {
             if (p.scale_b && tg.g[w] >= 0) s *= ldg_f32(p.scale_b + tg.g[w] * p.sfb_stride_g);
+            if (kMasked && p.scale_a && tg.g[w] >= 0)
+              s *= ldg_f32(p.scale_a + tg.g[w] * p.scale_a_stride_g);
           }
 #pragma unroll
           for (uint32_t i = 0; i < kNumAcc; ++i) acc[w][i] *= s;
         }
       }
       if constexpr (kGrouped) {
-        masked_waves_epilogue<kBlockM, kBlockN, kWaves>(acc, valid_rows, p.n, m0, n0, smem_d, wg,
-                                                        tmap_d, static_cast<dlg_bf16*>(p.d), p.ldd);
+        // (masked: D's groups are back to back, max_m = p.m rows apart)
+        const uint32_t d_row0 = kMasked ? static_cast<uint32_t>(tg.g[0]) * p.m + m0 : m0;
+        masked_waves_epilogue<kBlockM, kBlockN, kWaves>(acc, valid_rows, p.n, d_row0, n0, smem_d,
+                                                        wg, tmap_d, static_cast<dlg_bf16*>(p.d),
+                                                        p.ldd);
       } else if constexpr (kSplitK > 1) {
         // Both warpgroups' wgmma are done with the ring before it takes the partial tile.
         named_barrier_sync(3, kNumMathThreads);

@@ -125,3 +125,14 @@ void tt_set(test_tensor_t* t, int64_t i, double v) {
   else if (code == kDLUInt && bits == 8) ((uint8_t*)p)[i] = (uint8_t)v;
   else abort();
 }
+
+DLTensor tt_to_device(dlg_context_t* ctx, const test_tensor_t* h, void** mem) {
+  DLTensor t = h->t;
+  CHECK_OK(dlg_device_alloc(ctx, h->bytes, mem));
+  CHECK_OK(dlg_memcpy(ctx, *mem, h->mem, h->bytes));
+  t.data = *mem;
+  t.byte_offset = 0;
+  t.device.device_type = kDLCUDA;
+  t.device.device_id = dlg_context_device(ctx);
+  return t;
+}

@@ -80,6 +80,10 @@ void tt_fill(test_tensor_t* t, uint64_t seed, double lo, double hi);
 void tt_poison(test_tensor_t* t);
 int tt_untouched(const test_tensor_t* t);
 
+/* A device twin of host tensor h on ctx's GPU (same shape and strides) holding a copy of its
+ * contents; *mem receives the allocation (free with dlg_device_free). */
+DLTensor tt_to_device(dlg_context_t* ctx, const test_tensor_t* h, void** mem);
+
 /* Element access as double (f32, bf16, e4m3fn, int32, uint8), by flat storage index. */
 double tt_get(const test_tensor_t* t, int64_t storage_index);
 void tt_set(test_tensor_t* t, int64_t storage_index, double v);

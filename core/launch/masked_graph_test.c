@@ -3,10 +3,12 @@
  *    changed on the device between replays (the kernel reads masked_m on the device, so a
  *    replay must follow the new counts without re-capturing). After each replay D is
  *    compared with the CPU reference for the new counts: computed rows by calc_diff, rows
- *    past masked_m[g] must still hold the poison bytes.
- * 2. The contiguous layout with CTA pairs forced ($DLG_GROUPED_TILE=128x64,
- *    $DLG_GROUPED_PAIRS=1) on a layout whose pairs of 128-row blocks mix two groups
- *    (no multicast), a group and padding (a ghost half), and one group (multicast).
+ *    past masked_m[g] must still hold the poison bytes. Run twice: on the grouped kernel
+ *    (expected m 64) and on the dense body ($DLG_GROUPED_DENSE_BODY=1).
+ * 2. The grouped kernel's contiguous layout with CTA pairs forced ($DLG_GROUPED_TILE=128x64,
+ *    $DLG_GROUPED_PAIRS=1, $DLG_GROUPED_DENSE_BODY=0) on a layout whose pairs of 128-row
+ *    blocks mix two groups (no multicast), a group and padding (a ghost half), and one group
+ *    (multicast).
  * Needs an sm_90 GPU; elsewhere it reports "skipped" and passes (CI). The graph calls are not
  * in the library's driver table: they are looked up in the libcuda the library opened. */
 #define _POSIX_C_SOURCE 200809L
@@ -46,18 +48,6 @@ static int load_graph_api(const dlg_cuda_api_t* api, graph_api_t* g) {
          g->destroy;
 }
 
-/* A device twin of a host tensor (same shape/strides), holding a copy of its contents. */
-static DLTensor to_device(dlg_context_t* ctx, const test_tensor_t* h, void** mem) {
-  DLTensor t = h->t;
-  CHECK_OK(dlg_device_alloc(ctx, h->bytes, mem));
-  CHECK_OK(dlg_memcpy(ctx, *mem, h->mem, h->bytes));
-  t.data = *mem;
-  t.byte_offset = 0;
-  t.device.device_type = kDLCUDA;
-  t.device.device_id = dlg_context_device(ctx);
-  return t;
-}
-
 /* Rows past masked_m[g] of d (bf16 [G, MAX_M, N], host copy) still poison. */
 static int rows_untouched(const test_tensor_t* d, const int32_t* masked) {
   const uint8_t* p = d->mem;
@@ -67,7 +57,8 @@ static int rows_untouched(const test_tensor_t* d, const int32_t* masked) {
   return 1;
 }
 
-static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const graph_api_t* gapi) {
+static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const graph_api_t* gapi,
+                const char* kernel) {
   dlg_context_t* cpu = NULL;
   CHECK_OK(dlg_context_create(-1, &cpu));
   const int64_t sfa_ld = dlg_tma_aligned_size(MAX_M, 4);
@@ -85,9 +76,9 @@ static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const graph_api_t
   tt_fill(sfb, 4, 0.5, 2);
   tt_poison(d);
   void *ma, *msfa, *mb, *msfb, *mmm, *md;
-  DLTensor ga = to_device(gpu, a, &ma), gsfa = to_device(gpu, sfa, &msfa),
-           gb = to_device(gpu, b, &mb), gsfb = to_device(gpu, sfb, &msfb),
-           gmm = to_device(gpu, mm, &mmm), gd = to_device(gpu, d, &md);
+  DLTensor ga = tt_to_device(gpu, a, &ma), gsfa = tt_to_device(gpu, sfa, &msfa),
+           gb = tt_to_device(gpu, b, &mb), gsfb = tt_to_device(gpu, sfb, &msfb),
+           gmm = tt_to_device(gpu, mm, &mmm), gd = tt_to_device(gpu, d, &md);
   const dlg_recipe_t R = DLG_RECIPE_FP8_1D2D;
 
   /* Warm-up outside the capture compiles and loads the kernel (no module loads while
@@ -120,8 +111,8 @@ static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const graph_api_t
     CHECK_OK(dlg_testing_calc_diff(&d->t, &ref->t, &diff));
     CHECK(diff < 1e-3);
     CHECK(rows_untouched(d, counts[rep]));
-    printf("  replay %d: masked_m = {%d, %d, %d, %d}: calc_diff %.3g, rows past masked_m %s\n",
-           rep, counts[rep][0], counts[rep][1], counts[rep][2], counts[rep][3], diff,
+    printf("  %s, replay %d: masked_m = {%d, %d, %d, %d}: calc_diff %.3g, rows past masked_m %s\n",
+           kernel, rep, counts[rep][0], counts[rep][1], counts[rep][2], counts[rep][3], diff,
            rows_untouched(d, counts[rep]) ? "untouched" : "WRITTEN");
   }
   if (exec) gapi->exec_destroy(exec);
@@ -160,15 +151,17 @@ static void contiguous_pairs(dlg_context_t* gpu) {
   tt_poison(d);
   tt_poison(ref);
   void *ma, *msfa, *mb, *msfb, *mid, *md;
-  DLTensor ga = to_device(gpu, a, &ma), gsfa = to_device(gpu, sfa, &msfa),
-           gb = to_device(gpu, b, &mb), gsfb = to_device(gpu, sfb, &msfb),
-           gid = to_device(gpu, ids, &mid), gd = to_device(gpu, d, &md);
+  DLTensor ga = tt_to_device(gpu, a, &ma), gsfa = tt_to_device(gpu, sfa, &msfa),
+           gb = tt_to_device(gpu, b, &mb), gsfb = tt_to_device(gpu, sfb, &msfb),
+           gid = tt_to_device(gpu, ids, &mid), gd = tt_to_device(gpu, d, &md);
   setenv("DLG_GROUPED_TILE", "128x64", 1);
   setenv("DLG_GROUPED_PAIRS", "1", 1);
+  setenv("DLG_GROUPED_DENSE_BODY", "0", 1);
   CHECK_OK(dlg_m_grouped_gemm_contiguous(gpu, DLG_RECIPE_FP8_1D2D, &ga, &gsfa, &gb, &gsfb, &gid,
                                          DLG_GROUP_LAYOUT_ROW_IDS, &gd, NULL));
   unsetenv("DLG_GROUPED_TILE");
   unsetenv("DLG_GROUPED_PAIRS");
+  unsetenv("DLG_GROUPED_DENSE_BODY");
   CHECK_OK(dlg_stream_synchronize(gpu, NULL));
   CHECK_OK(dlg_memcpy(gpu, d->mem, md, d->bytes));
   CHECK_OK(dlg_m_grouped_gemm_contiguous(cpu, DLG_RECIPE_FP8_1D2D, &a->t, &sfa->t, &b->t,
@@ -203,7 +196,10 @@ int main(void) {
     if (gpu) dlg_context_destroy(gpu);
     return dlg_test_finish("masked_graph_test");
   }
-  run(gpu, api, &gapi);
+  run(gpu, api, &gapi, "grouped kernel");
+  setenv("DLG_GROUPED_DENSE_BODY", "1", 1);
+  run(gpu, api, &gapi, "dense body");
+  unsetenv("DLG_GROUPED_DENSE_BODY");
   contiguous_pairs(gpu);
   dlg_context_destroy(gpu);
   return dlg_test_finish("masked_graph_test");

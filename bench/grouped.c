@@ -61,6 +61,7 @@ typedef struct grec {
 
 typedef struct gopts {
   int ops, quick, baseline, iters, warmup, device;
+  int anchors; /* --anchors: DeepGEMM's anchor shapes (shared/anchors-h100.md) instead */
   double flush_mib;
   const char* json;
 } gopts_t;
@@ -689,6 +690,19 @@ static int select_shapes(const gopts_t* o, gshape_t* out) {
                                    {8, 4096, 7168, 4096}, {8, 7168, 2048, 4096},
                                    {16, 4096, 7168, 2048}, {16, 7168, 2048, 2048}};
   int n = 0;
+  if (o->anchors) {
+    /* The M-grouped shapes DeepGEMM's figures in shared/anchors-h100.md were taken on (its
+     * TFLOPS: contiguous on all rows, padding included; masked on the valid rows). */
+    static const int64_t anchor_nk[2][2] = {{4096, 7168}, {7168, 2048}};
+    static const int64_t anchor_masked[2][2] = {{32, 192}, {16, 64}};
+    for (int j = 0; j < 2; ++j) {
+      for (int i = 0; i < 2 && (o->ops & OP_CONTIG); ++i)
+        out[n++] = (gshape_t){OP_CONTIG, (int)contig[i][0], contig[i][1], anchor_nk[j][0], anchor_nk[j][1]};
+      for (int i = 0; i < 2 && (o->ops & OP_MASKED); ++i)
+        out[n++] = (gshape_t){OP_MASKED, (int)anchor_masked[i][0], anchor_masked[i][1], anchor_nk[j][0], anchor_nk[j][1]};
+    }
+    return n;
+  }
   if (o->ops & OP_CONTIG)
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 4; ++j)
@@ -807,6 +821,8 @@ int bench_grouped_main(int argc, char** argv) {
       else return fprintf(stderr, "dlgemm_bench: --op: unknown '%s'\n", v), 64;
     } else if (!strcmp(a, "--quick")) {
       o.quick = 1;
+    } else if (!strcmp(a, "--anchors")) {
+      o.anchors = 1;
     } else if (!strcmp(a, "--no-baseline")) {
       o.baseline = 0;
     } else if (!strcmp(a, "--iters") && v) {

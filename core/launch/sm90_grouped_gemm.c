@@ -438,10 +438,11 @@ static int m_grouped_tma_epilogue_ok(const dlg_m_grouped_problem_t* p) {
 /* ---- M-grouped FP8 on the dense body ------------------------------------------------------ */
 
 /* Masked problems take the dense body from this expected m per group up. H100 bench at
- * fff06f1 (dense body vs grouped kernel): m = 192 (32 groups) 616 vs 701 us at N 6144 K 7168,
- * +10..+19 % on all four (N, K); m = 1024 +13..+22 %; m = 20: -8..+1 % (the grouped kernel's
- * 64-row tiles waste less on groups that short). */
-#define DENSE_BODY_MASKED_MIN_M 128
+ * fff06f1 / 0b650c1 (dense body vs grouped kernel): m = 192 (32 groups) 616 vs 701 us at
+ * N 6144 K 7168, +10..+19 % on all four (N, K); m = 1024 +13..+22 %; m = 64 (16 groups,
+ * DeepGEMM's anchor shapes) +6..+12 %; m = 20: -8..+1 % (the grouped kernel's 64-row tiles
+ * waste less on groups that short). */
+#define DENSE_BODY_MASKED_MIN_M 64
 
 /* Whether an FP8 M-grouped problem runs on the dense kernels' body
  * (kernels/sm90_fp8_m_grouped_{contiguous,masked}_gemm.cuh: 256-row tiles, B scales in the

@@ -209,14 +209,17 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       uint32_t prev_stage = 0;
       for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
         mbarrier_wait(&full[stage], phase);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+        // One math warpgroup: the compiler no longer proves `stage` warp-uniform (descriptors
+        // in vector registers, +32..64 R2UR per k-block, SASS); a shfl keeps them uniform.
+        const uint32_t su = kNumMathWG == 1 ? warp_uniform(stage) : stage;
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) fence_operands(acc[w]);
         wgmma_fence();
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
           const uint64_t desc_a =
-              wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg_uniform) * kRowBytes);
+              wgmma_desc_sw128(smem_a + su * kABytes + (128 * w + 64 * wg_uniform) * kRowBytes);
 #pragma unroll
           for (uint32_t k = 0; k < kBlockK / 16; ++k)
             Mma::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),

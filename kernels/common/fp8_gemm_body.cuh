@@ -463,9 +463,14 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // Issues wave w's wgmma chain on the current slot into `part` (the first with
       // scale-d = 0) and commits it.
       auto issue_chain = [&](float (&part)[kNumAcc], uint32_t w) {
+        // One math warpgroup, or the C prefetch's leader-only branch in the loop: the compiler
+        // no longer proves `stage` warp-uniform and builds the descriptors in vector registers
+        // (+16..33 R2UR per k-block, SASS); a shfl keeps them on the uniform datapath.
+        constexpr bool kShflStage = kNumMathWG == 1 || kCMode == 3;
+        const uint32_t su = kShflStage ? warp_uniform(stage) : stage;
         const uint64_t desc_a =
-            wgmma_desc_sw128(smem_a + stage * kABytes + (128 * w + 64 * wg_uniform) * kBlockK);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + stage * kBBytes);
+            wgmma_desc_sw128(smem_a + su * kABytes + (128 * w + 64 * wg_uniform) * kBlockK);
+        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
         fence_operands(part);
         wgmma_fence();
 #pragma unroll

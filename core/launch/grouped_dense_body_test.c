@@ -1,5 +1,5 @@
 /* GPU checks of the FP8 M-grouped GEMMs on the dense kernels' body
- * (kernels/sm90_fp8_m_grouped_{contiguous,masked}_gemm.cuh) under forced tile configs
+ * (kernels/sm90_fp8_m_grouped_gemm.cuh) under forced tile configs
  * ($DLG_SM90_GEMM_CONFIG; the default choice too), against the CPU reference: calc_diff over
  * D, and every row outside the groups (padding, past masked_m) still poison.
  * The layouts make 256-row tiles take every path of common/contiguous_tiles.cuh:
@@ -54,6 +54,49 @@ static void check(const char* what, const char* cfg, operands_t* o, int64_t rows
          cfg[0] ? cfg : "heuristic", diff, (long long)touched);
 }
 
+/* Which op and its scalar arguments. */
+typedef struct op_desc {
+  dlg_recipe_t recipe;
+  int masked;
+  dlg_group_layout_t kind; /* contiguous */
+  int expected_m;          /* masked */
+} op_desc_t;
+
+static dlg_status_t call_op(dlg_context_t* ctx, const op_desc_t* op, const DLTensor* a,
+                            const DLTensor* sfa, const DLTensor* b, const DLTensor* sfb,
+                            const DLTensor* layout, DLTensor* d) {
+  if (op->masked)
+    return dlg_m_grouped_gemm_masked(ctx, op->recipe, a, sfa, b, sfb, layout, op->expected_m, d,
+                                     NULL);
+  return dlg_m_grouped_gemm_contiguous(ctx, op->recipe, a, sfa, b, sfb, layout, op->kind, d, NULL);
+}
+
+/* The CPU reference, then the GPU call under every config of k_configs, each checked. */
+static void run_configs(dlg_context_t* gpu, dlg_context_t* cpu, const op_desc_t* op,
+                        operands_t* o, const char* what, int64_t rows, row_written_fn written,
+                        const void* wctx) {
+  tt_poison(o->ref);
+  CHECK_OK(call_op(cpu, op, &o->a->t, &o->sfa->t, &o->b->t, &o->sfb->t, &o->layout->t, &o->ref->t));
+  void *ma, *msfa, *mb, *msfb, *ml, *md;
+  DLTensor ga = tt_to_device(gpu, o->a, &ma), gsfa = tt_to_device(gpu, o->sfa, &msfa),
+           gb = tt_to_device(gpu, o->b, &mb), gsfb = tt_to_device(gpu, o->sfb, &msfb),
+           gl = tt_to_device(gpu, o->layout, &ml), gd = tt_to_device(gpu, o->d, &md);
+  for (size_t c = 0; c < N_CONFIGS; ++c) {
+    setenv("DLG_SM90_GEMM_CONFIG", k_configs[c], 1);
+    tt_poison(o->d);
+    CHECK_OK(dlg_memcpy(gpu, md, o->d->mem, o->d->bytes));
+    CHECK_OK(call_op(gpu, op, &ga, &gsfa, &gb, &gsfb, &gl, &gd));
+    CHECK_OK(dlg_stream_synchronize(gpu, NULL));
+    CHECK_OK(dlg_memcpy(gpu, o->d->mem, md, o->d->bytes));
+    double diff = 1.0;
+    CHECK_OK(dlg_testing_calc_diff(&o->d->t, &o->ref->t, &diff));
+    check(what, k_configs[c], o, rows, written, wctx, diff);
+  }
+  unsetenv("DLG_SM90_GEMM_CONFIG");
+  void* mems[] = {ma, msfa, mb, msfb, ml, md};
+  for (int i = 0; i < 6; ++i) dlg_device_free(gpu, mems[i]);
+}
+
 /* ---- contiguous -------------------------------------------------------------------------- */
 
 enum { CM = 1280 };
@@ -97,32 +140,11 @@ static void contiguous(dlg_context_t* gpu, dlg_context_t* cpu, dlg_recipe_t reci
   int32_t* l = o.layout->mem;
   if (offsets) memcpy(l, k_offsets, sizeof k_offsets);
   else for (int64_t r = 0; r < CM; ++r) l[r] = row_id(r);
-  const dlg_group_layout_t kind = offsets ? DLG_GROUP_LAYOUT_OFFSETS : DLG_GROUP_LAYOUT_ROW_IDS;
-  tt_poison(o.ref);
-  CHECK_OK(dlg_m_grouped_gemm_contiguous(cpu, recipe, &o.a->t, &o.sfa->t, &o.b->t, &o.sfb->t,
-                                         &o.layout->t, kind, &o.ref->t, NULL));
-  void *ma, *msfa, *mb, *msfb, *ml, *md;
-  DLTensor ga = tt_to_device(gpu, o.a, &ma), gsfa = tt_to_device(gpu, o.sfa, &msfa),
-           gb = tt_to_device(gpu, o.b, &mb), gsfb = tt_to_device(gpu, o.sfb, &msfb),
-           gl = tt_to_device(gpu, o.layout, &ml), gd = tt_to_device(gpu, o.d, &md);
+  const op_desc_t op = {recipe, 0, offsets ? DLG_GROUP_LAYOUT_OFFSETS : DLG_GROUP_LAYOUT_ROW_IDS, 0};
   char what[64];
   snprintf(what, sizeof what, "contiguous %s %s", offsets ? "offsets" : "row ids",
            per_tensor ? "per-tensor" : "1d2d");
-  for (size_t c = 0; c < N_CONFIGS; ++c) {
-    setenv("DLG_SM90_GEMM_CONFIG", k_configs[c], 1);
-    tt_poison(o.d);
-    CHECK_OK(dlg_memcpy(gpu, md, o.d->mem, o.d->bytes));
-    CHECK_OK(dlg_m_grouped_gemm_contiguous(gpu, recipe, &ga, &gsfa, &gb, &gsfb, &gl, kind, &gd,
-                                           NULL));
-    CHECK_OK(dlg_stream_synchronize(gpu, NULL));
-    CHECK_OK(dlg_memcpy(gpu, o.d->mem, md, o.d->bytes));
-    double diff = 1.0;
-    CHECK_OK(dlg_testing_calc_diff(&o.d->t, &o.ref->t, &diff));
-    check(what, k_configs[c], &o, CM, contiguous_written, &offsets, diff);
-  }
-  unsetenv("DLG_SM90_GEMM_CONFIG");
-  void* mems[] = {ma, msfa, mb, msfb, ml, md};
-  for (int i = 0; i < 6; ++i) dlg_device_free(gpu, mems[i]);
+  run_configs(gpu, cpu, &op, &o, what, CM, contiguous_written, &offsets);
   free_operands(&o);
 }
 
@@ -159,30 +181,9 @@ static void masked(dlg_context_t* gpu, dlg_context_t* cpu, dlg_recipe_t recipe) 
   tt_fill(o.b, 33, -2, 2);
   tt_fill(o.sfb, 34, 0.5, 2);
   memcpy(o.layout->mem, k_masked_m, sizeof k_masked_m);
-  const int expected_m = 256; /* >= the dense body's threshold */
-  tt_poison(o.ref);
-  CHECK_OK(dlg_m_grouped_gemm_masked(cpu, recipe, &o.a->t, &o.sfa->t, &o.b->t, &o.sfb->t,
-                                     &o.layout->t, expected_m, &o.ref->t, NULL));
-  void *ma, *msfa, *mb, *msfb, *ml, *md;
-  DLTensor ga = tt_to_device(gpu, o.a, &ma), gsfa = tt_to_device(gpu, o.sfa, &msfa),
-           gb = tt_to_device(gpu, o.b, &mb), gsfb = tt_to_device(gpu, o.sfb, &msfb),
-           gl = tt_to_device(gpu, o.layout, &ml), gd = tt_to_device(gpu, o.d, &md);
-  const char* what = per_tensor ? "masked per-tensor" : "masked 1d2d";
-  for (size_t c = 0; c < N_CONFIGS; ++c) {
-    setenv("DLG_SM90_GEMM_CONFIG", k_configs[c], 1);
-    tt_poison(o.d);
-    CHECK_OK(dlg_memcpy(gpu, md, o.d->mem, o.d->bytes));
-    CHECK_OK(dlg_m_grouped_gemm_masked(gpu, recipe, &ga, &gsfa, &gb, &gsfb, &gl, expected_m, &gd,
-                                       NULL));
-    CHECK_OK(dlg_stream_synchronize(gpu, NULL));
-    CHECK_OK(dlg_memcpy(gpu, o.d->mem, md, o.d->bytes));
-    double diff = 1.0;
-    CHECK_OK(dlg_testing_calc_diff(&o.d->t, &o.ref->t, &diff));
-    check(what, k_configs[c], &o, (int64_t)MG * MAX_M, masked_written, NULL, diff);
-  }
-  unsetenv("DLG_SM90_GEMM_CONFIG");
-  void* mems[] = {ma, msfa, mb, msfb, ml, md};
-  for (int i = 0; i < 6; ++i) dlg_device_free(gpu, mems[i]);
+  const op_desc_t op = {recipe, 1, DLG_GROUP_LAYOUT_ROW_IDS, 256}; /* expected m >= the dense body's threshold */
+  run_configs(gpu, cpu, &op, &o, per_tensor ? "masked per-tensor" : "masked 1d2d",
+              (int64_t)MG * MAX_M, masked_written, NULL);
   free_operands(&o);
 }
 

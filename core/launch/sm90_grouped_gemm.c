@@ -445,7 +445,7 @@ static int m_grouped_tma_epilogue_ok(const dlg_m_grouped_problem_t* p) {
 #define DENSE_BODY_MASKED_MIN_M 64
 
 /* Whether an FP8 M-grouped problem runs on the dense kernels' body
- * (kernels/sm90_fp8_m_grouped_{contiguous,masked}_gemm.cuh: 256-row tiles, B scales in the
+ * (kernels/sm90_fp8_m_grouped_gemm.cuh: 256-row tiles, B scales in the
  * slots; H100 at M ~ 32768: the dense 1D2D kernel 1311-1387 TFLOPS, the grouped kernel
  * 1077-1194): 1D2D with the TMA-able sfa or per-tensor, D for the staged epilogue, A
  * TMA-able ([M, K] or [G, max_m, K], K-major, 16-byte strides and base).
@@ -527,24 +527,15 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   q.layout_stride = dlg_stride(p->layout, 0);
   q.num_groups = (uint32_t)p->groups;
 
+  /* kMode: GroupedMode (0 row ids, 1 offsets, 2 masked) */
+  const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
   char name[160], source[320];
-  if (p->masked) {
-    snprintf(name, sizeof name, "sm90_fp8_m_grouped_masked_gemm<%d, %d, %d, %d, %d, %d, %d>",
-             cfg.block_m, cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor,
-             cfg.pipelined);
-    snprintf(source, sizeof source,
-             "#include \"sm90_fp8_m_grouped_masked_gemm.cuh\"\n"
-             "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_MASKED_GEMM_SIGNATURE);\n", name);
-  } else {
-    const int mode = p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
-    snprintf(name, sizeof name,
-             "sm90_fp8_m_grouped_contiguous_gemm<%d, %d, %d, %d, %d, %d, %d, %d>", cfg.block_m,
-             cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor, mode, cfg.pipelined);
-    snprintf(source, sizeof source,
-             "#include \"sm90_fp8_m_grouped_contiguous_gemm.cuh\"\n"
-             "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_CONTIGUOUS_GEMM_SIGNATURE);\n",
-             name);
-  }
+  snprintf(name, sizeof name, "sm90_fp8_m_grouped_gemm<%d, %d, %d, %d, %d, %d, %d, %d>",
+           cfg.block_m, cfg.block_n, cfg.stages, cfg.cluster_n, cfg.group_n, per_tensor, mode,
+           cfg.pipelined);
+  snprintf(source, sizeof source,
+           "#include \"sm90_fp8_m_grouped_gemm.cuh\"\n"
+           "template __global__ void %s(DLG_SM90_FP8_M_GROUPED_GEMM_SIGNATURE);\n", name);
   dlg_kernel_spec_t spec = {source, name, 90, cfg.smem_bytes};
   dlg_kernel_t kernel;
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));

@@ -1,5 +1,5 @@
 // The dense FP8 body (common/fp8_gemm_body.cuh) run as an M-grouped GEMM, contiguous or
-// masked (kernels/sm90_fp8_m_grouped_contiguous_gemm.cuh, sm90_fp8_m_grouped_masked_gemm.cuh):
+// masked (kernels/sm90_fp8_m_grouped_gemm.cuh):
 // the tile schedulers that find each tile's groups, and the epilogue that leaves rows
 // outside them untouched.
 //

@@ -74,6 +74,14 @@
 //   For one-wave grids at small M, where the A re-reads of small tiles bound the k-loop.
 // - Tails: out-of-range rows/columns/K are zero-filled by TMA loads (scales included) and
 //   clipped by stores.
+// - kGrouped (kernels/sm90_fp8_m_grouped_gemm.cuh: MoE M-grouped, contiguous or masked): the
+//   tiles come from common/contiguous_tiles.cuh's schedulers with their groups (TileGroups);
+//   B (and, masked, A and sfa) are loaded with 3D maps at the group's coordinate, sfb from the
+//   group's block; a BLOCK_M 256 tile whose 128-row halves hold two groups runs the k-loop
+//   once per group ("rounds", each computing its half's wave only); the epilogue leaves rows
+//   outside the group untouched (masked_waves_epilogue). The rounds' wave sets come from a
+//   shfl and each set has its own compile-time k-loop: data-dependent branches would
+//   otherwise make `stage` divergent to the compiler (descriptors in vector registers).
 #pragma once
 
 #include "common/contiguous_tiles.cuh"

@@ -31,8 +31,10 @@ typedef struct dlg_sm90_gemm_shape {
                         sfa_in_smem, else ADD (callers written before the field existed) */
   int c_bytes;       /* bytes per element of C read by the epilogue (0: no C) */
   int c_via_tma;     /* C can be prefetched by TMA into the staging tile (FP8 kCMode 3) */
-  int m_grouped;     /* FP8 M-grouped contiguous on the dense body (m = all rows): no cluster
-                        along M (two m-blocks may hold different groups), no split-K */
+  int m_grouped;     /* FP8 M-grouped on the dense body: no cluster along M (two m-blocks
+                        may hold different groups), no split-K */
+  int64_t m_groups;  /* masked: m is m_groups groups of m / m_groups rows, each tiled on its
+                        own (0: one matrix of m rows) */
 } dlg_sm90_gemm_shape_t;
 
 typedef struct dlg_sm90_gemm_config {

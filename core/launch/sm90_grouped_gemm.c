@@ -483,6 +483,7 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   shape.num_sms = sms;
   shape.smem_limit = smem;
   shape.m_grouped = 1;
+  shape.m_groups = p->masked ? p->groups : 0;
   dlg_sm90_gemm_config_t cfg;
   if (!dlg_sm90_gemm_choose(&shape, &cfg))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: no tile config fits %zu bytes of shared memory", op, smem);

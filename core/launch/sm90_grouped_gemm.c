@@ -472,8 +472,9 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
   dlg_sm90_gemm_shape_t shape;
   memset(&shape, 0, sizeof shape);
-  /* Masked: the rows expected (the tiles of each group pack no further than their group). */
-  shape.m = p->masked ? p->groups * (p->expected_m < p->m ? p->expected_m : p->m) : p->m;
+  /* Masked: the rows expected, in [1, max_m] per group (each group is tiled on its own). */
+  const int64_t expected = p->expected_m < 1 ? 1 : p->expected_m < p->m ? p->expected_m : p->m;
+  shape.m = p->masked ? p->groups * expected : p->m;
   shape.n = p->n;
   shape.k = p->k;
   shape.fp8 = 1;

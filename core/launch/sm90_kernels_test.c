@@ -66,7 +66,10 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
   const int cs = c->cluster_m * c->cluster_n;
   CHECK(cs == 1 || cs == 2 || cs == 4);
   CHECK(cs <= s->num_sms);
-  const int64_t mb = cdiv(s->m, c->block_m), nb = cdiv(s->n, c->block_n);
+  /* (masked M-grouped: each group is tiled on its own) */
+  const int64_t mb = s->m_groups > 0 ? s->m_groups * cdiv(cdiv(s->m, s->m_groups), c->block_m)
+                                     : cdiv(s->m, c->block_m);
+  const int64_t nb = cdiv(s->n, c->block_n);
   CHECK(c->tiles == mb * nb);
   if (c->cluster_m == 2) CHECK(mb % 2 == 0);
   if (c->cluster_n == 2) CHECK(nb % 2 == 0);
@@ -154,6 +157,39 @@ static void heuristics(void) {
   s.sfa_in_smem = DLG_SM90_SMEM_SFA | DLG_SM90_SMEM_SFB;
   s.promotion = DLG_SM90_PROMOTE_ROW_COL;
   CHECK(!dlg_sm90_gemm_override(&s, "bm=128,bn=64,cm=1,cn=1,direct=1,split=2", &o, &why));
+}
+
+/* FP8 M-grouped problems on the dense body (sm90_grouped_gemm.c): no B multicast (two
+ * m-blocks may hold two groups), no split-K, the staged epilogue; masked groups are tiled one
+ * by one and never take one-warpgroup tiles. Shapes: issue 9's suites and DeepGEMM's anchors
+ * (G, rows per group, N, K); contiguous m = all rows. */
+static void m_grouped_choices(void) {
+  static const int64_t shapes[][4] = {
+      {4, 8192, 6144, 7168}, {8, 4096, 4096, 2048}, {4, 8192, 4096, 7168}, {8, 4096, 7168, 2048},
+      {32, 192, 4096, 7168}, {32, 192, 7168, 2048}, {6, 1024, 6144, 7168}, {16, 64, 4096, 7168},
+      {16, 64, 7168, 2048}, {6, 64, 4096, 4096}, {3, 128, 192, 384}, {1, 1, 256, 128}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+    for (int masked = 0; masked <= 1; ++masked) {
+      for (int per_tensor = 0; per_tensor <= 1; ++per_tensor) {
+        const shape3_t sh = {shapes[i][0] * shapes[i][1], shapes[i][2], shapes[i][3]};
+        dlg_sm90_gemm_shape_t s = make_shape(sh, 1, per_tensor ? 0 : DLG_SM90_SMEM_SFA, 2, 132);
+        s.promotion = per_tensor ? DLG_SM90_PROMOTE_ADD : DLG_SM90_PROMOTE_ROW_BLOCK;
+        s.m_grouped = 1;
+        s.m_groups = masked ? shapes[i][0] : 0;
+        dlg_sm90_gemm_config_t c;
+        CHECK(dlg_sm90_gemm_choose(&s, &c));
+        check_config(&s, &c);
+        CHECK(c.cluster_m == 1 && c.split_k == 0 && c.direct_store == 0);
+        if (masked) CHECK(c.block_m >= 128);
+        /* A group of 64 rows: a 256-row tile would compute four times what it writes. */
+        if (masked && shapes[i][1] <= 64) CHECK(c.block_m == 128);
+        const char* why = NULL;
+        dlg_sm90_gemm_config_t o = c;
+        CHECK(!dlg_sm90_gemm_override(&s, "cm=2,cn=1", &o, &why) && why != NULL);
+        CHECK(!dlg_sm90_gemm_override(&s, "bm=128,bn=64,cn=1,direct=1", &o, &why));
+      }
+    }
+  }
 }
 
 static void print_choices(void) {
@@ -470,6 +506,7 @@ static void chosen_kernels(void) {
 
 int main(void) {
   heuristics();
+  m_grouped_choices();
   print_choices();
   tma_rules();
   declines();

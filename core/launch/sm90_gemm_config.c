@@ -23,7 +23,7 @@
 #define EPILOGUE_FIXED 400.0            /* named barriers, TMA store issue, scheduler step */
 #define EPILOGUE_BYTES_PER_CLK 32.0
 #define C_LOAD_LATENCY 1500.0           /* C read by the epilogue itself (not prefetched) */
-#define ONE_WARPGROUP_PENALTY 1.10      /* per k-block, BLOCK_M 64 (one math warpgroup) */
+#define ONE_WARPGROUP_PENALTY 1.15      /* per k-block, BLOCK_M 64 (one math warpgroup) */
 #define SPLIT_REDUCE_FIXED 1200.0       /* split-K: two cluster barriers + DSMEM round trips */
 #define DSMEM_BYTES_PER_CLK 32.0        /* split-K: partial tiles read across the cluster */
 #define SPLIT_MIN_KBLOCKS 4             /* split-K: k-blocks per CTA at least (pipeline fill) */
@@ -261,8 +261,18 @@ static int block_m_256_searched(const dlg_sm90_gemm_shape_t* s, int bn) {
  * ones (decode-sized M): H100 sweep (docs/kernels.md) FP8 1x2112x7168 31.7 -> 24.3 us,
  * 128x7168x2048 11.8 -> 10.5 us, BF16 1x2112x7168 41.6 -> 29.4 us without the cluster,
  * while BF16 64x112 tiles lost without theirs (128x7168x16384 93.8 -> 105.2 us). */
-static int multicast_pays(const dlg_sm90_gemm_config_t* c) {
-  return c->cluster_m * c->cluster_n == 1 || c->waves > 1;
+static int multicast_pays(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c) {
+  if (c->cluster_m * c->cluster_n == 1) return 1;
+  /* Nor for tiles of few k-blocks (FP8 1D2D / per-tensor, K = 512: 4 k-blocks): the cluster
+   * syncs and the coupled pipeline do not amortise. H100 sweep at bdcded8, 1x2 -> 1x1 (µs,
+   * 1D2D / per-tensor): 4096x32768x512 137.3 -> 133.7 / 133.7 -> 130.9, 128x32768x512
+   * 13.8 -> 12.5, 64x32768x512 12.3 -> 11.5 / 12.3 -> 11.3, 1x32768x512 12.1 -> 11.0 /
+   * 11.9 -> 10.9. (1D1D and BF16 unmeasured there: left as they were.) */
+  const int promotion = promotion_of(s);
+  if (s->fp8 && (promotion == DLG_SM90_PROMOTE_ROW_BLOCK || promotion == DLG_SM90_PROMOTE_ADD) &&
+      cdiv(s->k, 128) < 8)
+    return 0;
+  return c->waves > 1;
 }
 
 /* A/B bytes a CTA loads from L2 per k-block (a multicast operand counts half). */
@@ -307,7 +317,7 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
             cand.direct_store = direct;
             if (!compiles_clean(s, &cand)) continue;
             complete(s, &cand);
-            if (!multicast_pays(&cand)) continue;
+            if (!multicast_pays(s, &cand)) continue;
             /* Ties (both bound by the tensor cores): FP8, the one moving fewer L2 bytes per
              * k-block (multicast: L2 traffic costs power, so clock under the H100's cap;
              * measured for the 256x128 tiles); then the earlier. */

@@ -60,6 +60,7 @@
 
 #include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
+#include "common/fp8_promote.cuh"
 #include "common/grouped.cuh"
 #include "common/scheduler.cuh"
 #include "common/types.cuh"
@@ -344,21 +345,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
               scale_lo[s] = v.sa_lo * v.sfb[s];
               scale_hi[s] = v.sa_hi * v.sfb[s];
             }
-#pragma unroll
-            for (uint32_t j = 0; j < kBlockN / 8; ++j) {
-              float f_lo = scale_lo[0], f_hi = scale_hi[0];
-              if constexpr (kMaxSfb > 1) {
-                const uint32_t pos = sfb_off + 8 * j;
-                if (pos >= 128) f_lo = scale_lo[1], f_hi = scale_hi[1];
-                if constexpr (kMaxSfb > 2) {
-                  if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
-                }
-              }
-              acc[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, acc[4 * j + 0]);
-              acc[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, acc[4 * j + 1]);
-              acc[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, acc[4 * j + 2]);
-              acc[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, acc[4 * j + 3]);
-            }
+            promote_1d2d<kBlockN, kMaxSfb, false>(acc, part, scale_lo, scale_hi, sfb_off);
           } else {
 #pragma unroll
             for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];

@@ -87,6 +87,7 @@
 #include "common/contiguous_tiles.cuh"
 #include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
+#include "common/fp8_promote.cuh"
 #include "common/scheduler.cuh"
 #include "common/split_k.cuh"
 #include "common/types.cuh"
@@ -125,13 +126,6 @@ struct Sm90Fp8GemmParams {
   int64_t scale_a_stride_g;  // per-tensor masked: elements between groups' scale_a
 };
 static_assert(sizeof(Sm90Fp8GemmParams) == 136, "host mirror expects 136 bytes");
-
-// A compile-time value passed to a generic lambda: the wave set of a BLOCK_M 256 k-loop
-// (bit w: wave w), the column offset of a tile in its first B scale block.
-template <uint32_t kV>
-struct UConst {
-  static constexpr uint32_t kValue = kV;
-};
 
 // Most 128-column scale blocks a BLOCK_N-wide tile starting at a multiple of BLOCK_N touches.
 constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
@@ -511,46 +505,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               scale_lo[s] = sc.sfa_lo[w] * sc.sfb[s];
               scale_hi[s] = sc.sfa_hi[w] * sc.sfb[s];
             }
-            // 8-column group j takes the scale of B block (off + 8j) / 128, off = sfb_off
-            // (kRuntimeOff) or a compile-time offset: then the choice folds away.
-            constexpr uint32_t kRuntimeOff = 0xFFFFFFFFu;
-            auto fold = [&](auto off_c) {
-              constexpr uint32_t kOff = decltype(off_c)::kValue;
-#pragma unroll
-              for (uint32_t j = 0; j < kBlockN / 8; ++j) {
-                float f_lo = scale_lo[0], f_hi = scale_hi[0];
-                if constexpr (kMaxSfb > 1) {
-                  const uint32_t pos = (kOff == kRuntimeOff ? sfb_off : kOff) + 8 * j;
-                  if (pos >= 128) f_lo = scale_lo[1], f_hi = scale_hi[1];
-                  if constexpr (kMaxSfb > 2) {
-                    if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
-                  }
-                }
-                sum[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, sum[4 * j + 0]);
-                sum[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, sum[4 * j + 1]);
-                sum[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, sum[4 * j + 2]);
-                sum[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, sum[4 * j + 3]);
-              }
-            };
-            // A tile straddling B scale blocks, not pipelined: one promotion per offset
-            // (n0 % 128 is a multiple of 16: 8 cases, a uniform branch per k-block) instead
-            // of a compare and two selects per 8-column group (H100, 4096x2112x7168 at
-            // 128x176: the per-tensor kernel, which has no scale to pick, ran 27 % faster).
-            // Pipelined tiles keep the selects (five promotion sites: 8x the code).
-            if constexpr (kMaxSfb > 1 && !kPipelined) {
-              switch (sfb_off / 16) {
-                case 0: fold(UConst<0>{}); break;
-                case 1: fold(UConst<16>{}); break;
-                case 2: fold(UConst<32>{}); break;
-                case 3: fold(UConst<48>{}); break;
-                case 4: fold(UConst<64>{}); break;
-                case 5: fold(UConst<80>{}); break;
-                case 6: fold(UConst<96>{}); break;
-                default: fold(UConst<112>{}); break;
-              }
-            } else {
-              fold(UConst<kRuntimeOff>{});
-            }
+            // Straddling, not pipelined: one promotion per tile offset (common/fp8_promote.cuh;
+            // pipelined loops promote at five sites: they keep the selects).
+            promote_1d2d<kBlockN, kMaxSfb, !kPipelined>(sum, part, scale_lo, scale_hi, sfb_off);
           } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
             const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
             const float sfa_hi = smem_sfa[rel * kBlockM + row_lo + 8];

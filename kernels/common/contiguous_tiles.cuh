@@ -38,7 +38,33 @@ struct TileGroups {
   DLG_DEVICE uint32_t rounds() const { return g[0] >= 0 && g[1] >= 0 && g[0] != g[1] ? 2u : 1u; }
   // The group (B, sfb, scales) of round r.
   DLG_DEVICE int32_t round_group(uint32_t r) const { return r == 0 && g[0] >= 0 ? g[0] : g[1]; }
+  // The halves (= waves) each round computes: bits 2r, 2r+1 (0: no round r). From a shfl:
+  // branches on it are then uniform to the compiler, which keeps `stage` and the wgmma
+  // descriptors of the k-loop on the uniform datapath as in the dense loop.
+  DLG_DEVICE uint32_t round_wave_masks() const {
+    uint32_t masks = 0;
+    for (uint32_t r = 0; r < rounds(); ++r) {
+      const int32_t rg = round_group(r);
+      masks |= ((g[0] == rg ? 1u : 0u) | (g[1] == rg ? 2u : 0u)) << (2 * r);
+    }
+    return ptx::warp_uniform(masks);
+  }
 };
+
+// Which of a math thread's rows a tile writes: bit 2w / 2w+1 = rows row_lo / row_lo + 8 of
+// wave w (tile rows [128w, 128w + 128)); row_lo: the thread's first row in the wave.
+template <uint32_t kWaves, typename Scheduler>
+DLG_DEVICE uint32_t tile_valid_rows(const Scheduler& sched, const TileGroups& tg, uint32_t m0,
+                                    uint32_t row_lo) {
+  uint32_t valid = 0;
+#pragma unroll
+  for (uint32_t w = 0; w < kWaves; ++w) {
+    const uint32_t row = m0 + 128 * w + row_lo;
+    valid |= (sched.row_valid(tg, w, row) ? 1u : 0u) << (2 * w);
+    valid |= (sched.row_valid(tg, w, row + 8) ? 1u : 0u) << (2 * w + 1);
+  }
+  return valid;
+}
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kClusterN, uint32_t kGroupN,
           uint32_t kMode>

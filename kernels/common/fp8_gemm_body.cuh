@@ -416,14 +416,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // kGrouped: which of this thread's rows the tile writes (bit 2w / 2w+1: row_lo / +8 of
       // wave w); the row-id loads are consumed only by the epilogue.
       uint32_t valid_rows = 0;
-      if constexpr (kGrouped) {
-#pragma unroll
-        for (uint32_t w = 0; w < kWaves; ++w) {
-          const uint32_t row = m0 + 128 * w + row_lo;
-          valid_rows |= (sched.row_valid(tg, w, row) ? 1u : 0u) << (2 * w);
-          valid_rows |= (sched.row_valid(tg, w, row + 8) ? 1u : 0u) << (2 * w + 1);
-        }
-      }
+      if constexpr (kGrouped) valid_rows = tile_valid_rows<kWaves>(sched, tg, m0, row_lo);
       const uint32_t sfb_off = n0 % 128;  // 1D2D: the tile's offset in its first sfb block
 
       // The scales of one in-flight k-block (1D2D): its sfb values and the sfa of this
@@ -575,15 +568,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         if constexpr (!kGrouped) {
           k_loop(UConst<(1u << kWaves) - 1>{});
         } else {
-          // The waves of each round (bits 2r, 2r+1; 0: no round r), from a shfl: branches
-          // on it are then uniform to the compiler, which keeps `stage` and the wgmma
-          // descriptors on the uniform datapath as in the dense loop.
-          uint32_t masks = 0;
-          for (uint32_t round = 0; round < tg.rounds(); ++round) {
-            const int32_t g = tg.round_group(round);
-            masks |= ((tg.g[0] == g ? 1u : 0u) | (tg.g[1] == g ? 2u : 0u)) << (2 * round);
-          }
-          masks = warp_uniform(masks);
+          uint32_t masks = tg.round_wave_masks();  // uniform (see contiguous_tiles.cuh)
 #pragma unroll 1
           for (; masks != 0; masks >>= 2) {
             if ((masks & 3u) == 3u) k_loop(UConst<3>{});

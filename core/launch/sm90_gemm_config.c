@@ -196,7 +196,7 @@ static int cluster_ok(const dlg_sm90_gemm_shape_t* s, int bm, int bn, int cm, in
   if ((cm != 1 && cm != 2) || (cn != 1 && cn != 2)) return 0;
   if (cm == 2 && s->m_grouped) return 0;
   if (cm * cn > s->num_sms) return 0;
-  if (cm == 2 && cdiv(s->m, bm) % 2) return 0;
+  if (cm == 2 && m_blocks(s, bm) % 2) return 0;
   if (cn == 2 && cdiv(s->n, bn) % 2) return 0;
   return 1;
 }

@@ -452,8 +452,8 @@ static int m_grouped_tma_epilogue_ok(const dlg_m_grouped_problem_t* p) {
  * $DLG_GROUPED_DENSE_BODY=0 keeps the grouped kernel, =1 takes the dense body for masked
  * problems of any expected m (A/B, tests). */
 static int dense_body_ok(const dlg_m_grouped_problem_t* p, int sfa_tma, int tma_epilogue) {
-  const char* knob = getenv("DLG_GROUPED_DENSE_BODY"); /* 0: never, 1: whatever expected_m */
-  if (p->recipe == DLG_RECIPE_BF16 || (knob && !strcmp(knob, "0"))) return 0;
+  if (p->recipe == DLG_RECIPE_BF16 || getenv_is_zero("DLG_GROUPED_DENSE_BODY")) return 0;
+  const char* knob = getenv("DLG_GROUPED_DENSE_BODY"); /* 1: whatever expected_m */
   if (p->masked && p->expected_m < DENSE_BODY_MASKED_MIN_M && !(knob && !strcmp(knob, "1")))
     return 0;
   if (p->recipe == DLG_RECIPE_FP8_1D2D && !sfa_tma) return 0;
@@ -587,7 +587,8 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
       ((uintptr_t)dlg_data(d)) % 4 != 0)
     return dlg_fail(DLG_ERR_UNSUPPORTED, "d: sm90 grouped kernel needs even strides and a 4-byte aligned base");
 
-  if (dense_body_ok(p, m_grouped_sfa_tma_ok(p), m_grouped_tma_epilogue_ok(p)))
+  const int sfa_tma = m_grouped_sfa_tma_ok(p), tma_epilogue = m_grouped_tma_epilogue_ok(p);
+  if (dense_body_ok(p, sfa_tma, tma_epilogue))
     return launch_dense_body(ctx, p, sms, smem, stream, op);
 
   grouped_shape_t gs;
@@ -603,9 +604,9 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   gs.n = p->n;
   gs.num_sms = sms;
   gs.smem_limit = smem;
-  gs.tma_epilogue = m_grouped_tma_epilogue_ok(p);
+  gs.tma_epilogue = tma_epilogue;
   gs.out_bytes = 2;
-  gs.sfa_tma = m_grouped_sfa_tma_ok(p);
+  gs.sfa_tma = sfa_tma;
   gs.kblocks = (double)dlg_ceil_div64(p->k, fp8 ? 128 : 64);
   grouped_config_t cfg;
   if (!forced_tile(&gs, &cfg) && !choose_config(&gs, &cfg))

@@ -350,26 +350,26 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       while (next_tile(sched, m_block, n_block, tg)) {
 #pragma unroll 1
         for (uint32_t round = 0; round < num_rounds(tg); ++round) {
-        // Element offsets of the B-scale rows this tile touches (clamped: a clamped row only
-        // feeds clipped columns), in its group's block (kGrouped); 32 bits: the launcher
-        // checks the span of sfb fits.
-        const uint32_t group_off =
-            kGrouped ? static_cast<uint32_t>(tg.round_group(round)) * static_cast<uint32_t>(p.sfb_stride_g) : 0u;
-        uint32_t sfb_row[kMaxSfb];
-#pragma unroll
-        for (uint32_t s = 0; s < kMaxSfb; ++s)
-          sfb_row[s] = group_off + min(n_block * kBlockN / 128 + s, p.sfb_rows - 1) *
-                                       static_cast<uint32_t>(p.sfb_stride_n);
-#pragma unroll 1
-        for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
-          const uint32_t off = kb * static_cast<uint32_t>(p.sfb_stride_k);
-          mbarrier_wait(&empty[stage], phase ^ 1);
+          // Element offsets of the B-scale rows this tile touches (clamped: a clamped row only
+          // feeds clipped columns), in its group's block (kGrouped); 32 bits: the launcher
+          // checks the span of sfb fits.
+          const uint32_t group_off =
+              kGrouped ? static_cast<uint32_t>(tg.round_group(round)) * static_cast<uint32_t>(p.sfb_stride_g) : 0u;
+          uint32_t sfb_row[kMaxSfb];
 #pragma unroll
           for (uint32_t s = 0; s < kMaxSfb; ++s)
-            cp_async_4(smem_sfb_val + stage * 4 + s, p.sfb + (sfb_row[s] + off));
-          mbarrier_arrive_cp_async(&full[stage]);
-          if (++stage == kNumStages) stage = 0, phase ^= 1;
-        }
+            sfb_row[s] = group_off + min(n_block * kBlockN / 128 + s, p.sfb_rows - 1) *
+                                         static_cast<uint32_t>(p.sfb_stride_n);
+#pragma unroll 1
+          for (uint32_t kb = kb_begin; kb < kb_begin + num_k_blocks; ++kb) {
+            const uint32_t off = kb * static_cast<uint32_t>(p.sfb_stride_k);
+            mbarrier_wait(&empty[stage], phase ^ 1);
+#pragma unroll
+            for (uint32_t s = 0; s < kMaxSfb; ++s)
+              cp_async_4(smem_sfb_val + stage * 4 + s, p.sfb + (sfb_row[s] + off));
+            mbarrier_arrive_cp_async(&full[stage]);
+            if (++stage == kNumStages) stage = 0, phase ^= 1;
+          }
         }
       }
     }

@@ -9,6 +9,9 @@
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 128, 4, 2, 1, 16, float, 0, 1>
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 64, 12, 1, 1, 16, dlg_bf16, 0, 1, 4>
 // DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 256, 4, 1, 1, 16, float, 2, 1, 2>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<256, 128, 4, 1, 2, 16, dlg_bf16, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<128, 208, 4, 1, 2, 16, float, 2, 2>
+// DLG_TEST_INSTANTIATION: sm90_bf16_gemm<64, 112, 6, 1, 1, 16, dlg_bf16, 1, 2>
 //
 // NOTES:
 // - Same skeleton as sm90_fp8_gemm_1d2d.cuh (warp specialization, persistent grouped
@@ -26,8 +29,10 @@
 //   accumulators (BLOCK_N <= 192). Both waves' chains of a k-block form one commit group.
 //   Per k-block the SM then reads (256 + BLOCK_N) rows for 256 x BLOCK_N of work: less
 //   L2 -> SM traffic per FLOP than 128-row tiles.
-// - kDirect = 1: no D staging tile, the accumulators are stored straight to global memory
-//   (epilogue.cuh run_direct); a 128x256 tile then gets 4 stages instead of 3.
+// - kStore (the epilogue's D path): 0 the whole tile staged in shared memory, one TMA store
+//   per slab; 1 direct, no staging tile, the accumulators stored straight to global memory
+//   (epilogue.cuh run_direct); 2 the slab ring (epilogue.cuh run_waves_ring: 16 KiB per math
+//   warpgroup). 1 and 2 give a 128x256 or 256x128 tile 4 stages instead of 3.
 // - kSplitK > 1: split-K across a cluster as in common/fp8_gemm_body.cuh (each CTA of the
 //   cluster runs a slice of the tile's k-blocks; partial tiles summed through distributed
 //   shared memory by common/split_k.cuh); an empty slice contributes zeros.
@@ -48,7 +53,7 @@ namespace dlg {
 struct Sm90Bf16GemmParams {
   uint32_t m, n, k;
   EpilogueC c;  // C: NULL unless kCMode != 0
-  void* d;      // D (kDirect): global pointer and row stride
+  void* d;      // D (kStore 1): global pointer and row stride
   int64_t ldd;
 };
 static_assert(sizeof(Sm90Bf16GemmParams) == 48, "host mirror expects 48 bytes");
@@ -61,7 +66,7 @@ static_assert(sizeof(Sm90Bf16GemmParams) == 48, "host mirror expects 48 bytes");
 }  // namespace dlg
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
-          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode, uint32_t kDirect,
+          uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode, uint32_t kStore,
           uint32_t kSplitK = 1>
 __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     sm90_bf16_gemm(const dlg::Sm90Bf16GemmParams p,
@@ -82,7 +87,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
                 "a multicast half must be whole 8-row swizzle atoms");
   static_assert(kSplitK >= 1 && kSplitK <= 8, "split-K: 1..8 CTAs per tile");
-  static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kDirect),
+  static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kStore == 1),
                 "split-K: no multicast cluster, BLOCK_M <= 128, direct stores");
 
   // ---- configs ----------------------------------------------------------------------------
@@ -95,7 +100,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   constexpr uint32_t kNumPeers = kClusterM + kClusterN - 1;  // CTAs writing into a slot
   constexpr uint32_t kNumAcc = kBlockN / 2;
   using Mma = WgmmaBF16<kBlockN>;
-  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
+  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode, kStore == 2 ? 64 : 128>;
   using Scheduler = PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
   using Split = SplitKReduce<kBlockM, kBlockN, kSplitK == 1 ? 2 : kSplitK, OutT, kCMode>;
   static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
@@ -106,8 +111,10 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   // ---- shared memory (must match the launcher's size formula) -----------------------------
   constexpr uint32_t kABytes = kBlockM * kRowBytes;
   constexpr uint32_t kBBytes = kBlockN * kRowBytes;
-  static_assert(kCMode <= 2 && kDirect <= 1, "modes");
-  constexpr uint32_t kDBytes = kDirect ? 0 : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
+  static_assert(kCMode <= 2 && kStore <= 2, "modes");
+  constexpr uint32_t kDBytes = kStore == 1   ? 0
+                               : kStore == 2 ? kNumMathWG * Epilogue::kRingBytesPerWG
+                                             : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
   constexpr uint32_t kStageTx = kABytes + kBBytes;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
@@ -130,7 +137,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   if (threadIdx.x == kNumMathThreads) {  // first producer thread
     tma_prefetch_map(&tmap_a);
     tma_prefetch_map(&tmap_b);
-    if constexpr (!kDirect) tma_prefetch_map(&tmap_d);
+    if constexpr (kStore != 1) tma_prefetch_map(&tmap_d);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
       mbarrier_init(&full[s], 1);
@@ -204,6 +211,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     Scheduler sched(p.m, p.n);
     uint32_t m_block, n_block, stage = 0, phase = 0;
     float acc[kWaves][kNumAcc];
+    uint32_t ring_pos = 0;  // kStore 2: the warpgroup's next slab-ring buffer
     while (sched.next(m_block, n_block)) {
       const uint32_t m0 = m_block * kBlockM, n0 = n_block * kBlockN;
       uint32_t prev_stage = 0;
@@ -247,15 +255,17 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
         named_barrier_sync(3, kNumMathThreads);
         Split::write(acc[0], reinterpret_cast<float*>(smem_a),
                      64 * wg + 16 * (warp % 4) + lane / 4, 2 * (lane % 4));
-      } else if constexpr (kDirect) {
+      } else if constexpr (kStore == 1) {
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w)
           Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
+      } else if constexpr (kStore == 2) {
+        Epilogue::run_waves_ring(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d, ring_pos);
       } else {
         Epilogue::run_waves(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, &tmap_d);
       }
     }
-    if constexpr (!kDirect) {
+    if constexpr (kStore != 1) {
       if (threadIdx.x % 128 == 0) tma_store_wait_all<0>();
     }
     if constexpr (kSplitK > 1)

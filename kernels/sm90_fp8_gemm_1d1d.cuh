@@ -8,13 +8,15 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 112, 6, 2, 1, 16, dlg_bf16, 0, 1, 1>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<64, 112, 8, 1, 1, 16, float, 2, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 176, 4, 1, 1, 16, float, 3, 0, 0>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 128, 5, 1, 2, 16, float, 2, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 112, 6, 1, 2, 16, float, 2, 1, 2>
 //
 // NOTES: the body is common/fp8_gemm_body.cuh (kScaleMode kFp8Scale1D1D), shared with the
 // 1D2D kernel; read its NOTES. Per k-block each stage also carries the tile's sfb column
 // (BLOCK_N f32, one TMA box {BLOCK_N, 1}); the promotion multiplies each accumulator pair by
 // sfa[row] · sfb[col, col + 1] (one 8-byte shared load per 8-column group).
 // Template arguments: BLOCK_M, BLOCK_N, stages, cluster M x N, rasterization band (N blocks),
-// D type, kCMode (0 none, 1 bf16 C, 2 f32 C, 3 C of D's dtype through TMA), kPipelined, kDirect (D stored from registers, no staging tile).
+// D type, kCMode (0 none, 1 bf16 C, 2 f32 C, 3 C of D's dtype through TMA), kPipelined, kStore (D: 0 staging tile, 1 stored from registers, 2 slab ring).
 #pragma once
 
 #include "common/fp8_gemm_body.cuh"
@@ -28,7 +30,7 @@
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode,
-          uint32_t kPipelined, uint32_t kDirect>
+          uint32_t kPipelined, uint32_t kStore>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     sm90_fp8_gemm_1d1d(const dlg::Sm90Fp8GemmParams p,
                        const __grid_constant__ dlg::ptx::TensorMap tmap_a,
@@ -39,7 +41,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
                        const __grid_constant__ dlg::ptx::TensorMap tmap_c) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   dlg::sm90_fp8_gemm_body<kBlockM, kBlockN, kNumStages, kClusterM, kClusterN, kGroupN,
-                          dlg::kFp8Scale1D1D, OutT, kCMode, kPipelined, kDirect>(
+                          dlg::kFp8Scale1D1D, OutT, kCMode, kPipelined, kStore>(
       p, &tmap_a, &tmap_b, &tmap_sfa, &tmap_sfb, &tmap_d, &tmap_c);
 #endif
 }

@@ -15,13 +15,15 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 208, 3, 1, 1, 16, 0, dlg_bf16, 0, 0, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 5, 1, 2, 16, 0, dlg_bf16, 0, 1, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<64, 128, 8, 1, 1, 16, 1, float, 2, 1, 1, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<256, 128, 4, 1, 2, 16, 0, dlg_bf16, 0, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d2d<128, 128, 6, 1, 2, 16, 1, dlg_bf16, 1, 1, 2>
 //
 // NOTES: the body (warp specialization, pipeline, promotion, multicast, epilogue) is
 // common/fp8_gemm_body.cuh, shared with the 1D1D kernel; read its NOTES.
 // Template arguments: BLOCK_M (64, 128, 256), BLOCK_N, stages, cluster M x N, rasterization band (N blocks),
 // kPerTensor (0: 1D2D, 1: per-tensor), D type, kCMode (0 none, 1 bf16 C, 2 f32 C, 3 C of D's
 // dtype through TMA), kPipelined (two partial sets: promotion hidden behind the next k-block),
-// kDirect (D stored from registers, no staging tile), kSplitK (CTAs per tile splitting K,
+// kStore (D: 0 staging tile, 1 stored from registers, 2 slab ring), kSplitK (CTAs per tile splitting K,
 // common/split_k.cuh; 1 = off).
 #pragma once
 
@@ -37,7 +39,7 @@
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, uint32_t kPerTensor, typename OutT,
-          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect, uint32_t kSplitK = 1>
+          uint32_t kCMode, uint32_t kPipelined, uint32_t kStore, uint32_t kSplitK = 1>
 __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     sm90_fp8_gemm_1d2d(const dlg::Sm90Fp8GemmParams p,
                        const __grid_constant__ dlg::ptx::TensorMap tmap_a,
@@ -49,6 +51,6 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
   static_assert(kPerTensor <= 1, "kPerTensor: 0 (1D2D) or 1");
   dlg::sm90_fp8_gemm_body<kBlockM, kBlockN, kNumStages, kClusterM, kClusterN, kGroupN,
                           kPerTensor ? dlg::kFp8ScalePerTensor : dlg::kFp8Scale1D2D, OutT, kCMode,
-                          kPipelined, kDirect, kSplitK>(p, &tmap_a, &tmap_b, &tmap_sfa, nullptr, &tmap_d, &tmap_c);
+                          kPipelined, kStore, kSplitK>(p, &tmap_a, &tmap_b, &tmap_sfa, nullptr, &tmap_d, &tmap_c);
 #endif
 }

@@ -26,7 +26,7 @@ void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, i
   if (cfg->split_k > 1) snprintf(split, sizeof split, ", %d", cfg->split_k);
   snprintf(name, name_cap, "sm90_bf16_gemm<%d, %d, %d, %d, %d, %d, %s, %d, %d%s>", cfg->block_m,
            cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
-           f32_out ? "float" : "dlg_bf16", c_mode, cfg->direct_store, split);
+           f32_out ? "float" : "dlg_bf16", c_mode, dlg_sm90_store_mode(cfg), split);
   snprintf(source, source_cap,
            "#include \"sm90_bf16_gemm.cuh\"\n"
            "template __global__ void %s(DLG_SM90_BF16_GEMM_SIGNATURE);\n", name);

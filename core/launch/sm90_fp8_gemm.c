@@ -117,7 +117,7 @@ void dlg_sm90_fp8_gemm_source(const dlg_sm90_gemm_config_t* cfg, int per_tensor,
   snprintf(name, name_cap, "sm90_fp8_gemm_1d2d<%d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d%s>",
            cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
            per_tensor, f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined,
-           cfg->direct_store, split);
+           dlg_sm90_store_mode(cfg), split);
   snprintf(source, source_cap,
            "#include \"sm90_fp8_gemm_1d2d.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_GEMM_SIGNATURE);\n", name);
@@ -133,7 +133,7 @@ void dlg_sm90_fp8_recipe_source(const dlg_sm90_gemm_config_t* cfg, dlg_recipe_t 
   }
   snprintf(name, name_cap, "sm90_fp8_gemm_1d1d<%d, %d, %d, %d, %d, %d, %s, %d, %d, %d>",
            cfg->block_m, cfg->block_n, cfg->stages, cfg->cluster_m, cfg->cluster_n, cfg->group_n,
-           f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined, cfg->direct_store);
+           f32_out ? "float" : "dlg_bf16", c_mode, cfg->pipelined, dlg_sm90_store_mode(cfg));
   snprintf(source, source_cap,
            "#include \"sm90_fp8_gemm_1d1d.cuh\"\n"
            "template __global__ void %s(DLG_SM90_FP8_GEMM_1D1D_SIGNATURE);\n", name);
@@ -157,8 +157,9 @@ static dlg_status_t plan_fp8(dlg_context_t* ctx, const dlg_gemm_problem_t* p, in
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sm90 fp8 gemm: no tile config fits %zu bytes of shared memory",
                     shape.smem_limit);
   dlg_sm90_apply_override(&shape, cfg);
-  /* The TMA C prefetch lands in the staging tile: a direct-store epilogue reads C itself. */
-  out->c_mode = c_tma && !cfg->direct_store ? 3 : dlg_sm90_c_mode(p);
+  /* The TMA C prefetch lands in the staging tile: the direct and slab-ring epilogues read C
+   * themselves. */
+  out->c_mode = c_tma && dlg_sm90_store_mode(cfg) == 0 ? 3 : dlg_sm90_c_mode(p);
   char name[160], source[512];
   dlg_sm90_fp8_recipe_source(cfg, p->recipe, dlg_dtype_is(p->d, DLG_DT_F32), out->c_mode, name,
                              sizeof name, source, sizeof source);

@@ -146,12 +146,12 @@ void dlg_sm90_print_config(const char* kernel, const dlg_gemm_problem_t* p,
   if (!dlg_print_configs()) return;
   fprintf(stderr,
           "dlgemm: gemm %s m=%lld n=%lld k=%lld -> %s: BLOCK_M=%d BLOCK_N=%d stages=%d "
-          "cluster=%dx%d%s split_k=%d pipelined=%d direct=%d grid=%u block=%d smem=%zu tiles=%lld "
+          "cluster=%dx%d%s split_k=%d pipelined=%d direct=%d ring=%d grid=%u block=%d smem=%zu tiles=%lld "
           "waves=%lld est=%.0f cyc regs=%d local=%d pdl=%d\n",
           dlg_recipe_name(p->recipe), (long long)p->m, (long long)p->n, (long long)p->k, kernel,
           c->block_m, c->block_n, c->stages, c->cluster_m, c->cluster_n,
           c->cluster_n == 2 ? " (multicast A)" : c->cluster_m == 2 ? " (multicast B)" : "",
-          c->split_k > 1 ? c->split_k : 1, c->pipelined, c->direct_store, c->grid, c->threads, c->smem_bytes, (long long)c->tiles, (long long)c->waves,
+          c->split_k > 1 ? c->split_k : 1, c->pipelined, c->direct_store, c->slab_ring, c->grid, c->threads, c->smem_bytes, (long long)c->tiles, (long long)c->waves,
           c->est_cycles, k ? k->num_regs : 0, k ? k->local_bytes : 0, pdl);
 }
 

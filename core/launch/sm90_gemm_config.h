@@ -49,16 +49,22 @@ typedef struct dlg_sm90_gemm_config {
   double est_cycles;        /* the cost model's estimate (for DLG_PRINT_CONFIGS) */
   int pipelined;            /* FP8: two partial sets, promotion behind the next k-block */
   int direct_store;         /* epilogue stores D from registers: no staging tile in smem */
+  int slab_ring;            /* epilogue stores D through a ring of 64-row slab chunks (16 KiB
+                               per math warpgroup) instead of the whole staged tile */
   int split_k;              /* FP8 1D2D / per-tensor, BF16: CTAs (one cluster) per tile splitting K,
                                reduced in distributed shared memory; 0 or 1 = off */
 } dlg_sm90_gemm_config_t;
 
-/* Dynamic shared memory of a kernel instance: alignment slack + D tile + stages x (A, B,
- * scale columns per `sfa_in_smem` bits) + 2 mbarriers per stage + 2 (C prefetch). Must
- * match the kernels' carve-up. */
+/* Dynamic shared memory of a kernel instance: alignment slack + D staging (d_bytes) +
+ * stages x (A, B, scale columns per `sfa_in_smem` bits) + 2 mbarriers per stage + 2 (C
+ * prefetch). Must match the kernels' carve-up. */
 size_t dlg_sm90_gemm_smem_bytes(int block_m, int block_n, int stages, int sfa_in_smem,
-                                int out_bytes);
-/* The same for a config (out_bytes 0 = no staging tile: direct-store epilogue). */
+                                size_t d_bytes);
+/* The epilogue's D staging bytes: the whole tile, none (direct) or the slab ring. */
+size_t dlg_sm90_d_smem_bytes(int block_m, int block_n, int out_bytes, int direct, int ring);
+/* The kernels' kStore template argument of a config: 0 staged tile, 1 direct, 2 slab ring. */
+int dlg_sm90_store_mode(const dlg_sm90_gemm_config_t* c);
+/* dlg_sm90_gemm_smem_bytes for a config. */
 size_t dlg_sm90_config_smem_bytes(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_config_t* c);
 
 /* Largest TMA swizzle span (32/64/128 bytes) dividing a D tile row of `row_bytes`. */
@@ -73,7 +79,7 @@ int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion);
 int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t* out);
 
 /* $DLG_SM90_GEMM_CONFIG (tuning): comma-separated key=value among bm, bn, stages, cm, cn,
- * pipe, direct, group, split, e.g. "bm=128,bn=128,cn=2,pipe=1,direct=1". Keys left out keep the chosen value
+ * pipe, direct, ring, group, split, e.g. "bm=128,bn=128,cn=2,pipe=1,direct=1". Keys left out keep the chosen value
  * (stages: as many as fit when bm/bn change). Applied only when the result is a valid
  * config for s (else *cfg is untouched and `why` says why). Returns 1 when applied. */
 int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,

@@ -54,8 +54,10 @@ static void check_config(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_con
                               : (c->block_m == 256 ? 192 : 256)));
   CHECK(c->stages >= 2 && c->stages <= 16);
   CHECK(c->direct_store == 0 || c->direct_store == 1);
+  CHECK(c->slab_ring == 0 || (c->slab_ring == 1 && !c->direct_store));
   CHECK(c->smem_bytes <= s->smem_limit);
-  const int staged_bytes = c->direct_store ? 0 : s->out_bytes;
+  const size_t staged_bytes = dlg_sm90_d_smem_bytes(c->block_m, c->block_n, s->out_bytes,
+                                                    c->direct_store, c->slab_ring);
   CHECK(c->smem_bytes == dlg_sm90_config_smem_bytes(s, c));
   CHECK(c->smem_bytes == dlg_sm90_gemm_smem_bytes(c->block_m, c->block_n, c->stages,
                                                   s->sfa_in_smem, staged_bytes));
@@ -131,7 +133,7 @@ static void heuristics(void) {
   CHECK(dlg_sm90_gemm_override(&s, "bm=128,bn=128,cn=2,cm=1,pipe=1", &o, &why));
   CHECK(o.block_m == 128 && o.block_n == 128 && o.cluster_n == 2 && o.pipelined == 1);
   check_config(&s, &o);
-  CHECK(o.stages == 16 || dlg_sm90_gemm_smem_bytes(128, 128, o.stages + 1, s.sfa_in_smem, 2) >
+  CHECK(o.stages == 16 || dlg_sm90_gemm_smem_bytes(128, 128, o.stages + 1, s.sfa_in_smem, 128 * 128 * 2) >
                               s.smem_limit);
   CHECK(dlg_sm90_gemm_override(&s, "stages=3", &o, &why) && o.stages == 3);
   static const char* const bad[] = {"bn=144,pipe=1", "bm=96", "bn=100", "cm=3",
@@ -409,7 +411,7 @@ static void compile_and_check(const char* name, const char* source, int fp8, int
 typedef struct kcase {
   int fp8, per_tensor, f32_out, c_mode;
   int bm, bn, stages, cm, cn;
-  int pipelined, one_d_one_d, direct;
+  int pipelined, one_d_one_d, direct, ring;
 } kcase_t;
 
 static void compile_case(const kcase_t* k) {
@@ -423,6 +425,7 @@ static void compile_case(const kcase_t* k) {
   cfg.group_n = 16;
   cfg.pipelined = k->pipelined;
   cfg.direct_store = k->direct;
+  cfg.slab_ring = k->ring;
   char name[160], source[512];
   if (k->fp8)
     dlg_sm90_fp8_recipe_source(&cfg,
@@ -432,38 +435,44 @@ static void compile_case(const kcase_t* k) {
                                k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
   else
     dlg_sm90_bf16_gemm_source(&cfg, k->f32_out, k->c_mode, name, sizeof name, source, sizeof source);
-  compile_and_check(name, source, k->fp8, (k->bm / 64 + 1) * 128, k->direct);
+  compile_and_check(name, source, k->fp8, (k->bm == 64 ? 2 : 3) * 128, k->direct);
 }
 
 static void representative_kernels(void) {
   static const kcase_t cases[] = {
       /* fp8 1d2d, bf16 out: the BLOCK_N family incl. non-powers of two, both BLOCK_M */
-      {1, 0, 0, 0, 128, 112, 6, 1, 1, 0, 0, 0}, {1, 0, 0, 0, 128, 128, 5, 1, 2, 0, 0, 0},
-      {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0, 0}, {1, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0, 0},
-      {1, 0, 0, 0, 128, 208, 3, 1, 1, 0, 0, 0}, {1, 0, 0, 0, 64, 128, 8, 2, 1, 0, 0, 0},
-      {1, 0, 0, 0, 64, 176, 8, 1, 1, 0, 0, 0},
+      {1, 0, 0, 0, 128, 112, 6, 1, 1, 0, 0, 0, 0}, {1, 0, 0, 0, 128, 128, 5, 1, 2, 0, 0, 0, 0},
+      {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0, 0, 0}, {1, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0, 0, 0},
+      {1, 0, 0, 0, 128, 208, 3, 1, 1, 0, 0, 0, 0}, {1, 0, 0, 0, 64, 128, 8, 2, 1, 0, 0, 0, 0},
+      {1, 0, 0, 0, 64, 176, 8, 1, 1, 0, 0, 0, 0},
       /* fp8 per-tensor; f32 out; C */
-      {1, 1, 0, 0, 128, 160, 5, 1, 1, 0, 0, 0}, {1, 1, 0, 0, 128, 192, 4, 1, 2, 0, 0, 0},
-      {1, 0, 1, 2, 128, 128, 5, 1, 1, 0, 0, 0}, {1, 0, 0, 1, 64, 96, 8, 1, 1, 0, 0, 0},
+      {1, 1, 0, 0, 128, 160, 5, 1, 1, 0, 0, 0, 0}, {1, 1, 0, 0, 128, 192, 4, 1, 2, 0, 0, 0, 0},
+      {1, 0, 1, 2, 128, 128, 5, 1, 1, 0, 0, 0, 0}, {1, 0, 0, 1, 64, 96, 8, 1, 1, 0, 0, 0, 0},
       /* bf16 */
-      {0, 0, 0, 0, 128, 128, 6, 1, 1, 0, 0, 0}, {0, 0, 0, 0, 128, 256, 4, 1, 2, 0, 0, 0},
-      {0, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0, 0}, {0, 0, 0, 0, 64, 256, 4, 1, 1, 0, 0, 0},
-      {0, 0, 1, 2, 128, 160, 4, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 128, 112, 5, 1, 1, 0, 0, 0},
+      {0, 0, 0, 0, 128, 128, 6, 1, 1, 0, 0, 0, 0}, {0, 0, 0, 0, 128, 256, 4, 1, 2, 0, 0, 0, 0},
+      {0, 0, 0, 0, 128, 192, 4, 2, 1, 0, 0, 0, 0}, {0, 0, 0, 0, 64, 256, 4, 1, 1, 0, 0, 0, 0},
+      {0, 0, 1, 2, 128, 160, 4, 1, 1, 0, 0, 0, 0}, {0, 0, 0, 1, 128, 112, 5, 1, 1, 0, 0, 0, 0},
       /* fp8 with pipelined promotion (3 accumulator sets: BLOCK_N <= 128), C via TMA */
-      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 0}, {1, 1, 0, 0, 128, 128, 6, 2, 1, 1, 0, 0},
-      {1, 0, 0, 0, 64, 128, 8, 1, 1, 1, 0, 0}, {1, 0, 0, 0, 128, 112, 6, 1, 2, 1, 0, 0},
-      {1, 0, 1, 3, 128, 96, 6, 1, 1, 1, 0, 0}, {1, 0, 0, 3, 64, 32, 12, 1, 2, 1, 0, 0},
+      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 0, 0}, {1, 1, 0, 0, 128, 128, 6, 2, 1, 1, 0, 0, 0},
+      {1, 0, 0, 0, 64, 128, 8, 1, 1, 1, 0, 0, 0}, {1, 0, 0, 0, 128, 112, 6, 1, 2, 1, 0, 0, 0},
+      {1, 0, 1, 3, 128, 96, 6, 1, 1, 1, 0, 0, 0}, {1, 0, 0, 3, 64, 32, 12, 1, 2, 1, 0, 0, 0},
       /* fp8 1d1d: f32 D += C (TMA prefetch), bf16 D, ldg C, not pipelined */
-      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1, 0}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1, 1},
-      {1, 0, 1, 2, 64, 112, 8, 1, 1, 1, 1, 0}, {1, 0, 1, 3, 128, 176, 4, 1, 1, 0, 1, 0},
-      {1, 0, 1, 3, 64, 16, 12, 1, 2, 1, 1, 0},
+      {1, 0, 1, 3, 128, 112, 5, 1, 2, 1, 1, 0, 0}, {1, 0, 0, 0, 128, 112, 6, 2, 1, 1, 1, 1, 0},
+      {1, 0, 1, 2, 64, 112, 8, 1, 1, 1, 1, 0, 0}, {1, 0, 1, 3, 128, 176, 4, 1, 1, 0, 1, 0, 0},
+      {1, 0, 1, 3, 64, 16, 12, 1, 2, 1, 1, 0, 0},
       /* direct-store epilogue (no staging tile: one more stage), 2x2 clusters */
-      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 128, 6, 2, 1, 1, 0, 1},
-      {1, 1, 0, 0, 128, 128, 7, 1, 2, 1, 0, 1}, {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0, 1},
-      {1, 0, 0, 0, 64, 32, 12, 2, 2, 1, 0, 1}, {1, 0, 1, 2, 128, 112, 6, 2, 1, 1, 1, 1},
-      {1, 0, 0, 0, 64, 64, 12, 2, 2, 1, 0, 1},
-      {1, 0, 0, 1, 128, 96, 7, 1, 1, 1, 0, 1}, {0, 0, 0, 0, 128, 256, 4, 2, 2, 0, 0, 1},
-      {0, 0, 1, 2, 128, 128, 7, 1, 2, 0, 0, 1}, {0, 0, 0, 0, 64, 64, 12, 2, 2, 0, 0, 0},
+      {1, 0, 0, 0, 128, 128, 6, 1, 2, 1, 0, 1, 0}, {1, 0, 0, 0, 128, 128, 6, 2, 1, 1, 0, 1, 0},
+      {1, 1, 0, 0, 128, 128, 7, 1, 2, 1, 0, 1, 0}, {1, 0, 0, 0, 128, 160, 5, 1, 2, 0, 0, 1, 0},
+      {1, 0, 0, 0, 64, 32, 12, 2, 2, 1, 0, 1, 0}, {1, 0, 1, 2, 128, 112, 6, 2, 1, 1, 1, 1, 0},
+      {1, 0, 0, 0, 64, 64, 12, 2, 2, 1, 0, 1, 0},
+      {1, 0, 0, 1, 128, 96, 7, 1, 1, 1, 0, 1, 0}, {0, 0, 0, 0, 128, 256, 4, 2, 2, 0, 0, 1, 0},
+      {0, 0, 1, 2, 128, 128, 7, 1, 2, 0, 0, 1, 0}, {0, 0, 0, 0, 64, 64, 12, 2, 2, 0, 0, 0, 0},
+      /* slab-ring epilogue (64-byte slabs through 8 KiB per math warpgroup): 256x128 with a
+       * 4th stage, f32 D + C read by the epilogue, slabs of 32 bytes, one math warpgroup */
+      {1, 0, 0, 0, 256, 128, 4, 1, 2, 0, 0, 0, 1}, {1, 1, 0, 1, 128, 128, 6, 1, 2, 1, 0, 0, 1},
+      {1, 0, 1, 2, 128, 128, 6, 1, 2, 0, 1, 0, 1}, {1, 0, 1, 2, 128, 112, 6, 1, 2, 1, 1, 0, 1},
+      {0, 0, 0, 0, 256, 128, 4, 1, 2, 0, 0, 0, 1}, {0, 0, 1, 2, 128, 208, 4, 2, 1, 0, 0, 0, 1},
+      {0, 0, 0, 1, 64, 112, 6, 1, 1, 0, 0, 0, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) compile_case(&cases[i]);
 }
@@ -491,7 +500,7 @@ static void chosen_kernels(void) {
       char name[160], source[512];
       if (fp8)
         dlg_sm90_fp8_recipe_source(&cfg, recipe, kind == 3,
-                                   kind == 3 ? (cfg.direct_store ? 2 : 3) : 0, name, sizeof name,
+                                   kind == 3 ? (dlg_sm90_store_mode(&cfg) ? 2 : 3) : 0, name, sizeof name,
                                    source, sizeof source);
       else
         dlg_sm90_bf16_gemm_source(&cfg, 0, 0, name, sizeof name, source, sizeof source);

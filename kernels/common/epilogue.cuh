@@ -25,6 +25,17 @@
 //   same swizzle as the D stores; out-of-range elements read as zero), which the kernel
 //   issues early (load_c_async) so the load overlaps the mainloop; run_smem_c then adds each
 //   thread's elements from shared memory before the tile is overwritten.
+// - Slab ring (run_waves_ring, the kernels' kStore 2; kMaxSwizzle 64): instead of the whole
+//   tile, each math warpgroup owns kRingBuffers chunk buffers of 64 rows x 64 bytes (one
+//   64-byte slab, or two of 32), and streams its rows through them chunk by chunk: wait until
+//   the store that last read the buffer has read it (bulk_group wait, at most
+//   kRingBuffers - 1 stores pending), write, fence, one TMA store group per chunk. 8 KiB per
+//   warpgroup instead of the tile (64 KiB for 128x256 or 256x128 bf16 and 128x128 f32): the
+//   pipeline gets a stage or two more (cuBLASLt's 256x128 BF16 and 128x128 1D1D kernels run
+//   4 and 6 stages, H100 profile). The buffer index runs on across tiles (`ring_pos`), so a
+//   tile's chunk count need not be a multiple of the ring. 64-byte rows (not 128) keep the
+//   ring small enough for a 4th stage of FP8 256x128 tiles; stmatrix rows stay conflict-free
+//   under the 64-byte swizzle (8 rows x 16 bytes hit 8 distinct 16-byte bank groups).
 #pragma once
 
 #include "ptx/base.cuh"
@@ -57,16 +68,26 @@ struct EpilogueC {
   int64_t ldc;
 };
 
-template <uint32_t kBlockM, uint32_t kBlockN, typename OutT, uint32_t kCMode>
+// kMaxSwizzle: 128, or 64 for the slab ring (the host's D map must use the same span).
+template <uint32_t kBlockM, uint32_t kBlockN, typename OutT, uint32_t kCMode,
+          uint32_t kMaxSwizzle = 128>
 struct WarpgroupEpilogue {
   static constexpr uint32_t kOutBytes = OutputTraits<OutT>::kBytes;
-  static constexpr uint32_t kSwizzle = epilogue_swizzle_bytes(kBlockN * kOutBytes);
+  static constexpr uint32_t kNaturalSwizzle = epilogue_swizzle_bytes(kBlockN * kOutBytes);
+  static constexpr uint32_t kSwizzle =
+      kNaturalSwizzle < kMaxSwizzle ? kNaturalSwizzle : kMaxSwizzle;
   static constexpr uint32_t kSlabCols = kSwizzle / kOutBytes;
   static constexpr uint32_t kNumSlabs = kBlockN / kSlabCols;
   static constexpr uint32_t kSlabBytes = kBlockM * kSwizzle;
   static constexpr uint32_t kTileBytes = kBlockM * kBlockN * kOutBytes;
   static constexpr uint32_t kNumAcc = kBlockN / 2;
+  // Slab ring (run_waves_ring): chunks of up to 64 bytes of row (whole slabs), 64 rows each.
+  static constexpr uint32_t kRingBuffers = 2;
+  static constexpr uint32_t kChunkSlabs = 64 / kSwizzle < kNumSlabs ? 64 / kSwizzle : kNumSlabs;
+  static constexpr uint32_t kChunkBytes = 64 * kSwizzle * kChunkSlabs;
+  static constexpr uint32_t kRingBytesPerWG = kRingBuffers * kChunkBytes;
   static_assert((kBlockN * kOutBytes) % 32 == 0, "a D row must be a multiple of 32 bytes");
+  static_assert(kMaxSwizzle == 128 || kMaxSwizzle == 64, "swizzle cap: 128 or 64 (ring)");
   static_assert(kSlabCols % 16 == 0 || kOutBytes == 4, "bf16 slabs hold whole 16-col pairs");
 
   DLG_DEVICE static uint32_t swizzle(uint32_t off) {
@@ -104,18 +125,27 @@ struct WarpgroupEpilogue {
   // Writes this warpgroup's rows of the tile into shared memory. smem_d: the tile base
   // (1024-byte aligned); wg: math warpgroup index.
   DLG_DEVICE static void write_smem(const float (&acc)[kNumAcc], uint8_t* smem_d, uint32_t wg) {
+    write_slabs(acc, ptx::smem_addr(smem_d), 64 * wg, kSlabBytes, 0, kNumSlabs);
+  }
+
+  // Writes slabs [s0, s1) of this thread's accumulators: slab s at base + (s - s0) *
+  // slab_bytes, the thread's rows at row0 + (its row in the m64 block), row r at byte
+  // r * kSwizzle (swizzled). base: 1024-byte aligned address. s0, s1 must be known once the
+  // caller's loops are unrolled (they select registers).
+  DLG_DEVICE static void write_slabs(const float (&acc)[kNumAcc], uint32_t base, uint32_t row0,
+                                     uint32_t slab_bytes, uint32_t s0, uint32_t s1) {
     const uint32_t t = threadIdx.x % 128, w = t / 32, l = t % 32;
-    const uint32_t base = ptx::smem_addr(smem_d);
     if constexpr (kOutBytes == 2) {
       // stmatrix .x4 per 16 columns: matrix q = (row half q%2, column half q/2).
       const uint32_t q = l / 8;
-      const uint32_t row = 64 * wg + 16 * w + (q % 2) * 8 + l % 8;
+      const uint32_t row = row0 + 16 * w + (q % 2) * 8 + l % 8;
 #pragma unroll
       for (uint32_t p = 0; p < kBlockN / 16; ++p) {
+        if (16 * p < s0 * kSlabCols || 16 * p >= s1 * kSlabCols) continue;
         const uint32_t col = 16 * p + (q / 2) * 8;
-        const uint32_t slab = col / kSlabCols;
+        const uint32_t slab = col / kSlabCols - s0;
         const uint32_t off = row * kSwizzle + (col % kSlabCols) * 2;
-        ptx::stmatrix_x4(base + slab * kSlabBytes + swizzle(off),
+        ptx::stmatrix_x4(base + slab * slab_bytes + swizzle(off),
                          ptx::pack_bf16x2(acc[8 * p + 0], acc[8 * p + 1]),
                          ptx::pack_bf16x2(acc[8 * p + 2], acc[8 * p + 3]),
                          ptx::pack_bf16x2(acc[8 * p + 4], acc[8 * p + 5]),
@@ -124,11 +154,12 @@ struct WarpgroupEpilogue {
     } else {
 #pragma unroll
       for (uint32_t i = 0; i < kNumAcc; i += 2) {
-        const uint32_t row = 64 * wg + 16 * w + l / 4 + 8 * ((i / 2) % 2);
+        if (8 * (i / 4) < s0 * kSlabCols || 8 * (i / 4) >= s1 * kSlabCols) continue;
+        const uint32_t row = row0 + 16 * w + l / 4 + 8 * ((i / 2) % 2);
         const uint32_t col = 8 * (i / 4) + 2 * (l % 4);
-        const uint32_t slab = col / kSlabCols;
+        const uint32_t slab = col / kSlabCols - s0;
         const uint32_t off = row * kSwizzle + (col % kSlabCols) * 4;
-        const uint32_t addr = base + slab * kSlabBytes + swizzle(off);
+        const uint32_t addr = base + slab * slab_bytes + swizzle(off);
         asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(addr), "f"(acc[i]),
                      "f"(acc[i + 1])
                      : "memory");
@@ -249,6 +280,45 @@ struct WarpgroupEpilogue {
     if (leader) {
 #pragma unroll
       for (uint32_t v = 0; v < kWaves; ++v) store(map_d, smem_d, kRowBlocksPerWave * v + wg, m0, n0);
+    }
+  }
+
+  // run_waves through the slab ring (see NOTES): smem_ring holds kRingBytesPerWG per math
+  // warpgroup; ring_pos (the next buffer, kept by the caller across tiles) is the same in
+  // every thread of the warpgroup.
+  template <uint32_t kWaves>
+  DLG_DEVICE static void run_waves_ring(float (&acc)[kWaves][kNumAcc], const EpilogueC& c,
+                                        uint32_t m, uint32_t n, uint32_t m0, uint32_t n0,
+                                        uint8_t* smem_ring, uint32_t wg,
+                                        const ptx::TensorMap* map_d, uint32_t& ring_pos) {
+    constexpr uint32_t kRowBlocksPerWave = kBlockM / 64 / kWaves;
+    const bool leader = threadIdx.x % 128 == 0;
+    uint8_t* ring = smem_ring + wg * kRingBytesPerWG;
+#pragma unroll
+    for (uint32_t v = 0; v < kWaves; ++v)
+      add_c(acc[v], c, m, n, m0 + 64 * (kRowBlocksPerWave * v + wg), n0);
+#pragma unroll
+    for (uint32_t v = 0; v < kWaves; ++v) {
+      const int32_t row = static_cast<int32_t>(m0 + 64 * (kRowBlocksPerWave * v + wg));
+#pragma unroll
+      for (uint32_t s0 = 0; s0 < kNumSlabs; s0 += kChunkSlabs) {
+        const uint32_t s1 = s0 + kChunkSlabs < kNumSlabs ? s0 + kChunkSlabs : kNumSlabs;
+        uint8_t* buf = ring + ring_pos * kChunkBytes;
+        // The store that last read this buffer was committed kRingBuffers chunks ago.
+        if (leader) ptx::tma_store_wait_read<kRingBuffers - 1>();
+        ptx::named_barrier_sync(1 + wg, 128);
+        write_slabs(acc[v], ptx::smem_addr(buf), 0, 64 * kSwizzle, s0, s1);
+        ptx::fence_proxy_async_smem();
+        ptx::named_barrier_sync(1 + wg, 128);
+        if (leader) {
+#pragma unroll
+          for (uint32_t s = s0; s < s1; ++s)
+            ptx::tma_store_2d(map_d, buf + (s - s0) * 64 * kSwizzle,
+                              static_cast<int32_t>(n0 + s * kSlabCols), row);
+          ptx::tma_store_commit();
+        }
+        ring_pos = ring_pos + 1 == kRingBuffers ? 0 : ring_pos + 1;
+      }
     }
   }
 

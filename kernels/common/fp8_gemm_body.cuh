@@ -64,10 +64,12 @@
 //   tile's first k-block (after the previous tile's TMA store has finished reading that
 //   tile), signalled by c_full[wg]; the epilogue adds C from shared memory. So the C traffic
 //   of weight-gradient GEMMs overlaps the mainloop instead of stalling the epilogue.
-// - kDirect = 1: no D staging tile; each thread stores its accumulator pairs straight to
+// - kStore = 1 (direct): no D staging tile; each thread stores its accumulator pairs straight to
 //   global memory (epilogue.cuh run_direct). The staging tile's shared memory (32 KiB for a
 //   128x128 bf16 tile) buys one more pipeline stage, which the latency-bound large shapes
-//   need more than coalesced stores.
+//   need more than coalesced stores. kStore = 2: the slab ring (epilogue.cuh
+//   run_waves_ring): TMA stores through 16 KiB per math warpgroup, the stage without giving
+//   up the TMA store (a 256x128 bf16 tile: 4 stages instead of 3). No TMA C prefetch there.
 // - kSplitK > 1 (common/split_k.cuh): the kSplitK CTAs of a cluster share one tile, CTA r
 //   running the r-th slice of its k-blocks (cluster rank r; not persistent, no multicast),
 //   then sum their partial tiles through distributed shared memory and store D directly.
@@ -114,7 +116,7 @@ struct Sm90Fp8GemmParams {
   const float* scale_a;   // per-tensor: device scalars, NULL = 1
   const float* scale_b;
   EpilogueC c;            // C (kCMode 1, 2): global pointer and row stride
-  void* d;                // D (kDirect, kGrouped): global pointer and row stride
+  void* d;                // D (kStore 1, kGrouped): global pointer and row stride
   int64_t ldd;
   // kGrouped (M-grouped): row ids [M] | offsets [G + 1] | masked_m [G]; B is [G, N, K] (3D
   // map); masked: A, sfa 3D maps {.., max_m = m, G}, D rows g * m + row.
@@ -140,7 +142,7 @@ constexpr uint32_t fp8_max_sfb_blocks(uint32_t block_n) {
 
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, uint32_t kScaleMode, typename OutT,
-          uint32_t kCMode, uint32_t kPipelined, uint32_t kDirect, uint32_t kSplitK = 1,
+          uint32_t kCMode, uint32_t kPipelined, uint32_t kStore, uint32_t kSplitK = 1,
           uint32_t kGrouped = 0>
 DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorMap* tmap_a,
                                    const ptx::TensorMap* tmap_b, const ptx::TensorMap* tmap_sfa,
@@ -156,17 +158,17 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   static_assert(kClusterM <= 2 && kClusterN <= 2, "clusters of 1x1, 1x2, 2x1 or 2x2 CTAs");
   static_assert((kBlockM / kClusterN) % 8 == 0 && (kBlockN / kClusterM) % 8 == 0,
                 "a multicast half must be whole 8-row swizzle atoms");
-  static_assert(kScaleMode <= 2 && kCMode <= 3 && kPipelined <= 1 && kDirect <= 1, "modes");
-  static_assert(!(kDirect && kCMode == 3), "C through TMA needs the staging tile");
+  static_assert(kScaleMode <= 2 && kCMode <= 3 && kPipelined <= 1 && kStore <= 2, "modes");
+  static_assert(!(kStore != 0 && kCMode == 3), "C through TMA needs the staging tile");
   static_assert(kSplitK >= 1 && kSplitK <= 8, "split-K: 1..8 CTAs per tile");
-  static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kDirect &&
+  static_assert(kSplitK == 1 || (kClusterM == 1 && kClusterN == 1 && kBlockM <= 128 && kStore == 1 &&
                                  kScaleMode != kFp8Scale1D1D),
                 "split-K: no multicast cluster, BLOCK_M <= 128, direct stores, 1D2D or per-tensor");
   // kGrouped: 0 dense, 1 + GroupedMode (M-grouped: 1 contiguous row ids, 2 contiguous
   // offsets, 3 masked).
   static_assert(kGrouped <= 3, "kGrouped: 0, 1 (row ids), 2 (offsets) or 3 (masked)");
   constexpr bool kMasked = kGrouped == 3;
-  static_assert(!kGrouped || (kClusterM == 1 && kSplitK == 1 && !kDirect && kCMode == 0 &&
+  static_assert(!kGrouped || (kClusterM == 1 && kSplitK == 1 && kStore == 0 && kCMode == 0 &&
                               kScaleMode != kFp8Scale1D1D && sizeof(OutT) == 2),
                 "M-grouped: no B multicast (rows of a cluster pair may differ in group), staged "
                 "bf16 D without C, 1D2D or per-tensor");
@@ -186,7 +188,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   constexpr bool kPerTensor = kScaleMode == kFp8ScalePerTensor;
   constexpr uint32_t kMaxSfb = k1D2D ? fp8_max_sfb_blocks(kBlockN) : 1;
   using Mma = WgmmaE4M3<kBlockN>;
-  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode>;
+  using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode, kStore == 2 ? 64 : 128>;
   using DenseScheduler =
       PersistentScheduler<kBlockM, kBlockN, kClusterM, kClusterN, kGroupN, kSplitK>;
   using GroupedScheduler = Select<
@@ -218,7 +220,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   // 1D2D: the k-block's kMaxSfb (<= 3) B block scales, copied by the producer (cp.async).
   constexpr uint32_t kSfbValBytes = k1D2D ? 16 : 0;
   static_assert(kMaxSfb * 4 <= 16, "B scale values of a k-block fit 16 bytes");
-  constexpr uint32_t kDBytes = kDirect ? 0 : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
+  constexpr uint32_t kDBytes = kStore == 1   ? 0
+                               : kStore == 2 ? kNumMathWG * Epilogue::kRingBytesPerWG
+                                             : (Epilogue::kTileBytes + 1023) / 1024 * 1024;
   constexpr uint32_t kStageTx = kABytes + kBBytes + kSfaBytes + kSfbTx;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
@@ -264,7 +268,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     tma_prefetch_map(tmap_b);
     if constexpr (!kPerTensor) tma_prefetch_map(tmap_sfa);
     if constexpr (k1D1D) tma_prefetch_map(tmap_sfb);
-    if constexpr (!kDirect) tma_prefetch_map(tmap_d);
+    if constexpr (kStore != 1) tma_prefetch_map(tmap_d);
     if constexpr (kCMode == 3) tma_prefetch_map(tmap_c);
 #pragma unroll
     for (uint32_t s = 0; s < kNumStages; ++s) {
@@ -388,6 +392,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     const uint32_t col_q = 2 * (lane % 4);                         // tile column of acc[0]
     const bool leader = threadIdx.x % 128 == 0;
+    uint32_t ring_pos = 0;  // kStore 2: the warpgroup's next slab-ring buffer
     // The CTA whose empty barriers this lane arrives on (lanes < kNumPeers): lane 0 this
     // CTA, lane 1 the A sharer (other cluster row: flips bit log2(kClusterM)) or else the B
     // sharer, lane 2 the B sharer (flips bit 0).
@@ -601,18 +606,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         // Both warpgroups' wgmma are done with the ring before it takes the partial tile.
         named_barrier_sync(3, kNumMathThreads);
         Split::write(acc[0], reinterpret_cast<float*>(smem_a), row_lo, col_q);
-      } else if constexpr (kDirect) {
+      } else if constexpr (kStore == 1) {
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w)
           Epilogue::run_direct(acc[w], p.c, p.m, p.n, m0, n0, 2 * w + wg, p.d, p.ldd);
       } else if constexpr (kCMode == 3) {
         Epilogue::run_smem_c(acc[0], m0, n0, smem_d, wg, tmap_d, &c_full[wg], c_phase);
         c_phase ^= 1;
+      } else if constexpr (kStore == 2) {
+        Epilogue::run_waves_ring(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d, ring_pos);
       } else {
         Epilogue::run_waves(acc, p.c, p.m, p.n, m0, n0, smem_d, wg, tmap_d);
       }
     }
-    if constexpr (!kDirect) {
+    if constexpr (kStore != 1) {
       if (leader) tma_store_wait_all<0>();
     }
     if constexpr (kSplitK > 1)

@@ -31,6 +31,7 @@ typedef struct dlg_gemm_plan_key {
 
 #define DLG_PLAN_SM90_FP8 1
 #define DLG_PLAN_SM90_BF16 2
+#define DLG_PLAN_SM90_BF16_GEMV 3
 
 typedef struct dlg_gemm_plan {
   dlg_gemm_plan_key_t key;

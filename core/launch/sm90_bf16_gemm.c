@@ -19,6 +19,117 @@ typedef struct sm90_bf16_params {
 } sm90_bf16_params_t;
 _Static_assert(sizeof(sm90_bf16_params_t) == 48, "must match dlg::Sm90Bf16GemmParams");
 
+/* Byte-for-byte twin of dlg::Sm90Bf16GemvParams (kernels/sm90_bf16_gemv.cuh). */
+typedef struct sm90_bf16_gemv_params {
+  uint32_t m, n, k, pad_;
+  const void* a;
+  int64_t lda;
+  const void* b;
+  int64_t ldb;
+  const void* c;
+  int64_t ldc;
+  void* d;
+  int64_t ldd;
+} sm90_bf16_gemv_params_t;
+_Static_assert(sizeof(sm90_bf16_gemv_params_t) == 80, "must match dlg::Sm90Bf16GemvParams");
+
+#define GEMV_MAX_M 4
+#define GEMV_WARPS 8          /* per CTA (kernels/sm90_bf16_gemv.cuh) */
+#define GEMV_WARPS_PER_SM 24  /* the split fills at least this many warps per SM */
+
+void dlg_sm90_bf16_gemv_source(int m, int split, int f32_out, int c_mode, char* name,
+                               size_t name_cap, char* source, size_t source_cap) {
+  snprintf(name, name_cap, "sm90_bf16_gemv<%d, %d, %s, %d>", m, split,
+           f32_out ? "float" : "dlg_bf16", c_mode);
+  snprintf(source, source_cap,
+           "#include \"sm90_bf16_gemv.cuh\"\n"
+           "template __global__ void %s(const dlg::Sm90Bf16GemvParams);\n", name);
+}
+
+/* Warps per B row: the fewest (1, 2, 4, 8) that put GEMV_WARPS_PER_SM warps on every SM,
+ * while each keeps 2 chunks of 256 K elements at least. */
+int dlg_sm90_bf16_gemv_split(int64_t n, int64_t k, int num_sms) {
+  int split = 1;
+  while (split < GEMV_WARPS && n * split < (int64_t)GEMV_WARPS_PER_SM * num_sms &&
+         k >= (int64_t)512 * split * 2)
+    split *= 2;
+  return split;
+}
+
+/* The GEMV path: M <= 4 rows of A (decode), K a whole number of 16-byte vectors; the
+ * operands already passed the TMA checks (K-major, 16-byte aligned rows). $DLG_BF16_GEMV=0
+ * turns it off (A/B). */
+static int gemv_ok(const dlg_gemm_problem_t* p) {
+  const char* v = getenv("DLG_BF16_GEMV");
+  if (v && !strcmp(v, "0")) return 0;
+  return p->m <= GEMV_MAX_M && p->k % 8 == 0;
+}
+
+static dlg_status_t plan_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int num_sms,
+                              dlg_gemm_plan_t* out) {
+  memset(out, 0, sizeof *out);
+  dlg_sm90_gemm_config_t* cfg = &out->cfg;
+  const int split = dlg_sm90_bf16_gemv_split(p->n, p->k, num_sms);
+  cfg->block_m = (int)p->m;
+  cfg->block_n = GEMV_WARPS / split; /* B rows (D columns) per CTA */
+  cfg->split_k = split;              /* here: warps per B row */
+  cfg->stages = 1;
+  cfg->cluster_m = cfg->cluster_n = 1;
+  cfg->threads = GEMV_WARPS * 32;
+  cfg->grid = (unsigned)((p->n + cfg->block_n - 1) / cfg->block_n);
+  out->c_mode = dlg_sm90_c_mode(p);
+  char name[160], source[512];
+  dlg_sm90_bf16_gemv_source((int)p->m, split, dlg_dtype_is(p->d, DLG_DT_F32), out->c_mode, name,
+                            sizeof name, source, sizeof source);
+  dlg_kernel_spec_t spec = {source, name, 90, 0};
+  return dlg_jit_get(ctx, &spec, &out->kernel);
+}
+
+static dlg_status_t launch_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p, void* stream,
+                                int warmup_only) {
+  int num_sms = 0;
+  DLG_TRY(dlg_gpu_num_sms(ctx, &num_sms));
+  dlg_gemm_plan_key_t key;
+  const int cacheable = dlg_gemm_plan_key_init(&key, DLG_PLAN_SM90_BF16_GEMV, p->recipe, p->m,
+                                               p->n, p->k, NULL);
+  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
+  key.c_mode = dlg_sm90_c_mode(p);
+  key.num_sms = num_sms;
+  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
+  const dlg_gemm_plan_t* plan = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  dlg_gemm_plan_t fresh;
+  if (!plan) {
+    DLG_TRY(plan_gemv(ctx, p, num_sms, &fresh));
+    plan = cacheable ? dlg_gemm_plan_insert(ctx, &key, &fresh) : NULL;
+    if (!plan) plan = &fresh;
+  }
+  const int pdl = dlg_context_get_pdl(ctx);
+  dlg_sm90_print_config("sm90_bf16_gemv", p, &plan->cfg, &plan->kernel, pdl);
+  if (warmup_only) return DLG_OK;
+  sm90_bf16_gemv_params_t params;
+  memset(&params, 0, sizeof params);
+  params.m = (uint32_t)p->m;
+  params.n = (uint32_t)p->n;
+  params.k = (uint32_t)p->k;
+  params.a = dlg_data(p->a);
+  params.lda = dlg_stride(p->a, 0);
+  params.b = dlg_data(p->b);
+  params.ldb = dlg_stride(p->b, 0);
+  if (p->c) {
+    params.c = dlg_data(p->c);
+    params.ldc = dlg_stride(p->c, 0);
+  }
+  params.d = dlg_data(p->d);
+  params.ldd = dlg_stride(p->d, 0);
+  dlg_kernel_t kernel = plan->kernel;
+  dlg_launch_config_t lc =
+      dlg_launch_config_1d(plan->cfg.grid, (unsigned)plan->cfg.threads, 1, 0, pdl, stream);
+  void* args[] = {&params};
+  dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
+  if (s != DLG_OK) dlg_error_prefix("sm90 bf16 gemv");
+  return s;
+}
+
 void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
                                char* name, size_t name_cap, char* source, size_t source_cap) {
   /* kSplitK last, left out when off (the other kernels keep their names and cache keys). */
@@ -68,6 +179,7 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
   if ((s = dlg_sm90_check_operand("a", p->a, 2, check_ptr)) != DLG_OK) return s;
   if ((s = dlg_sm90_check_operand("b", p->b, 2, check_ptr)) != DLG_OK) return s;
   if ((s = dlg_sm90_check_output(p, check_ptr)) != DLG_OK) return s;
+  if (gemv_ok(p)) return launch_gemv(ctx, p, stream, warmup_only);
 
   const dlg_gemm_plan_t* plan;
   dlg_gemm_plan_t fresh;

@@ -75,6 +75,11 @@ void dlg_sm90_fp8_recipe_source(const dlg_sm90_gemm_config_t* cfg, dlg_recipe_t 
                                 char* source, size_t source_cap);
 void dlg_sm90_bf16_gemm_source(const dlg_sm90_gemm_config_t* cfg, int f32_out, int c_mode,
                                char* name, size_t name_cap, char* source, size_t source_cap);
+/* The BF16 GEMV kernel (M <= 4: kernels/sm90_bf16_gemv.cuh) for m rows of A, `split` warps
+ * per B row; and the split the launcher picks for (n, k) on num_sms SMs. */
+void dlg_sm90_bf16_gemv_source(int m, int split, int f32_out, int c_mode, char* name,
+                               size_t name_cap, char* source, size_t source_cap);
+int dlg_sm90_bf16_gemv_split(int64_t n, int64_t k, int num_sms);
 
 /* With a 2-CTA cluster, shrinks cfg->grid to what can be co-resident (cuOccupancyMax-
  * ActiveClusters): a persistent CTA that only starts after others finish would double the

@@ -143,5 +143,15 @@ DLG_DEVICE uint32_t pack_bf16x2(float lo, float hi) {
 // griddepcontrol.wait and the other memory-clobbering asm.
 DLG_DEVICE float ldg_f32(const float* p) { return __ldg(p); }
 
+// 16-byte read-only global load that skips L1 (data read once, e.g. a GEMV's matrix): keeps
+// L1 for what is re-read. volatile: stays after griddepcontrol.wait like the C++ loads.
+DLG_DEVICE uint4 ldg_stream_v4(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
 }  // namespace ptx
 }  // namespace dlg

@@ -346,11 +346,13 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
             if (!compiles_clean(s, &cand)) continue;
             complete(s, &cand);
             if (!multicast_pays(s, &cand)) continue;
-            /* Ties (both bound by the tensor cores): FP8, the one moving fewer L2 bytes per
+            /* Ties (both bound by the tensor cores): the one moving fewer L2 bytes per
              * k-block (multicast: L2 traffic costs power, so clock under the H100's cap;
-             * measured for the 256x128 tiles); then the earlier. */
+             * measured for the FP8 256x128 tiles; BF16, H100 A/B at dbb3e5c: 128x256 ring
+             * 1x1 -> 2x1 4096^3 180.6 -> 179.1 us, 4096x4096x7168 310 -> 304, while 128x176
+             * 1x2 -> 2x1 cost 4096x2112x7168 162.7 -> 164.4); then the earlier. */
             if (found && !(cand.est_cycles < best.est_cycles ||
-                           (s->fp8 && cand.est_cycles == best.est_cycles &&
+                           (cand.est_cycles == best.est_cycles &&
                             slot_l2_bytes(&cand) < slot_l2_bytes(&best))))
               continue;
             found = 1;

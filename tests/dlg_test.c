@@ -126,6 +126,17 @@ void tt_set(test_tensor_t* t, int64_t i, double v) {
   else abort();
 }
 
+dlg_context_t* tt_sm90_context(const char* test, const char* what) {
+  dlg_context_t* gpu = NULL;
+  dlg_device_info_t info;
+  if (dlg_context_create(0, &gpu) == DLG_OK && dlg_context_device_info(gpu, &info) == DLG_OK &&
+      info.sm_major == 9)
+    return gpu;
+  printf("%s: %s skipped (needs an sm_90 GPU)\n", test, what);
+  if (gpu) dlg_context_destroy(gpu);
+  return NULL;
+}
+
 DLTensor tt_to_device(dlg_context_t* ctx, const test_tensor_t* h, void** mem) {
   DLTensor t = h->t;
   CHECK_OK(dlg_device_alloc(ctx, h->bytes, mem));

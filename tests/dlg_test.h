@@ -84,6 +84,10 @@ int tt_untouched(const test_tensor_t* t);
  * contents; *mem receives the allocation (free with dlg_device_free). */
 DLTensor tt_to_device(dlg_context_t* ctx, const test_tensor_t* h, void** mem);
 
+/* A context on GPU 0 when that is an sm_90 device (the SM90 kernels' GPU tests); else NULL,
+ * after printing "<test>: <what> skipped (needs an sm_90 GPU)". */
+dlg_context_t* tt_sm90_context(const char* test, const char* what);
+
 /* Element access as double (f32, bf16, e4m3fn, int32, uint8), by flat storage index. */
 double tt_get(const test_tensor_t* t, int64_t storage_index);
 void tt_set(test_tensor_t* t, int64_t storage_index, double v);

@@ -97,14 +97,8 @@ static void split_rule(void) {
 
 int main(void) {
   split_rule();
-  dlg_context_t* gpu = NULL;
-  dlg_device_info_t info;
-  if (dlg_context_create(0, &gpu) != DLG_OK || dlg_context_device_info(gpu, &info) != DLG_OK ||
-      info.sm_major != 9) {
-    printf("bf16_gemv_test: GPU cases skipped (needs an sm_90 GPU)\n");
-    if (gpu) dlg_context_destroy(gpu);
-    return dlg_test_finish("bf16_gemv_test");
-  }
+  dlg_context_t* gpu = tt_sm90_context("bf16_gemv_test", "GPU cases");
+  if (!gpu) return dlg_test_finish("bf16_gemv_test");
   dlg_context_t* cpu = NULL;
   CHECK_OK(dlg_context_create(-1, &cpu));
   for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; ++i) run_case(gpu, cpu, &k_cases[i]);

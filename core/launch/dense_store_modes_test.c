@@ -149,14 +149,8 @@ static void run_case(dlg_context_t* gpu, dlg_context_t* cpu, const gemm_case_t* 
 }
 
 int main(void) {
-  dlg_context_t* gpu = NULL;
-  dlg_device_info_t info;
-  if (dlg_context_create(0, &gpu) != DLG_OK || dlg_context_device_info(gpu, &info) != DLG_OK ||
-      info.sm_major != 9) {
-    printf("dense_store_modes_test: skipped (needs an sm_90 GPU)\n");
-    if (gpu) dlg_context_destroy(gpu);
-    return dlg_test_finish("dense_store_modes_test");
-  }
+  dlg_context_t* gpu = tt_sm90_context("dense_store_modes_test", "everything");
+  if (!gpu) return dlg_test_finish("dense_store_modes_test");
   dlg_context_t* cpu = NULL;
   CHECK_OK(dlg_context_create(-1, &cpu));
   for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; ++i) run_case(gpu, cpu, &k_cases[i]);

@@ -188,14 +188,8 @@ static void masked(dlg_context_t* gpu, dlg_context_t* cpu, dlg_recipe_t recipe) 
 }
 
 int main(void) {
-  dlg_context_t* gpu = NULL;
-  dlg_device_info_t info;
-  if (dlg_context_create(0, &gpu) != DLG_OK || dlg_context_device_info(gpu, &info) != DLG_OK ||
-      info.sm_major != 9) {
-    printf("grouped_dense_body_test: skipped (needs an sm_90 GPU)\n");
-    if (gpu) dlg_context_destroy(gpu);
-    return dlg_test_finish("grouped_dense_body_test");
-  }
+  dlg_context_t* gpu = tt_sm90_context("grouped_dense_body_test", "everything");
+  if (!gpu) return dlg_test_finish("grouped_dense_body_test");
   dlg_context_t* cpu = NULL;
   CHECK_OK(dlg_context_create(-1, &cpu));
   const dlg_recipe_t recipes[2] = {DLG_RECIPE_FP8_1D2D, DLG_RECIPE_FP8_PER_TENSOR};

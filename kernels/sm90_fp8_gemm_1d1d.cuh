@@ -31,7 +31,7 @@
 template <uint32_t kBlockM, uint32_t kBlockN, uint32_t kNumStages, uint32_t kClusterM,
           uint32_t kClusterN, uint32_t kGroupN, typename OutT, uint32_t kCMode,
           uint32_t kPipelined, uint32_t kStore>
-__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     sm90_fp8_gemm_1d1d(const dlg::Sm90Fp8GemmParams p,
                        const __grid_constant__ dlg::ptx::TensorMap tmap_a,
                        const __grid_constant__ dlg::ptx::TensorMap tmap_b,

@@ -399,6 +399,10 @@ static void compile_and_check(const char* name, const char* source, int fp8, int
     CHECK(k.stack == 0 && k.local == 0);
     CHECK(k.regs > 0 && k.regs * threads <= 65536);
     CHECK(threads == 256 || maxreg == 2); /* two math WGs: dec (producer) + inc (math) */
+    /* setmaxnreg moves registers within the CTA's allocation, which the launch bound fixes:
+     * 40 (or 48) x 128 + 232 (224) x 256 must fit it, or the math warps' inc waits forever
+     * (a 640-thread bound for a 384-thread BLOCK_M 256 kernel hung on the H100). */
+    CHECK(maxreg == 0 || k.regs * threads >= 63488);
     printf("  %-62s regs %3d stack %d local %d | %s %d, UTMALDG %d, UTMASTG %d, SYNCS %d, "
            "USETMAXREG %d, LDL/STL %d\n",
            name, k.regs, k.stack, k.local, fp8 ? "QGMMA" : "HGMMA", mma, tma_ld, tma_st, syncs,

@@ -65,8 +65,12 @@ static int gemv_ok(const dlg_gemm_problem_t* p) {
   return p->m <= GEMV_MAX_M && p->k % 8 == 0;
 }
 
-static dlg_status_t plan_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int num_sms,
-                              dlg_gemm_plan_t* out) {
+/* The GEMV's plan (a dlg_sm90_plan_maker_t; c_tma unused): 8-warp CTAs, `split` warps per
+ * B row, one CTA per 8 / split rows of B (not persistent; no cluster, so the plan cache's
+ * cluster fitting leaves the grid as it is). */
+static dlg_status_t plan_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int c_tma,
+                              int num_sms, dlg_gemm_plan_t* out) {
+  (void)c_tma;
   memset(out, 0, sizeof *out);
   dlg_sm90_gemm_config_t* cfg = &out->cfg;
   const int split = dlg_sm90_bf16_gemv_split(p->n, p->k, num_sms);
@@ -87,24 +91,14 @@ static dlg_status_t plan_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p, i
 
 static dlg_status_t launch_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p, void* stream,
                                 int warmup_only) {
-  int num_sms = 0;
-  DLG_TRY(dlg_gpu_num_sms(ctx, &num_sms));
-  dlg_gemm_plan_key_t key;
-  const int cacheable = dlg_gemm_plan_key_init(&key, DLG_PLAN_SM90_BF16_GEMV, p->recipe, p->m,
-                                               p->n, p->k, NULL);
-  key.d_f32 = dlg_dtype_is(p->d, DLG_DT_F32);
-  key.c_mode = dlg_sm90_c_mode(p);
-  key.num_sms = num_sms;
-  key.jit_options_gen = __atomic_load_n(&ctx->jit_options_gen, __ATOMIC_ACQUIRE);
-  const dlg_gemm_plan_t* plan = cacheable ? dlg_gemm_plan_find(ctx, &key) : NULL;
+  const dlg_gemm_plan_t* plan;
   dlg_gemm_plan_t fresh;
-  if (!plan) {
-    DLG_TRY(plan_gemv(ctx, p, num_sms, &fresh));
-    plan = cacheable ? dlg_gemm_plan_insert(ctx, &key, &fresh) : NULL;
-    if (!plan) plan = &fresh;
-  }
+  dlg_sm90_gemm_config_t cfg;
+  dlg_kernel_t kernel;
+  DLG_TRY(dlg_sm90_find_plan(ctx, DLG_PLAN_SM90_BF16_GEMV, p, 0, warmup_only, plan_gemv, &fresh,
+                             &plan, &cfg, &kernel));
   const int pdl = dlg_context_get_pdl(ctx);
-  dlg_sm90_print_config("sm90_bf16_gemv", p, &plan->cfg, &plan->kernel, pdl);
+  dlg_sm90_print_config("sm90_bf16_gemv", p, &cfg, &kernel, pdl);
   if (warmup_only) return DLG_OK;
   sm90_bf16_gemv_params_t params;
   memset(&params, 0, sizeof params);
@@ -121,9 +115,7 @@ static dlg_status_t launch_gemv(dlg_context_t* ctx, const dlg_gemm_problem_t* p,
   }
   params.d = dlg_data(p->d);
   params.ldd = dlg_stride(p->d, 0);
-  dlg_kernel_t kernel = plan->kernel;
-  dlg_launch_config_t lc =
-      dlg_launch_config_1d(plan->cfg.grid, (unsigned)plan->cfg.threads, 1, 0, pdl, stream);
+  dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads, 1, 0, pdl, stream);
   void* args[] = {&params};
   dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
   if (s != DLG_OK) dlg_error_prefix("sm90 bf16 gemv");

@@ -126,6 +126,21 @@ void tt_set(test_tensor_t* t, int64_t i, double v) {
   else abort();
 }
 
+test_tensor_t* tt_new_padded(int code, int bits, int64_t rows, int64_t cols, int64_t ld) {
+  const int64_t shape[2] = {rows, cols}, strides[2] = {ld, 1};
+  return tt_new_strided(code, bits, 2, shape, strides);
+}
+
+int64_t tt_padding_diff(const test_tensor_t* t, const test_tensor_t* before) {
+  const size_t eb = t->t.dtype.bits / 8, cols = (size_t)t->shape[1], ld = (size_t)t->strides[0];
+  const uint8_t *p = t->mem, *q = before->mem;
+  int64_t touched = 0;
+  for (int64_t r = 0; r + 1 < t->shape[0]; ++r)
+    for (size_t i = ((size_t)r * ld + cols) * eb; i < (size_t)(r + 1) * ld * eb; ++i)
+      touched += p[i] != q[i];
+  return touched;
+}
+
 dlg_context_t* tt_sm90_context(const char* test, const char* what) {
   dlg_context_t* gpu = NULL;
   dlg_device_info_t info;

@@ -84,6 +84,12 @@ int tt_untouched(const test_tensor_t* t);
  * contents; *mem receives the allocation (free with dlg_device_free). */
 DLTensor tt_to_device(dlg_context_t* ctx, const test_tensor_t* h, void** mem);
 
+/* A row-major [rows, cols] matrix whose rows are ld >= cols elements apart: the gaps are
+ * where a kernel writing the matrix must not write (storage ends at the last row's col cols). */
+test_tensor_t* tt_new_padded(int code, int bits, int64_t rows, int64_t cols, int64_t ld);
+/* Bytes of the row gaps of a tt_new_padded matrix that differ from `before`'s (same shape). */
+int64_t tt_padding_diff(const test_tensor_t* t, const test_tensor_t* before);
+
 /* A context on GPU 0 when that is an sm_90 device (the SM90 kernels' GPU tests); else NULL,
  * after printing "<test>: <what> skipped (needs an sm_90 GPU)". */
 dlg_context_t* tt_sm90_context(const char* test, const char* what);

@@ -22,19 +22,9 @@ static const gemv_case_t k_cases[] = {
     {4, 1000, 8, 1, 1},    {4, 24576, 1536, 0, 2}, {1, 7, 4104, 1, 0},
 };
 
+/* D (and C) with rows padded to n + 40. */
 static test_tensor_t* new_d(int64_t m, int64_t n, int f32) {
-  const int64_t shape[2] = {m, n}, strides[2] = {n + 40, 1};
-  return tt_new_strided(f32 ? kDLFloat : kDLBfloat, f32 ? 32 : 16, 2, shape, strides);
-}
-
-/* Padding bytes (columns n .. ldd of every row but the last) that differ from d0's. */
-static int64_t padding_touched(const test_tensor_t* d, const test_tensor_t* d0, int64_t m, int64_t n) {
-  const size_t eb = d->t.dtype.bits / 8, ld = (size_t)(n + 40) * eb;
-  const uint8_t *p = d->mem, *q = d0->mem;
-  int64_t touched = 0;
-  for (int64_t r = 0; r + 1 < m; ++r)
-    for (size_t i = (size_t)r * ld + (size_t)n * eb; i < (size_t)(r + 1) * ld; ++i) touched += p[i] != q[i];
-  return touched;
+  return tt_new_padded(f32 ? kDLFloat : kDLBfloat, f32 ? 32 : 16, m, n, n + 40);
 }
 
 static void run_case(dlg_context_t* gpu, dlg_context_t* cpu, const gemv_case_t* g) {
@@ -69,7 +59,7 @@ static void run_case(dlg_context_t* gpu, dlg_context_t* cpu, const gemv_case_t* 
     CHECK_OK(dlg_memcpy(gpu, d->mem, md, d->bytes));
     double diff = 1.0;
     CHECK_OK(dlg_testing_calc_diff(&d->t, &ref->t, &diff));
-    const int64_t touched = padding_touched(d, d0, g->m, g->n);
+    const int64_t touched = tt_padding_diff(d, d0);
     CHECK(diff < 1e-5);
     CHECK(touched == 0);
     printf("  %lldx%lldx%lld D %s C %d %-12s: calc_diff %.3g, padding bytes written %lld\n",

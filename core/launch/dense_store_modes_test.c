@@ -51,8 +51,7 @@ typedef struct operands {
 } operands_t;
 
 static test_tensor_t* new_d(int f32) {
-  const int64_t shape[2] = {M, N}, strides[2] = {LDD, 1};
-  return tt_new_strided(f32 ? kDLFloat : kDLBfloat, f32 ? 32 : 16, 2, shape, strides);
+  return tt_new_padded(f32 ? kDLFloat : kDLBfloat, f32 ? 32 : 16, M, N, LDD);
 }
 
 static void make_operands(const gemm_case_t* g, operands_t* o) {
@@ -99,18 +98,6 @@ static void free_operands(operands_t* o) {
     if (all[i]) tt_free(all[i]);
 }
 
-/* Padding bytes (columns N .. LDD of rows 0 .. M-2: the storage ends at row M-1's column N)
- * of D that differ from the starting D's. */
-static int64_t padding_touched(const test_tensor_t* d, const test_tensor_t* d0) {
-  const size_t eb = d->t.dtype.bits / 8;
-  const uint8_t *p = d->mem, *q = d0->mem;
-  int64_t touched = 0;
-  for (int64_t r = 0; r + 1 < M; ++r)
-    for (size_t i = (size_t)r * LDD * eb + (size_t)N * eb; i < (size_t)(r + 1) * LDD * eb; ++i)
-      touched += p[i] != q[i];
-  return touched;
-}
-
 static void run_case(dlg_context_t* gpu, dlg_context_t* cpu, const gemm_case_t* g) {
   operands_t o;
   make_operands(g, &o);
@@ -135,7 +122,7 @@ static void run_case(dlg_context_t* gpu, dlg_context_t* cpu, const gemm_case_t* 
     CHECK_OK(dlg_memcpy(gpu, o.d->mem, md, o.d->bytes));
     double diff = 1.0;
     CHECK_OK(dlg_testing_calc_diff(&o.d->t, &o.ref->t, &diff));
-    const int64_t touched = padding_touched(o.d, o.d0);
+    const int64_t touched = tt_padding_diff(o.d, o.d0);
     CHECK(diff < (g->recipe == DLG_RECIPE_BF16 ? 1e-5 : 1e-3));
     CHECK(touched == 0);
     printf("  %-22s [%s]: calc_diff %.3g, padding bytes written %lld\n", g->what,

@@ -36,6 +36,8 @@
   X(mem_copy_async, cuMemcpyAsync, 1)                           \
   X(memset_d8_async, cuMemsetD8Async, 1)                        \
   X(memset_d32_async, cuMemsetD32Async, 1)                      \
+  X(mem_alloc_async, cuMemAllocAsync, 0)                        \
+  X(mem_free_async, cuMemFreeAsync, 0)                          \
   X(stream_synchronize, cuStreamSynchronize, 1)                 \
   X(module_load_data, cuModuleLoadData, 1)                      \
   X(module_unload, cuModuleUnload, 1)                           \

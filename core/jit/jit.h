@@ -45,6 +45,7 @@ typedef struct dlg_launch_config {
   size_t smem_bytes;
   int pdl;              /* programmatic stream serialization */
   void* stream;         /* CUstream */
+  int cooperative;      /* all CTAs resident at once (grid-wide barriers), or the launch fails */
 } dlg_launch_config_t;
 
 /* A 1-D grid of 1-D blocks, clusters of cluster_x CTAs (0 or 1: no cluster): what every
@@ -53,7 +54,7 @@ static inline dlg_launch_config_t dlg_launch_config_1d(unsigned grid, unsigned b
                                                        unsigned cluster_x, size_t smem_bytes,
                                                        int pdl, void* stream) {
   dlg_launch_config_t lc = {{grid, 1, 1}, {block, 1, 1}, {cluster_x ? cluster_x : 1, 1, 1},
-                            smem_bytes, pdl, stream};
+                            smem_bytes, pdl, stream, 0};
   return lc;
 }
 

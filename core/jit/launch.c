@@ -35,7 +35,7 @@ dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
   dlg_status_t s = dlg_jit_enter(ctx, &api, NULL);
   if (s != DLG_OK) return s;
 
-  CUlaunchAttribute attrs[2];
+  CUlaunchAttribute attrs[3];
   memset(attrs, 0, sizeof attrs);
   unsigned n = 0;
   unsigned cx = cfg->cluster[0] ? cfg->cluster[0] : 1, cy = cfg->cluster[1] ? cfg->cluster[1] : 1,
@@ -55,6 +55,11 @@ dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
     attrs[n].value.programmaticStreamSerializationAllowed = 1;
     ++n;
   }
+  if (cfg->cooperative) {
+    attrs[n].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+    attrs[n].value.cooperative = 1;
+    ++n;
+  }
   CUlaunchConfig lc;
   memset(&lc, 0, sizeof lc);
   lc.gridDimX = cfg->grid[0];
@@ -71,7 +76,7 @@ dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
   if (r != CUDA_SUCCESS)
     return dlg_cu_fail(r, "cuLaunchKernelEx(grid %u x %u x %u, block %u x %u x %u, cluster %u x %u x %u, %zu bytes smem%s)",
                        cfg->grid[0], cfg->grid[1], cfg->grid[2], cfg->block[0], cfg->block[1],
-                       cfg->block[2], cx, cy, cz, cfg->smem_bytes, cfg->pdl ? ", pdl" : "");
+                       cfg->block[2], cx, cy, cz, cfg->smem_bytes, cfg->pdl ? ", pdl" : cfg->cooperative ? ", cooperative" : "");
   return DLG_OK;
 }
 

@@ -1,10 +1,13 @@
 /* Launchers of the portable quantisation kernels: kernels/portable_fp8_cast.cuh (per-token,
- * per-block and per-tensor FP8 casts) and kernels/portable_sf_transform.cuh (transform_sf,
- * pack_ue8m0). Any arch; the tensors were validated by core/ops/quant.c. Every launch is
- * asynchronous on `stream` (the per-tensor cast is a memset + three kernels). */
+ * per-block and per-tensor FP8 casts), kernels/portable_fp8_cast_per_tensor.cuh (the fused
+ * per-tensor cast) and kernels/portable_sf_transform.cuh (transform_sf, pack_ue8m0). Any
+ * arch; the tensors were validated by core/ops/quant.c. Every launch is asynchronous on
+ * `stream`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
+#include "jit/dl.h"
 #include "jit/jit.h"
 #include "launch/launch.h"
 #include "validate.h"
@@ -34,32 +37,51 @@ typedef struct sf_transform_params {
 } sf_transform_params_t;
 _Static_assert(sizeof(sf_transform_params_t) == 248, "must match dlg::SfTransformParams");
 
+/* Byte-for-byte twin of dlg::Fp8CastPerTensorParams. */
+typedef struct fp8_cast_per_tensor_params {
+  const void* x;
+  void* out;
+  float* sf;
+  uint32_t* work;
+  int64_t n, vec_per_cta, retain;
+} fp8_cast_per_tensor_params_t;
+_Static_assert(sizeof(fp8_cast_per_tensor_params_t) == 56, "must match dlg::Fp8CastPerTensorParams");
+
 static int aligned(const void* p, size_t bytes) { return ((uintptr_t)p) % bytes == 0; }
 
-/* Compiles (or fetches) `name` from `file` for the context's arch and launches it with a
- * 1-D grid of `blocks` x CAST_THREADS and the one parameter struct. */
-static dlg_status_t launch1(dlg_context_t* ctx, const char* file, const char* name, int64_t blocks,
-                            void* params, void* stream) {
+/* Compiles (or fetches) `name` from `file` (its kernel takes one `const <params_type>`) for
+ * the context's arch and launches it: a 1-D grid of `blocks` x `threads`, `smem` bytes of
+ * dynamic shared memory (the kernel is set up for `smem_max`), cooperatively if asked. */
+static dlg_status_t launch_ex(dlg_context_t* ctx, const char* file, const char* params_type,
+                              const char* name, int64_t blocks, unsigned threads, size_t smem,
+                              size_t smem_max, int cooperative, void* params, void* stream) {
   int arch = 0;
   DLG_TRY(dlg_gpu_arch(ctx, &arch));
   char source[256];
-  snprintf(source, sizeof source, "#include \"%s\"\ntemplate __global__ void %s(%s);\n", file, name,
-           strcmp(file, "portable_fp8_cast.cuh") == 0 ? "const dlg::Fp8CastParams"
-                                                      : "const dlg::SfTransformParams");
-  dlg_kernel_spec_t spec = {source, name, arch, 0};
+  snprintf(source, sizeof source, "#include \"%s\"\ntemplate __global__ void %s(const %s);\n",
+           file, name, params_type);
+  dlg_kernel_spec_t spec = {source, name, arch, smem_max};
   dlg_kernel_t kernel;
   DLG_TRY(dlg_jit_get(ctx, &spec, &kernel));
   if (blocks > 0x7fffffff) return dlg_fail(DLG_ERR_UNSUPPORTED, "%s: tensor too large", name);
   /* these kernels do not wait on griddepcontrol: keep stream order */
-  dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(blocks > 0 ? blocks : 1), CAST_THREADS,
-      0, 0, 0, stream);
+  dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(blocks > 0 ? blocks : 1), threads, 0,
+                                                smem, 0, stream);
+  lc.cooperative = cooperative;
   if (dlg_print_configs())
-    fprintf(stderr, "dlgemm: %s sm_%d: grid %u x %d, %d regs\n", name, arch, lc.grid[0],
-            CAST_THREADS, kernel.num_regs);
+    fprintf(stderr, "dlgemm: %s sm_%d: grid %u x %u, %zu B dynamic smem%s, %d regs\n", name, arch,
+            lc.grid[0], threads, smem, cooperative ? ", cooperative" : "", kernel.num_regs);
   void* args[] = {params};
   dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
   if (s != DLG_OK) dlg_error_prefix(name);
   return s;
+}
+
+static dlg_status_t launch1(dlg_context_t* ctx, const char* file, const char* name, int64_t blocks,
+                            void* params, void* stream) {
+  return launch_ex(ctx, file,
+                   strcmp(file, "portable_fp8_cast.cuh") == 0 ? "dlg::Fp8CastParams" : "dlg::SfTransformParams",
+                   name, blocks, CAST_THREADS, 0, 0, 0, params, stream);
 }
 
 static const char* in_type(const DLTensor* x) {
@@ -110,6 +132,58 @@ static int is_compact(const DLTensor* t) {
   return 1;
 }
 
+#define FUSED_THREADS 1024 /* 32 warps: 1-3 % faster than 16 on the H100 */
+#define FUSED_MIN_ELEMS 65536 /* below: the three-kernel path (cheaper to start) */
+
+/* The fused per-tensor kernel: one CTA per SM (cooperative: its grid-wide barrier needs all
+ * of them resident), each keeping up to the opt-in shared memory of its range of x on chip.
+ * Its 8-byte barrier word pair comes from the stream-ordered allocator (zeroed on the stream,
+ * freed after the kernel), so concurrent calls and graph replays never share one. Sets
+ * *used = 0, launching nothing, where the driver lacks that allocator. */
+static dlg_status_t per_tensor_fused(dlg_context_t* ctx, const DLTensor* x, void* out, float* sf,
+                                     int64_t n, int64_t e, void* stream, int* used) {
+  *used = 0;
+  const dlg_cuda_api_t* api = NULL;
+  DLG_TRY(dlg_cuda_open(&api)); /* the op entered the context already (dlg_gpu_enter) */
+  if (!api->mem_alloc_async || !api->mem_free_async) return DLG_OK;
+  dlg_device_info_t info;
+  DLG_TRY(dlg_context_device_info(ctx, &info));
+  int sms = 0;
+  DLG_TRY(dlg_gpu_num_sms(ctx, &sms));
+  const size_t smem_max = (info.max_smem_per_block > 2048 ? info.max_smem_per_block : 49152) - 1024;
+  fp8_cast_per_tensor_params_t p;
+  memset(&p, 0, sizeof p);
+  p.x = dlg_data(x);
+  p.out = out;
+  p.sf = sf;
+  p.n = n;
+  p.vec_per_cta = dlg_ceil_div64(n / e, sms);
+  p.retain = p.vec_per_cta < (int64_t)(smem_max / 16) ? p.vec_per_cta : (int64_t)(smem_max / 16);
+  CUdeviceptr work = 0;
+  CUresult r = api->mem_alloc_async(&work, 8, (CUstream)stream);
+  if (r == CUDA_ERROR_NOT_SUPPORTED) return DLG_OK;
+  if (r != CUDA_SUCCESS) return dlg_cu_fail(r, "cuMemAllocAsync(8 bytes) for the per-tensor cast");
+  *used = 1;
+  p.work = (uint32_t*)(uintptr_t)work;
+  r = api->memset_d32_async(work, 0, 2, (CUstream)stream);
+  dlg_status_t s = r == CUDA_SUCCESS ? DLG_OK : dlg_cu_fail(r, "cuMemsetD32Async(8 bytes)");
+  if (s == DLG_OK) {
+    char name[96];
+    snprintf(name, sizeof name, "portable_fp8_cast_per_tensor<%s, %d>", in_type(x), FUSED_THREADS);
+    s = launch_ex(ctx, "portable_fp8_cast_per_tensor.cuh", "dlg::Fp8CastPerTensorParams", name, sms,
+                  FUSED_THREADS, (size_t)p.retain * 16, smem_max, 1, &p, stream);
+  }
+  r = api->mem_free_async(work, (CUstream)stream);
+  if (s == DLG_OK && r != CUDA_SUCCESS) s = dlg_cu_fail(r, "cuMemFreeAsync");
+  return s;
+}
+
+/* $DLG_CAST_FUSED=0 keeps the per-tensor cast on its three-kernel path (A/B runs). */
+static int fused_enabled(void) {
+  const char* v = getenv("DLG_CAST_FUSED");
+  return !(v && v[0] == '0');
+}
+
 dlg_status_t dlg_launch_fp8_cast_per_tensor(dlg_context_t* ctx, const DLTensor* x, DLTensor* out,
                                             DLTensor* sf, void* stream) {
   const int64_t n = dlg_tensor_numel(x);
@@ -129,6 +203,11 @@ dlg_status_t dlg_launch_fp8_cast_per_tensor(dlg_context_t* ctx, const DLTensor* 
   }
   if (!aligned(p.sf, 4))
     return dlg_fail(DLG_ERR_UNSUPPORTED, "sf: the GPU cast needs a 4-byte aligned scale");
+  if (p.vec && n >= FUSED_MIN_ELEMS && fused_enabled()) {
+    int used = 0;
+    DLG_TRY(per_tensor_fused(ctx, x, p.out, p.sf, n, e, stream, &used));
+    if (used) return DLG_OK;
+  }
   int sms = 0;
   DLG_TRY(dlg_gpu_num_sms(ctx, &sms));
   /* sf holds the running amax (as bits) until the last kernel turns it into the scale. */

@@ -748,8 +748,8 @@ static int select_shapes(const gopts_t* o, gshape_t* out) {
   return n;
 }
 
-static void write_json(const char* path, const gopts_t* o, const char* device, const grec_t* r,
-                       int n, const crec_t* casts, int n_casts) {
+static void write_json(const char* path, const gopts_t* o, const char* device, int driver,
+                       const grec_t* r, int n, const crec_t* casts, int n_casts) {
   FILE* f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "dlgemm_bench: cannot write %s\n", path);
@@ -759,6 +759,7 @@ static void write_json(const char* path, const gopts_t* o, const char* device, c
   bench_json_init(&j, f);
   bench_json_object_begin(&j, NULL);
   bench_json_string(&j, "kind", "grouped");
+  bench_json_int(&j, "driver", driver);
   const char* commit = getenv("DLG_COMMIT");
   bench_json_string(&j, "commit", commit && *commit ? commit : "unknown");
   char date[32];
@@ -937,7 +938,7 @@ int bench_grouped_main(int argc, char** argv) {
   if (o.ops & OP_CASTS) n_casts = run_casts(&env, &timer, casts);
   for (int i = 0; i < n_casts; ++i)
     if (!casts[i].ran) rc = 1;
-  if (o.json) write_json(o.json, &o, info.name, recs, n_shapes, casts, n_casts);
+  if (o.json) write_json(o.json, &o, info.name, env.cu.driver_version, recs, n_shapes, casts, n_casts);
   free(recs);
   free(pool.data);
   free(pool.stage);

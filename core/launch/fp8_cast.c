@@ -43,9 +43,9 @@ typedef struct fp8_cast_per_tensor_params {
   void* out;
   float* sf;
   uint32_t* work;
-  int64_t n, vec_per_cta, retain;
+  int64_t n, retain;
 } fp8_cast_per_tensor_params_t;
-_Static_assert(sizeof(fp8_cast_per_tensor_params_t) == 56, "must match dlg::Fp8CastPerTensorParams");
+_Static_assert(sizeof(fp8_cast_per_tensor_params_t) == 48, "must match dlg::Fp8CastPerTensorParams");
 
 static int aligned(const void* p, size_t bytes) { return ((uintptr_t)p) % bytes == 0; }
 
@@ -137,8 +137,9 @@ static int is_compact(const DLTensor* t) {
 
 /* The fused per-tensor kernel: one CTA per SM (cooperative: its grid-wide barrier needs all
  * of them resident), each keeping up to the opt-in shared memory of its range of x on chip.
- * Its 8-byte barrier word pair comes from the stream-ordered allocator (zeroed on the stream,
- * freed after the kernel), so concurrent calls and graph replays never share one. Sets
+ * Its 16 bytes of counters (amax, barrier, two chunk tickets) come from the stream-ordered
+ * allocator (zeroed on the stream, freed after the kernel), so concurrent calls and graph
+ * replays never share them. Sets
  * *used = 0, launching nothing, where the driver lacks that allocator. */
 static dlg_status_t per_tensor_fused(dlg_context_t* ctx, const DLTensor* x, void* out, float* sf,
                                      int64_t n, int64_t e, void* stream, int* used) {
@@ -157,16 +158,17 @@ static dlg_status_t per_tensor_fused(dlg_context_t* ctx, const DLTensor* x, void
   p.out = out;
   p.sf = sf;
   p.n = n;
-  p.vec_per_cta = dlg_ceil_div64(n / e, sms);
-  p.retain = p.vec_per_cta < (int64_t)(smem_max / 16) ? p.vec_per_cta : (int64_t)(smem_max / 16);
+  /* each CTA keeps an equal share of x, up to its shared memory; the rest is streamed */
+  const int64_t share = dlg_ceil_div64(n / e, sms);
+  p.retain = share < (int64_t)(smem_max / 16) ? share : (int64_t)(smem_max / 16);
   CUdeviceptr work = 0;
-  CUresult r = api->mem_alloc_async(&work, 8, (CUstream)stream);
+  CUresult r = api->mem_alloc_async(&work, 16, (CUstream)stream);
   if (r == CUDA_ERROR_NOT_SUPPORTED) return DLG_OK;
-  if (r != CUDA_SUCCESS) return dlg_cu_fail(r, "cuMemAllocAsync(8 bytes) for the per-tensor cast");
+  if (r != CUDA_SUCCESS) return dlg_cu_fail(r, "cuMemAllocAsync(16 bytes) for the per-tensor cast");
   *used = 1;
   p.work = (uint32_t*)(uintptr_t)work;
-  r = api->memset_d32_async(work, 0, 2, (CUstream)stream);
-  dlg_status_t s = r == CUDA_SUCCESS ? DLG_OK : dlg_cu_fail(r, "cuMemsetD32Async(8 bytes)");
+  r = api->memset_d32_async(work, 0, 4, (CUstream)stream);
+  dlg_status_t s = r == CUDA_SUCCESS ? DLG_OK : dlg_cu_fail(r, "cuMemsetD32Async(16 bytes)");
   if (s == DLG_OK) {
     char name[96];
     snprintf(name, sizeof name, "portable_fp8_cast_per_tensor<%s, %d>", in_type(x), FUSED_THREADS);

@@ -709,6 +709,87 @@ static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) 
   return n;
 }
 
+/* The scale-layout utilities at the size of one large batch's per-token scales (65536 rows x
+ * 56 k-blocks: K = 7168): transform_sf from K-major to the TMA-aligned MN-major layout, and
+ * pack_ue8m0 of MN-major scales into MN-major words. Same timing and copy reference as the
+ * casts. Returns records written. */
+typedef struct sfcall {
+  bench_env_t* env;
+  int op; /* 0 transform_sf, 1 pack_ue8m0 */
+  DLTensor in, out;
+} sfcall_t;
+
+static int sf_launch(void* user, CUstream stream, char* why, size_t cap) {
+  sfcall_t* c = user;
+  dlg_status_t st = c->op == 0 ? dlg_transform_sf(c->env->ctx, &c->in, &c->out, stream)
+                               : dlg_pack_ue8m0(c->env->ctx, &c->in, &c->out, stream);
+  if (st != DLG_OK) return snprintf(why, cap, "%s: %s", dlg_status_name(st), dlg_last_error()), -1;
+  return 0;
+}
+
+static int run_sf_layouts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) {
+  const int64_t mn = 65536, kb = 56, words = (kb + 3) / 4, ld = dlg_tma_aligned_size(mn, 4);
+  bench_cuda_t* cu = &env->cu;
+  bench_dev_buf_t in, o, copy_dst;
+  char why[320] = "";
+  memset(&in, 0, sizeof in);
+  memset(&o, 0, sizeof o);
+  memset(&copy_dst, 0, sizeof copy_dst);
+  float* h = random_scales((size_t)(mn * kb), 7);
+  int ok = h && bench_dev_upload(cu, &in, h, (size_t)(mn * kb) * 4, why, sizeof why) == 0 &&
+           bench_dev_upload(cu, &o, NULL, (size_t)(ld * kb) * 4, why, sizeof why) == 0;
+  free(h);
+  int n = 0;
+  for (int op = 0; op < 2; ++op) {
+    crec_t* r = &out[n++];
+    memset(r, 0, sizeof *r);
+    r->op = op == 0 ? "transform_sf" : "pack_ue8m0";
+    r->dtype = "float32";
+    r->m = mn;
+    r->k = kb * 128;
+    if (!ok) {
+      snprintf(r->status, sizeof r->status, "setup: %.240s", why);
+      continue;
+    }
+    sfcall_t c;
+    memset(&c, 0, sizeof c);
+    c.env = env;
+    c.op = op;
+    int64_t in_sh[2] = {mn, kb}, in_st[2] = {kb, 1}, out_sh[2] = {mn, op ? words : kb};
+    int64_t out_st[2] = {1, op ? mn : ld}, mn_st[2] = {1, mn};
+    /* transform: K-major in; pack: MN-major in (what transform_sf gives, unaligned) */
+    c.in = dev_view(env->device, in.ptr, kDLFloat, 32, 2, in_sh, op ? mn_st : in_st);
+    c.out = dev_view(env->device, o.ptr, op ? kDLInt : kDLFloat, 32, 2, out_sh, out_st);
+    r->bytes = (double)(mn * kb) * 4.0 + (double)(mn * (op ? words : kb)) * 4.0;
+    const size_t copy_bytes = (size_t)(r->bytes / 2);
+    double copy_us = 0.0;
+    if (bench_dev_upload(cu, &copy_dst, NULL, copy_bytes, why, sizeof why) == 0) {
+      copy_call_t cc = {cu, copy_dst.ptr, in.ptr, copy_bytes};
+      bench_stats_t cst;
+      if (bench_time_gpu(timer, copy_launch, &cc, &cst, why, sizeof why) == 0) copy_us = cst.median_us;
+      bench_dev_free(cu, &copy_dst);
+    }
+    bench_stats_t st;
+    if (bench_time_gpu(timer, sf_launch, &c, &st, why, sizeof why) == 0) {
+      r->ran = 1;
+      r->us = st.median_us;
+      r->kernel_us = st.has_kernel ? st.kernel_median_us : 0.0;
+      r->gbps = r->bytes / (st.median_us * 1e-6) / 1e9;
+      r->copy_us = copy_us;
+    } else {
+      snprintf(r->status, sizeof r->status, "%.250s", why);
+    }
+    printf("%-20s %-8s %6lld x %-6lld %9.1f us (kernels %7.1f) %7.0f GB/s (%3.0f%% of 3.0 "
+           "TB/s, %3.0f%% of the copy: %.1f us) %s\n", r->op, r->dtype, (long long)mn,
+           (long long)kb, r->us, r->kernel_us, r->gbps, r->gbps / 30.0,
+           r->us > 0 ? 100.0 * copy_us / r->us : 0.0, copy_us, r->status);
+    fflush(stdout);
+  }
+  bench_dev_free(cu, &in);
+  bench_dev_free(cu, &o);
+  return n;
+}
+
 static const char* op_name(gop_t op) {
   return op == OP_CONTIG ? "m_grouped_contiguous" : op == OP_MASKED ? "m_grouped_masked" : "k_grouped";
 }
@@ -935,7 +1016,10 @@ int bench_grouped_main(int argc, char** argv) {
   }
   crec_t casts[16];
   int n_casts = 0;
-  if (o.ops & OP_CASTS) n_casts = run_casts(&env, &timer, casts);
+  if (o.ops & OP_CASTS) {
+    n_casts = run_casts(&env, &timer, casts);
+    n_casts += run_sf_layouts(&env, &timer, casts + n_casts);
+  }
   for (int i = 0; i < n_casts; ++i)
     if (!casts[i].ran) rc = 1;
   if (o.json) write_json(o.json, &o, info.name, env.cu.driver_version, recs, n_shapes, casts, n_casts);

@@ -744,6 +744,8 @@ def transform_case(name, shape, note=None):
 transform_case("transform_sf_256x4", [256, 4])
 transform_case("transform_sf_17x3", [17, 3], note="rows padded to 20")
 transform_case("transform_sf_batched", [3, 33, 2])
+transform_case("transform_sf_batched_tiles", [2, 300, 70],
+               note="the GPU transposes 128 x 32 tiles: row and column tails")
 bad("transform_sf_bad_shape", "transform_sf", {},
     [T("sf_in", F32, [16, 4], fill=U(0.1, 2)),
      T("sf_out", F32, [16, 3], role="output", strides=[1, 16])], "DLG_ERR_SHAPE",
@@ -763,6 +765,7 @@ def pack_case(name, shape, fill=None, note=None):
 pack_case("pack_ue8m0_64x8", [64, 8])
 pack_case("pack_ue8m0_17x5", [17, 5], note="Kb = 5: the last word is zero-padded")
 pack_case("pack_ue8m0_batched", [2, 16, 4], fill=U(0.25, 0.5))
+pack_case("pack_ue8m0_batched_words", [2, 300, 70], note="18 words a row: the GPU takes 4 a thread, with a tail")
 bad("pack_ue8m0_bad_shape", "pack_ue8m0", {},
     [T("sf", F32, [8, 8], fill=U(1, 2)), T("packed", I32, [8, 3], role="output")],
     "DLG_ERR_SHAPE", "packed needs ceil(8/4) = 2 words")

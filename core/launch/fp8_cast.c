@@ -33,9 +33,10 @@ typedef struct sf_transform_params {
   void* out;
   int64_t total, mn, cols, kb;
   int32_t ndim, pad_;
+  int64_t batch;
   int64_t shape[8], in_strides[8], out_strides[8];
 } sf_transform_params_t;
-_Static_assert(sizeof(sf_transform_params_t) == 248, "must match dlg::SfTransformParams");
+_Static_assert(sizeof(sf_transform_params_t) == 256, "must match dlg::SfTransformParams");
 
 /* Byte-for-byte twin of dlg::Fp8CastPerTensorParams. */
 typedef struct fp8_cast_per_tensor_params {
@@ -50,11 +51,13 @@ _Static_assert(sizeof(fp8_cast_per_tensor_params_t) == 48, "must match dlg::Fp8C
 static int aligned(const void* p, size_t bytes) { return ((uintptr_t)p) % bytes == 0; }
 
 /* Compiles (or fetches) `name` from `file` (its kernel takes one `const <params_type>`) for
- * the context's arch and launches it: a 1-D grid of `blocks` x `threads`, `smem` bytes of
- * dynamic shared memory (the kernel is set up for `smem_max`), cooperatively if asked. */
+ * the context's arch and launches it: a grid of `blocks` x grid_yz[0] x grid_yz[1] CTAs of
+ * `threads`, `smem` bytes of dynamic shared memory (the kernel is set up for `smem_max`),
+ * cooperatively if asked. */
 static dlg_status_t launch_ex(dlg_context_t* ctx, const char* file, const char* params_type,
-                              const char* name, int64_t blocks, unsigned threads, size_t smem,
-                              size_t smem_max, int cooperative, void* params, void* stream) {
+                              const char* name, int64_t blocks, const unsigned grid_yz[2],
+                              unsigned threads, size_t smem, size_t smem_max, int cooperative,
+                              void* params, void* stream) {
   int arch = 0;
   DLG_TRY(dlg_gpu_arch(ctx, &arch));
   char source[256];
@@ -68,20 +71,24 @@ static dlg_status_t launch_ex(dlg_context_t* ctx, const char* file, const char* 
   dlg_launch_config_t lc = dlg_launch_config_1d((unsigned)(blocks > 0 ? blocks : 1), threads, 0,
                                                 smem, 0, stream);
   lc.cooperative = cooperative;
+  lc.grid[1] = grid_yz[0];
+  lc.grid[2] = grid_yz[1];
   if (dlg_print_configs())
-    fprintf(stderr, "dlgemm: %s sm_%d: grid %u x %u, %zu B dynamic smem%s, %d regs\n", name, arch,
-            lc.grid[0], threads, smem, cooperative ? ", cooperative" : "", kernel.num_regs);
+    fprintf(stderr, "dlgemm: %s sm_%d: grid %u x %u x %u x %u, %zu B dynamic smem%s, %d regs\n",
+            name, arch, lc.grid[0], lc.grid[1], lc.grid[2], threads, smem,
+            cooperative ? ", cooperative" : "", kernel.num_regs);
   void* args[] = {params};
   dlg_status_t s = dlg_jit_launch(ctx, &kernel, &lc, args);
   if (s != DLG_OK) dlg_error_prefix(name);
   return s;
 }
 
-static dlg_status_t launch1(dlg_context_t* ctx, const char* file, const char* name, int64_t blocks,
-                            void* params, void* stream) {
-  return launch_ex(ctx, file,
-                   strcmp(file, "portable_fp8_cast.cuh") == 0 ? "dlg::Fp8CastParams" : "dlg::SfTransformParams",
-                   name, blocks, CAST_THREADS, 0, 0, 0, params, stream);
+static const unsigned k_grid_1d[2] = {1, 1};
+
+static dlg_status_t launch1(dlg_context_t* ctx, const char* name, int64_t blocks, void* params,
+                            void* stream) {
+  return launch_ex(ctx, "portable_fp8_cast.cuh", "dlg::Fp8CastParams", name, blocks, k_grid_1d,
+                   CAST_THREADS, 0, 0, 0, params, stream);
 }
 
 static const char* in_type(const DLTensor* x) {
@@ -120,7 +127,7 @@ dlg_status_t dlg_launch_fp8_cast_tiles(dlg_context_t* ctx, const DLTensor* x, in
   } else {
     blocks = dlg_ceil_div64(m, 128) * dlg_ceil_div64(k, 128);
   }
-  return launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream);
+  return launch1(ctx, name, blocks, &p, stream);
 }
 
 static int is_compact(const DLTensor* t) {
@@ -173,7 +180,7 @@ static dlg_status_t per_tensor_fused(dlg_context_t* ctx, const DLTensor* x, void
     char name[96];
     snprintf(name, sizeof name, "portable_fp8_cast_per_tensor<%s, %d>", in_type(x), FUSED_THREADS);
     s = launch_ex(ctx, "portable_fp8_cast_per_tensor.cuh", "dlg::Fp8CastPerTensorParams", name, sms,
-                  FUSED_THREADS, (size_t)p.retain * 16, smem_max, 1, &p, stream);
+                  k_grid_1d, FUSED_THREADS, (size_t)p.retain * 16, smem_max, 1, &p, stream);
   }
   r = api->mem_free_async(work, (CUstream)stream);
   if (s == DLG_OK && r != CUDA_SUCCESS) s = dlg_cu_fail(r, "cuMemFreeAsync");
@@ -219,15 +226,18 @@ dlg_status_t dlg_launch_fp8_cast_per_tensor(dlg_context_t* ctx, const DLTensor* 
     int64_t blocks = dlg_ceil_div64(dlg_ceil_div64(n, p.vec ? e : 1), CAST_THREADS);
     if (blocks > (int64_t)sms * 8) blocks = (int64_t)sms * 8;
     snprintf(name, sizeof name, "portable_fp8_cast<%s, 2>", in_type(x));
-    DLG_TRY(launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream));
+    DLG_TRY(launch1(ctx, name, blocks, &p, stream));
     snprintf(name, sizeof name, "portable_fp8_cast<%s, 3>", in_type(x));
-    DLG_TRY(launch1(ctx, "portable_fp8_cast.cuh", name, blocks, &p, stream));
+    DLG_TRY(launch1(ctx, name, blocks, &p, stream));
   }
   snprintf(name, sizeof name, "portable_fp8_cast<%s, 4>", in_type(x));
-  return launch1(ctx, "portable_fp8_cast.cuh", name, 1, &p, stream);
+  return launch1(ctx, name, 1, &p, stream);
 }
 
-/* Shared by transform_sf (op 0, out has the input's shape) and pack_ue8m0 (op 1). */
+static unsigned grid_dim(int64_t n) { return (unsigned)(n < 1 ? 1 : n > 65535 ? 65535 : n); }
+
+/* Shared by transform_sf (op 0, out has the input's shape; op 2 when K-major in and
+ * MN-major out: the shared-memory transpose) and pack_ue8m0 (op 1). */
 static dlg_status_t sf_layout(dlg_context_t* ctx, int op, const DLTensor* in, DLTensor* out,
                               void* stream) {
   const int nd = in->ndim;
@@ -241,15 +251,21 @@ static dlg_status_t sf_layout(dlg_context_t* ctx, int op, const DLTensor* in, DL
   p.cols = out->shape[nd - 1];
   p.kb = in->shape[nd - 1];
   p.ndim = nd;
+  p.batch = 1;
   for (int d = 0; d < nd; ++d) {
     p.shape[d] = out->shape[d];
     p.in_strides[d] = dlg_stride(in, d);
     p.out_strides[d] = dlg_stride(out, d);
+    if (d < nd - 2) p.batch *= out->shape[d];
   }
+  if (op == 0 && p.in_strides[nd - 1] == 1 && p.out_strides[nd - 2] == 1 && p.cols > 1) op = 2;
+  /* kernels/portable_sf_transform.cuh: op 2 CTAs take 128 x 32 tiles, ops 0 / 1 256 x 4 */
+  const int64_t rows_per_cta = op == 2 ? 128 : CAST_THREADS;
+  const unsigned yz[2] = {grid_dim(dlg_ceil_div64(p.cols, op == 2 ? 32 : 4)), grid_dim(p.batch)};
   char name[64];
   snprintf(name, sizeof name, "portable_sf_transform<%d>", op);
-  return launch1(ctx, "portable_sf_transform.cuh", name, dlg_ceil_div64(p.total, CAST_THREADS),
-                 &p, stream);
+  return launch_ex(ctx, "portable_sf_transform.cuh", "dlg::SfTransformParams", name,
+                   dlg_ceil_div64(p.mn, rows_per_cta), yz, CAST_THREADS, 0, 0, 0, &p, stream);
 }
 
 dlg_status_t dlg_launch_transform_sf(dlg_context_t* ctx, const DLTensor* sf_in, DLTensor* sf_out,

@@ -5,10 +5,14 @@
  * subnormal (scale 0) or infinite (scale inf, with NaNs).
  * Per-token and per-block (f32 / bf16 input, f32 / UE8M0 scales) and per-tensor, small and
  * large enough for the fused per-tensor kernel's shared-memory and streamed parts (and an
- * odd size for its tail). Needs an sm_90 GPU; elsewhere it only says it skipped. */
+ * odd size for its tail). The fused per-tensor cast also inside a CUDA graph (captured once,
+ * replayed on new contents of the same x: its counters come from the stream-ordered
+ * allocator, so each replay gets fresh zeroed ones) and on two streams at once (each call its
+ * own counters). Needs an sm_90 GPU; elsewhere it only says it skipped. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "dlg_graph.h"
 #include "dlg_test.h"
 #include "ref/numeric.h"
 
@@ -124,6 +128,80 @@ static void run_case(dlg_context_t* gpu, dlg_context_t* cpu, int op, int64_t m, 
   for (int i = 0; i < 5; ++i) tt_free(all[i]);
 }
 
+/* The fused per-tensor cast captured in a graph and replayed on three contents of x, then two
+ * casts of different tensors on two streams without a sync between them. */
+static void per_tensor_graph_and_streams(dlg_context_t* gpu, dlg_context_t* cpu) {
+  const dlg_cuda_api_t* api = NULL;
+  dlg_graph_api_t gapi;
+  if (dlg_cuda_open(&api) != DLG_OK || !api->stream_create || !dlg_graph_api_load(api, &gapi)) {
+    printf("  per-tensor graph / streams: skipped (no graph entry points)\n");
+    return;
+  }
+  enum { M = 1024, K = 4096 };
+  test_tensor_t *x[2], *out[2], *ref = tt_new(kDLFloat8_e4m3fn, 8, 2, (int64_t)M, (int64_t)K);
+  test_tensor_t *sf[2], *sf_ref = tt_new(kDLFloat, 32, 0);
+  void *mx[2], *mo[2], *ms[2];
+  DLTensor gx[2], go[2], gs[2];
+  CUstream st[2] = {NULL, NULL};
+  for (int i = 0; i < 2; ++i) {
+    x[i] = tt_new(kDLBfloat, 16, 2, (int64_t)M, (int64_t)K);
+    out[i] = tt_new(kDLFloat8_e4m3fn, 8, 2, (int64_t)M, (int64_t)K);
+    sf[i] = tt_new(kDLFloat, 32, 0);
+    tt_fill(x[i], 80 + (uint64_t)i, -1.0 - i, 1.0 + i);
+    gx[i] = tt_to_device(gpu, x[i], &mx[i]);
+    go[i] = tt_to_device(gpu, out[i], &mo[i]);
+    gs[i] = tt_to_device(gpu, sf[i], &ms[i]);
+    CHECK(api->stream_create(&st[i], CU_STREAM_NON_BLOCKING) == CUDA_SUCCESS);
+  }
+  /* warm-up outside the capture: compiles and loads the kernel */
+  CHECK_OK(dlg_cast_fp8_per_tensor(gpu, &gx[0], &go[0], &gs[0], st[0]));
+  CHECK_OK(dlg_stream_synchronize(gpu, st[0]));
+  CUgraph graph = NULL;
+  CUgraphExec exec = NULL;
+  CHECK(gapi.begin_capture(st[0], CU_STREAM_CAPTURE_MODE_RELAXED) == CUDA_SUCCESS);
+  CHECK_OK(dlg_cast_fp8_per_tensor(gpu, &gx[0], &go[0], &gs[0], st[0]));
+  CHECK(gapi.end_capture(st[0], &graph) == CUDA_SUCCESS);
+  CHECK(graph && gapi.instantiate(&exec, graph, 0) == CUDA_SUCCESS);
+  for (int rep = 0; rep < 3 && exec; ++rep) {
+    tt_fill(x[0], 90 + (uint64_t)rep, -0.5 * (rep + 1), 0.5 * (rep + 1)); /* a new amax each time */
+    CHECK_OK(dlg_memcpy(gpu, mx[0], x[0]->mem, x[0]->bytes));
+    CHECK(gapi.launch(exec, st[0]) == CUDA_SUCCESS);
+    CHECK_OK(dlg_stream_synchronize(gpu, st[0]));
+    CHECK_OK(dlg_memcpy(gpu, out[0]->mem, mo[0], out[0]->bytes));
+    CHECK_OK(dlg_memcpy(gpu, sf[0]->mem, ms[0], sf[0]->bytes));
+    CHECK_OK(dlg_cast_fp8_per_tensor(cpu, &x[0]->t, &ref->t, &sf_ref->t, NULL));
+    const int64_t bad = bytes_differ(out[0], ref) + bytes_differ(sf[0], sf_ref);
+    CHECK(bad == 0);
+    printf("  per-tensor in a graph, replay %d: sf %g, %lld bytes differ\n", rep,
+           tt_get(sf[0], 0), (long long)bad);
+  }
+  if (exec) gapi.exec_destroy(exec);
+  if (graph) gapi.destroy(graph);
+  /* two streams, no sync in between */
+  for (int i = 0; i < 2; ++i) CHECK_OK(dlg_cast_fp8_per_tensor(gpu, &gx[i], &go[i], &gs[i], st[i]));
+  for (int i = 0; i < 2; ++i) {
+    CHECK_OK(dlg_stream_synchronize(gpu, st[i]));
+    CHECK_OK(dlg_memcpy(gpu, out[i]->mem, mo[i], out[i]->bytes));
+    CHECK_OK(dlg_memcpy(gpu, sf[i]->mem, ms[i], sf[i]->bytes));
+    CHECK_OK(dlg_cast_fp8_per_tensor(cpu, &x[i]->t, &ref->t, &sf_ref->t, NULL));
+    const int64_t bad = bytes_differ(out[i], ref) + bytes_differ(sf[i], sf_ref);
+    CHECK(bad == 0);
+    printf("  per-tensor on stream %d of 2: sf %g, %lld bytes differ\n", i, tt_get(sf[i], 0),
+           (long long)bad);
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (st[i] && api->stream_destroy) api->stream_destroy(st[i]);
+    dlg_device_free(gpu, mx[i]);
+    dlg_device_free(gpu, mo[i]);
+    dlg_device_free(gpu, ms[i]);
+    tt_free(x[i]);
+    tt_free(out[i]);
+    tt_free(sf[i]);
+  }
+  tt_free(ref);
+  tt_free(sf_ref);
+}
+
 int main(void) {
   dlg_context_t* gpu = tt_sm90_context("fp8_cast_gpu_test", "GPU casts");
   if (!gpu) return dlg_test_finish("fp8_cast_gpu_test");
@@ -143,6 +221,7 @@ int main(void) {
       run_case(gpu, cpu, 2, shapes[t][0], shapes[t][1], bf16, 0);
     }
   }
+  per_tensor_graph_and_streams(gpu, cpu);
   dlg_context_destroy(cpu);
   dlg_context_destroy(gpu);
   return dlg_test_finish("fp8_cast_gpu_test");

@@ -10,43 +10,19 @@
  *    blocks mix two groups (no multicast), a group and padding (a ghost half), and one group
  *    (multicast).
  * Needs an sm_90 GPU; elsewhere it reports "skipped" and passes (CI). The graph calls are not
- * in the library's driver table: they are looked up in the libcuda the library opened. */
+ * in the library's driver table (tests/dlg_graph.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dlg_graph.h"
 #include "dlg_test.h"
-#include "jit/dl.h"
 
 #define G 4
 #define MAX_M 192
 #define N 256
 #define K 512
 #define KB (K / 128)
-
-typedef struct graph_api {
-  CUresult (*begin_capture)(CUstream, CUstreamCaptureMode);
-  CUresult (*end_capture)(CUstream, CUgraph*);
-  CUresult (*instantiate)(CUgraphExec*, CUgraph, unsigned long long);
-  CUresult (*launch)(CUgraphExec, CUstream);
-  CUresult (*exec_destroy)(CUgraphExec);
-  CUresult (*destroy)(CUgraph);
-} graph_api_t;
-
-static int load_graph_api(const dlg_cuda_api_t* api, graph_api_t* g) {
-  void* h = dlopen(api->path, RTLD_NOW | RTLD_NOLOAD);
-  if (!h) h = dlopen(api->path, RTLD_NOW);
-  if (!h) return 0;
-  *(void**)&g->begin_capture = dlsym(h, "cuStreamBeginCapture_v2");
-  *(void**)&g->end_capture = dlsym(h, "cuStreamEndCapture");
-  *(void**)&g->instantiate = dlsym(h, "cuGraphInstantiateWithFlags");
-  *(void**)&g->launch = dlsym(h, "cuGraphLaunch");
-  *(void**)&g->exec_destroy = dlsym(h, "cuGraphExecDestroy");
-  *(void**)&g->destroy = dlsym(h, "cuGraphDestroy");
-  return g->begin_capture && g->end_capture && g->instantiate && g->launch && g->exec_destroy &&
-         g->destroy;
-}
 
 /* Rows past masked_m[g] of d (bf16 [G, MAX_M, N], host copy) still poison. */
 static int rows_untouched(const test_tensor_t* d, const int32_t* masked) {
@@ -57,7 +33,7 @@ static int rows_untouched(const test_tensor_t* d, const int32_t* masked) {
   return 1;
 }
 
-static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const graph_api_t* gapi,
+static void run(dlg_context_t* gpu, const dlg_cuda_api_t* api, const dlg_graph_api_t* gapi,
                 const char* kernel) {
   dlg_context_t* cpu = NULL;
   CHECK_OK(dlg_context_create(-1, &cpu));
@@ -188,10 +164,10 @@ int main(void) {
   dlg_context_t* gpu = NULL;
   dlg_device_info_t info;
   const dlg_cuda_api_t* api = NULL;
-  graph_api_t gapi;
+  dlg_graph_api_t gapi;
   memset(&gapi, 0, sizeof gapi);
   if (dlg_context_create(0, &gpu) != DLG_OK || dlg_context_device_info(gpu, &info) != DLG_OK ||
-      info.sm_major != 9 || dlg_cuda_open(&api) != DLG_OK || !load_graph_api(api, &gapi)) {
+      info.sm_major != 9 || dlg_cuda_open(&api) != DLG_OK || !dlg_graph_api_load(api, &gapi)) {
     printf("masked_graph_test: skipped (needs an sm_90 GPU and the CUDA graph API)\n");
     if (gpu) dlg_context_destroy(gpu);
     return dlg_test_finish("masked_graph_test");

@@ -605,11 +605,12 @@ static int copy_launch(void* user, CUstream stream, char* why, size_t cap) {
 /* Times the three casts on [m, k] f32 and bf16 inputs (per-token scales in the TMA-aligned
  * MN-major layout). Values: a random chunk uploaded repeatedly. Returns records written. */
 static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) {
-  static const int64_t shapes[2][2] = {{8192, 7168}, {4096, 7168}};
+  /* the two large shapes, then a small batch and a decode step */
+  static const int64_t shapes[4][2] = {{8192, 7168}, {4096, 7168}, {512, 7168}, {64, 7168}};
   static const char* names[3] = {"cast_fp8_per_token", "cast_fp8_per_block", "cast_fp8_per_tensor"};
   bench_cuda_t* cu = &env->cu;
   int n = 0;
-  for (int si = 0; si < 2; ++si) {
+  for (int si = 0; si < 4; ++si) {
     for (int bf = 0; bf < 2; ++bf) {
       const int64_t m = shapes[si][0], k = shapes[si][1];
       const size_t eb = bf ? 2 : 4, x_bytes = (size_t)(m * k) * eb;
@@ -1014,7 +1015,7 @@ int bench_grouped_main(int argc, char** argv) {
     fflush(stdout);
     if (!r->dl_ran || !(r->diff < 1e-3) || r->poison_bad) rc = 1;
   }
-  crec_t casts[16];
+  crec_t casts[32];
   int n_casts = 0;
   if (o.ops & OP_CASTS) {
     n_casts = run_casts(&env, &timer, casts);

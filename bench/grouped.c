@@ -602,6 +602,51 @@ static int copy_launch(void* user, CUstream stream, char* why, size_t cap) {
   return 0;
 }
 
+/* Median event time of a copy of `bytes` from src (into a scratch buffer), 0 if it failed. */
+static double time_copy(bench_cuda_t* cu, const bench_timer_t* timer, CUdeviceptr src, size_t bytes) {
+  bench_dev_buf_t dst;
+  char why[320] = "";
+  memset(&dst, 0, sizeof dst);
+  if (bench_dev_upload(cu, &dst, NULL, bytes, why, sizeof why) != 0) return 0.0;
+  copy_call_t cc = {cu, dst.ptr, src, bytes};
+  bench_stats_t st;
+  const double us = bench_time_gpu(timer, copy_launch, &cc, &st, why, sizeof why) == 0 ? st.median_us : 0.0;
+  bench_dev_free(cu, &dst);
+  return us;
+}
+
+/* Times one record's call (r->bytes set) and prints its line; copy_us: the same-bytes
+ * copy's time (0: none). */
+static void time_record(crec_t* r, const bench_timer_t* timer, bench_launch_fn fn, void* user,
+                        double copy_us) {
+  bench_stats_t st;
+  char why[320] = "";
+  if (bench_time_gpu(timer, fn, user, &st, why, sizeof why) == 0) {
+    r->ran = 1;
+    r->us = st.median_us;
+    r->kernel_us = st.has_kernel ? st.kernel_median_us : 0.0;
+    r->gbps = r->bytes / (st.median_us * 1e-6) / 1e9;
+    r->copy_us = copy_us;
+  } else {
+    snprintf(r->status, sizeof r->status, "%.250s", why);
+  }
+  printf("%-20s %-8s %6lld x %-6lld %9.1f us (kernels %7.1f) %7.0f GB/s (%3.0f%% of 3.0 TB/s, "
+         "%3.0f%% of the copy) %s\n", r->op, r->dtype, (long long)r->m, (long long)r->k, r->us,
+         r->kernel_us, r->gbps, r->gbps / 30.0, r->us > 0 ? 100.0 * r->copy_us / r->us : 0.0,
+         r->status);
+  fflush(stdout);
+}
+
+/* A record for op on [m, k] (not run yet). */
+static crec_t* new_record(crec_t* r, const char* op, const char* dtype, int64_t m, int64_t k) {
+  memset(r, 0, sizeof *r);
+  r->op = op;
+  r->dtype = dtype;
+  r->m = m;
+  r->k = k;
+  return r;
+}
+
 /* Times the three casts on [m, k] f32 and bf16 inputs (per-token scales in the TMA-aligned
  * MN-major layout). Values: a random chunk uploaded repeatedly. Returns records written. */
 static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) {
@@ -614,12 +659,11 @@ static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) 
     for (int bf = 0; bf < 2; ++bf) {
       const int64_t m = shapes[si][0], k = shapes[si][1];
       const size_t eb = bf ? 2 : 4, x_bytes = (size_t)(m * k) * eb;
-      bench_dev_buf_t x, o, sf, copy_dst;
+      bench_dev_buf_t x, o, sf;
       char why[320] = "";
       memset(&x, 0, sizeof x);
       memset(&o, 0, sizeof o);
       memset(&sf, 0, sizeof sf);
-      memset(&copy_dst, 0, sizeof copy_dst);
       const int64_t sf_ld = dlg_tma_aligned_size(m, 4);
       int ok = bench_dev_upload(cu, &x, NULL, x_bytes, why, sizeof why) == 0 &&
                bench_dev_upload(cu, &o, NULL, (size_t)(m * k), why, sizeof why) == 0 &&
@@ -637,24 +681,14 @@ static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) 
         }
       }
       /* the per-token cast's useful bytes, give or take the scales: x read, out written */
-      double copy_us = 0.0;
       const size_t copy_bytes = (x_bytes + (size_t)(m * k)) / 2;
-      if (ok && bench_dev_upload(cu, &copy_dst, NULL, copy_bytes, why, sizeof why) == 0) {
-        copy_call_t cc = {cu, copy_dst.ptr, x.ptr, copy_bytes};
-        bench_stats_t cst;
-        if (bench_time_gpu(timer, copy_launch, &cc, &cst, why, sizeof why) == 0) copy_us = cst.median_us;
+      const double copy_us = ok ? time_copy(cu, timer, x.ptr, copy_bytes) : 0.0;
+      if (copy_us > 0)
         printf("%-20s %-8s %6lld x %-6lld %9.1f us %26.0f GB/s\n", "copy (same bytes)",
                bf ? "bfloat16" : "float32", (long long)m, (long long)k, copy_us,
                2.0 * (double)copy_bytes / (copy_us * 1e-6) / 1e9);
-        bench_dev_free(cu, &copy_dst);
-      }
       for (int kind = 0; kind < 3; ++kind) {
-        crec_t* r = &out[n++];
-        memset(r, 0, sizeof *r);
-        r->op = names[kind];
-        r->dtype = bf ? "bfloat16" : "float32";
-        r->m = m;
-        r->k = k;
+        crec_t* r = new_record(&out[n++], names[kind], bf ? "bfloat16" : "float32", m, k);
         if (!ok) {
           snprintf(r->status, sizeof r->status, "setup: %.240s", why);
           continue;
@@ -686,21 +720,8 @@ static int run_casts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) 
         }
         /* per-tensor reads x twice (amax, then cast): its useful bytes count x once */
         r->bytes = (double)x_bytes + (double)(m * k) + (double)sf_bytes;
-        bench_stats_t st;
-        if (bench_time_gpu(timer, cast_launch, &c, &st, why, sizeof why) == 0) {
-          r->ran = 1;
-          r->us = st.median_us;
-          r->kernel_us = st.has_kernel ? st.kernel_median_us : 0.0;
-          r->gbps = r->bytes / (st.median_us * 1e-6) / 1e9;
-          r->copy_us = copy_us > 0 ? copy_us * r->bytes / (2.0 * (double)copy_bytes) : 0.0;
-        } else {
-          snprintf(r->status, sizeof r->status, "%.250s", why);
-        }
-        printf("%-20s %-8s %6lld x %-6lld %9.1f us (kernels %7.1f) %7.0f GB/s (%3.0f%% of 3.0 "
-               "TB/s, %3.0f%% of the copy) %s\n", r->op, r->dtype, (long long)m, (long long)k, r->us,
-               r->kernel_us, r->gbps, r->gbps / 30.0, r->us > 0 ? 100.0 * r->copy_us / r->us : 0.0,
-               r->status);
-        fflush(stdout);
+        time_record(r, timer, cast_launch, &c,
+                    copy_us > 0 ? copy_us * r->bytes / (2.0 * (double)copy_bytes) : 0.0);
       }
       bench_dev_free(cu, &x);
       bench_dev_free(cu, &o);
@@ -731,23 +752,17 @@ static int sf_launch(void* user, CUstream stream, char* why, size_t cap) {
 static int run_sf_layouts(bench_env_t* env, const bench_timer_t* timer, crec_t* out) {
   const int64_t mn = 65536, kb = 56, words = (kb + 3) / 4, ld = dlg_tma_aligned_size(mn, 4);
   bench_cuda_t* cu = &env->cu;
-  bench_dev_buf_t in, o, copy_dst;
+  bench_dev_buf_t in, o;
   char why[320] = "";
   memset(&in, 0, sizeof in);
   memset(&o, 0, sizeof o);
-  memset(&copy_dst, 0, sizeof copy_dst);
   float* h = random_scales((size_t)(mn * kb), 7);
   int ok = h && bench_dev_upload(cu, &in, h, (size_t)(mn * kb) * 4, why, sizeof why) == 0 &&
            bench_dev_upload(cu, &o, NULL, (size_t)(ld * kb) * 4, why, sizeof why) == 0;
   free(h);
   int n = 0;
   for (int op = 0; op < 2; ++op) {
-    crec_t* r = &out[n++];
-    memset(r, 0, sizeof *r);
-    r->op = op == 0 ? "transform_sf" : "pack_ue8m0";
-    r->dtype = "float32";
-    r->m = mn;
-    r->k = kb * 128;
+    crec_t* r = new_record(&out[n++], op == 0 ? "transform_sf" : "pack_ue8m0", "float32", mn, kb * 128);
     if (!ok) {
       snprintf(r->status, sizeof r->status, "setup: %.240s", why);
       continue;
@@ -762,29 +777,8 @@ static int run_sf_layouts(bench_env_t* env, const bench_timer_t* timer, crec_t* 
     c.in = dev_view(env->device, in.ptr, kDLFloat, 32, 2, in_sh, op ? mn_st : in_st);
     c.out = dev_view(env->device, o.ptr, op ? kDLInt : kDLFloat, 32, 2, out_sh, out_st);
     r->bytes = (double)(mn * kb) * 4.0 + (double)(mn * (op ? words : kb)) * 4.0;
-    const size_t copy_bytes = (size_t)(r->bytes / 2);
-    double copy_us = 0.0;
-    if (bench_dev_upload(cu, &copy_dst, NULL, copy_bytes, why, sizeof why) == 0) {
-      copy_call_t cc = {cu, copy_dst.ptr, in.ptr, copy_bytes};
-      bench_stats_t cst;
-      if (bench_time_gpu(timer, copy_launch, &cc, &cst, why, sizeof why) == 0) copy_us = cst.median_us;
-      bench_dev_free(cu, &copy_dst);
-    }
-    bench_stats_t st;
-    if (bench_time_gpu(timer, sf_launch, &c, &st, why, sizeof why) == 0) {
-      r->ran = 1;
-      r->us = st.median_us;
-      r->kernel_us = st.has_kernel ? st.kernel_median_us : 0.0;
-      r->gbps = r->bytes / (st.median_us * 1e-6) / 1e9;
-      r->copy_us = copy_us;
-    } else {
-      snprintf(r->status, sizeof r->status, "%.250s", why);
-    }
-    printf("%-20s %-8s %6lld x %-6lld %9.1f us (kernels %7.1f) %7.0f GB/s (%3.0f%% of 3.0 "
-           "TB/s, %3.0f%% of the copy: %.1f us) %s\n", r->op, r->dtype, (long long)mn,
-           (long long)kb, r->us, r->kernel_us, r->gbps, r->gbps / 30.0,
-           r->us > 0 ? 100.0 * copy_us / r->us : 0.0, copy_us, r->status);
-    fflush(stdout);
+    const double copy_us = time_copy(cu, timer, in.ptr, (size_t)(r->bytes / 2));
+    time_record(r, timer, sf_launch, &c, copy_us);
   }
   bench_dev_free(cu, &in);
   bench_dev_free(cu, &o);

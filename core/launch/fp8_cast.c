@@ -143,11 +143,11 @@ static int is_compact(const DLTensor* t) {
 #define FUSED_MIN_ELEMS 65536 /* below: the three-kernel path (cheaper to start) */
 
 /* The fused per-tensor kernel: one CTA per SM (cooperative: its grid-wide barrier needs all
- * of them resident), each keeping up to the opt-in shared memory of its range of x on chip.
+ * of them resident), each keeping an equal share of x in shared memory, up to the opt-in size.
  * Its 16 bytes of counters (amax, barrier, two chunk tickets) come from the stream-ordered
  * allocator (zeroed on the stream, freed after the kernel), so concurrent calls and graph
- * replays never share them. Sets
- * *used = 0, launching nothing, where the driver lacks that allocator. */
+ * replays never share them. Sets *used = 0 (no kernel of the cast launched) where the driver
+ * lacks that allocator or refuses the cooperative launch. */
 static dlg_status_t per_tensor_fused(dlg_context_t* ctx, const DLTensor* x, void* out, float* sf,
                                      int64_t n, int64_t e, void* stream, int* used) {
   *used = 0;
@@ -181,6 +181,16 @@ static dlg_status_t per_tensor_fused(dlg_context_t* ctx, const DLTensor* x, void
     snprintf(name, sizeof name, "portable_fp8_cast_per_tensor<%s, %d>", in_type(x), FUSED_THREADS);
     s = launch_ex(ctx, "portable_fp8_cast_per_tensor.cuh", "dlg::Fp8CastPerTensorParams", name, sms,
                   k_grid_1d, FUSED_THREADS, (size_t)p.retain * 16, smem_max, 1, &p, stream);
+    /* A cooperative grid of one CTA per SM may not fit where SMs are held back (MPS limits,
+     * green contexts): the caller takes the three-kernel path instead, which also reports
+     * any error that is not this one. */
+    if (s != DLG_OK) {
+      if (dlg_print_configs())
+        fprintf(stderr, "dlgemm: fused per-tensor cast not launched (%s): three kernels\n",
+                dlg_last_error());
+      *used = 0;
+      s = DLG_OK;
+    }
   }
   r = api->mem_free_async(work, (CUstream)stream);
   if (s == DLG_OK && r != CUDA_SUCCESS) s = dlg_cu_fail(r, "cuMemFreeAsync");

@@ -140,7 +140,7 @@ static int is_compact(const DLTensor* t) {
 }
 
 #define FUSED_THREADS 1024 /* 32 warps: 1-3 % faster than 16 on the H100 */
-#define FUSED_MIN_ELEMS 65536 /* below: the three-kernel path (cheaper to start) */
+#define FUSED_MIN_ELEMS 65536 /* below: three kernels (the fused one measured faster from 64 x 7168 up) */
 
 /* The fused per-tensor kernel: one CTA per SM (cooperative: its grid-wide barrier needs all
  * of them resident), each keeping an equal share of x in shared memory, up to the opt-in size.

@@ -1,8 +1,8 @@
 // FP8 per-tensor cast in one kernel: amax of |x| over the whole tensor, a grid-wide barrier,
 // then out = e4m3(x / (amax / 448)) and sf = amax / 448. The compact path of
 // dlg_cast_fp8_per_tensor (x and out contiguous, 16-byte aligned); bit-exact with the CPU
-// reference like portable_fp8_cast.cuh, whose numerics (CastVec, CastDiv, cast_scale_for) it
-// shares.
+// reference: the numerics (CastVec, CastDiv, cast_scale_for) are common/fp8_cast.cuh's, as for
+// portable_fp8_cast.cuh.
 // DLG_TEST_INSTANTIATION: portable_fp8_cast_per_tensor<float, 1024>
 // DLG_TEST_INSTANTIATION: portable_fp8_cast_per_tensor<dlg_bf16, 1024>
 //
@@ -36,6 +36,7 @@
 #pragma once
 
 #include "common/fp8_cast.cuh"
+#include "ptx/base.cuh"
 
 namespace dlg {
 
@@ -48,28 +49,6 @@ struct Fp8CastPerTensorParams {
   int64_t retain;       // 16-byte vectors each CTA keeps in shared memory
 };
 static_assert(sizeof(Fp8CastPerTensorParams) == 48, "host mirror expects 48 bytes");
-
-__device__ __forceinline__ uint64_t l2_evict_first_policy() {
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-  return policy;
-}
-
-__device__ __forceinline__ void cp_async16_evict_first(void* smem, const void* gmem, uint64_t policy) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(
-                   static_cast<uint32_t>(__cvta_generic_to_shared(smem))),
-               "l"(gmem), "l"(policy)
-               : "memory");
-}
-
-// A 16-byte load read for the last time: no L1 line, evict-first in L2.
-__device__ __forceinline__ uint4 ldg_last_use(const void* p, uint64_t policy) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p), "l"(policy));
-  return v;
-}
 
 }  // namespace dlg
 
@@ -95,7 +74,7 @@ __global__ void __launch_bounds__(kThreads, 1) portable_fp8_cast_per_tensor(cons
   const int64_t ticket_beg = grid * p.retain < nvec ? grid * p.retain : nvec;
   const uint32_t chunks = static_cast<uint32_t>((nvec - ticket_beg + kChunk - 1) / kChunk);
   const uint4* x4 = static_cast<const uint4*>(p.x);
-  const uint64_t evict_first = l2_evict_first_policy();
+  const uint64_t evict_first = ptx::l2_evict_first_policy();
   const bool tail_cta = blockIdx.x == gridDim.x - 1;
   const int64_t tail = nvec * kE + threadIdx.x;  // this thread's element past the vectors
 
@@ -115,8 +94,8 @@ __global__ void __launch_bounds__(kThreads, 1) portable_fp8_cast_per_tensor(cons
 
   // ---- amax pass: the kept part into shared memory, the rest streamed -------------------
   for (int64_t v = threadIdx.x; v < kept_n; v += kThreads)
-    cp_async16_evict_first(&kept[v], x4 + kept_beg + v, evict_first);
-  asm volatile("cp.async.commit_group;" ::: "memory");
+    ptx::cp_async16_hint(&kept[v], x4 + kept_beg + v, evict_first);
+  ptx::cp_async_commit();
   float a = 0.0f;
   auto amax_chunk = [&](int64_t c) {
     uint4 w[kUnroll];
@@ -130,7 +109,7 @@ __global__ void __launch_bounds__(kThreads, 1) portable_fp8_cast_per_tensor(cons
   };
   for_each_ticket(&p.work[2], false, amax_chunk);
   if (tail_cta && tail < p.n) a = fmaxf(a, fabsf(cast_load1<InT>(p.x, tail)));
-  asm volatile("cp.async.wait_all;" ::: "memory");
+  ptx::cp_async_wait_all();
   __syncthreads();
   for (int64_t v = threadIdx.x; v < kept_n; v += kThreads) a = fmaxf(a, V::amax(kept[v]));
 
@@ -165,7 +144,7 @@ __global__ void __launch_bounds__(kThreads, 1) portable_fp8_cast_per_tensor(cons
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t v = c + u * kThreads + threadIdx.x;
-      w[u] = v < nvec ? ldg_last_use(x4 + v, evict_first) : make_uint4(0, 0, 0, 0);
+      w[u] = v < nvec ? ptx::ldg_last_use(x4 + v, evict_first) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {

@@ -160,13 +160,6 @@ DLG_DEVICE uint64_t l2_evict_first_policy() {
   return policy;
 }
 
-// 16 bytes global -> shared (cp.async, bypassing L1) under an L2 cache policy.
-DLG_DEVICE void cp_async16_hint(void* smem, const void* gmem, uint64_t policy) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(smem_addr(smem)),
-               "l"(gmem), "l"(policy)
-               : "memory");
-}
-
 // A 16-byte load read for the last time: no L1 line, evict-first in L2.
 DLG_DEVICE uint4 ldg_last_use(const void* p, uint64_t policy) {
   uint4 v;
@@ -175,9 +168,6 @@ DLG_DEVICE uint4 ldg_last_use(const void* p, uint64_t policy) {
                : "l"(p), "l"(policy));
   return v;
 }
-
-DLG_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-DLG_DEVICE void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
 }  // namespace ptx
 }  // namespace dlg

@@ -64,6 +64,17 @@ DLG_DEVICE void tma_store_wait_all() {
   asm volatile("cp.async.bulk.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
+// Bulk copy (no tensor map) of `bytes` global -> this CTA's shared memory, counted into `bar`'s
+// transaction bytes, under an L2 cache policy (base.cuh l2_evict_first_policy). Both
+// addresses and `bytes` multiples of 16.
+DLG_DEVICE void bulk_load_hint(void* smem_dst, const void* src, uint32_t bytes, uint64_t* bar,
+                               uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
+      ::"r"(smem_addr(smem_dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar)), "l"(policy)
+      : "memory");
+}
+
 // 4-byte asynchronous copy global -> shared (non-bulk cp.async, L1-cached): for values too
 // small for a TMA box (16-byte minimum), e.g. a k-block's few B block scales. Completion is
 // signalled with mbarrier_arrive_cp_async (ptx/mbarrier.cuh).

@@ -148,10 +148,7 @@ __global__ void __launch_bounds__(256) portable_fp8_cast(const dlg::Fp8CastParam
         const int64_t c0 = kE * (full - 1 - i);
         const uint4 w = __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(p.x) +
                                                           c0 * static_cast<int64_t>(sizeof(InT))));
-        uint32_t q[2];
-        V::quantise(w, d, q);
-        if constexpr (kE == 8) *reinterpret_cast<uint2*>(p.out + c0) = make_uint2(q[0], q[1]);
-        else *reinterpret_cast<uint32_t*>(p.out + c0) = q[0];
+        V::store_vec(p.out + c0, w, d);
       }
       const int64_t t = full * kE + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
       if (t < n) p.out[t] = dlg_float_to_e4m3_bits(d(cast_load1<InT>(p.x, t)));

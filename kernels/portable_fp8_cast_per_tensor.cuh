@@ -148,13 +148,7 @@ __global__ void __launch_bounds__(kThreads, 1) portable_fp8_cast_per_tensor(cons
   if (blockIdx.x == 0 && threadIdx.x == 0) p.sf[0] = s;
 
   // ---- cast pass: streamed chunks last-read first (still in L2), then the kept part -------
-  auto store = [&](int64_t v, const uint4& w) {
-    uint32_t q[2];
-    V::quantise(w, d, q);
-    uint8_t* o = p.out + v * kE;
-    if constexpr (kE == 8) *reinterpret_cast<uint2*>(o) = make_uint2(q[0], q[1]);
-    else *reinterpret_cast<uint32_t*>(o) = q[0];
-  };
+  auto store = [&](int64_t v, const uint4& w) { V::store_vec(p.out + v * kE, w, d); };
   auto cast_chunk = [&](int64_t c) {
     uint4 w[kUnroll];
 #pragma unroll

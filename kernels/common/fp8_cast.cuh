@@ -155,16 +155,22 @@ struct CastVec {
     else quantise<CastDiv::kFma>(w, d, q);
   }
 
+  // The kElems e4m3 bytes of w / s to o, one 8- or 4-byte store (o aligned to kElems).
+  static __device__ __forceinline__ void store_vec(uint8_t* o, const uint4& w, const CastDiv& d) {
+    uint32_t q[2];
+    quantise(w, d, q);
+    if constexpr (kElems == 8) *reinterpret_cast<uint2*>(o) = make_uint2(q[0], q[1]);
+    else *reinterpret_cast<uint32_t*>(o) = q[0];
+  }
+
   static __device__ __forceinline__ void store(const Fp8CastParams& p, int64_t r, int64_t c0,
                                                const uint4& w, const CastDiv& d) {
     if (c0 >= p.k) return;
-    uint32_t q[2];
-    quantise(w, d, q);
     if (p.vec) {
-      uint8_t* o = p.out + r * p.os0 + c0;
-      if constexpr (kElems == 8) *reinterpret_cast<uint2*>(o) = make_uint2(q[0], q[1]);
-      else *reinterpret_cast<uint32_t*>(o) = q[0];
+      store_vec(p.out + r * p.os0 + c0, w, d);
     } else {
+      uint32_t q[2];
+      quantise(w, d, q);
 #pragma unroll
       for (int e = 0; e < kElems; ++e)
         if (c0 + e < p.k) p.out[r * p.os0 + (c0 + e) * p.os1] = static_cast<uint8_t>(q[e / 4] >> (8 * (e % 4)));

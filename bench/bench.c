@@ -63,7 +63,8 @@ static void usage(FILE* f) {
       "\n"
       "Environment: DLG_COMMIT (recorded as the commit; else `git rev-parse`),\n"
       "DLG_JIT_CACHE_DIR (the library's kernel cache), DLG_CUPTI_LIB (libcupti to use for the\n"
-      "kernel times), DLG_BENCH_CUPTI=0 (event times only).\n",
+      "kernel times), DLG_BENCH_CUPTI=0 (event times only), DLG_BENCH_JIT_OPTIONS (extra\n"
+      "NVRTC options of the benchmarked context, e.g. a kernel's -D knob).\n",
       f);
   fprintf(f, "cuBLASLt baseline: %s\n", bench_lt_build_note());
 }
@@ -359,6 +360,7 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
   rep.driver_version = env.cu.driver_version;
   read_driver_release(rep.driver_release, sizeof rep.driver_release);
   dlg_status_t st = dlg_context_create(o->device, &env.ctx);
+  if (st == DLG_OK) st = bench_apply_jit_options(env.ctx);
   if (st == DLG_OK) st = dlg_context_create(-1, &env.cpu);
   dlg_device_info_t info;
   memset(&info, 0, sizeof info);

@@ -143,3 +143,9 @@ void bench_prime_jit(bench_env_t* env) {
   bench_compile_t scratch;
   bench_measure_compile(env, DLG_RECIPE_BF16, 128, 128, 128, 0, &scratch);
 }
+
+dlg_status_t bench_apply_jit_options(dlg_context_t* ctx) {
+  const char* opts = getenv("DLG_BENCH_JIT_OPTIONS");
+  if (!opts || !*opts) return DLG_OK;
+  return dlg_context_set_jit_options(ctx, opts);
+}

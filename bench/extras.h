@@ -21,4 +21,9 @@ void bench_measure_compile(bench_env_t* env, dlg_recipe_t recipe, int64_t m, int
  * directory) so the first measured compile does not pay for dlopen. */
 void bench_prime_jit(bench_env_t* env);
 
+/* $DLG_BENCH_JIT_OPTIONS (extra NVRTC options, e.g. "-DDLG_SOME_KNOB=0") applied to
+ * the bench's context: A/B of a kernel's compile-time knob in one build and one process.
+ * Returns the library's status (DLG_OK when unset). */
+dlg_status_t bench_apply_jit_options(dlg_context_t* ctx);
+
 #endif /* DLG_BENCH_EXTRAS_H_ */

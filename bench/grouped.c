@@ -29,6 +29,7 @@
 #include <time.h>
 #include "cublaslt.h"
 #include "cupti.h"
+#include "extras.h"
 #include "json.h"
 #include "problem.h"
 #include "timing.h"
@@ -975,6 +976,7 @@ int bench_grouped_main(int argc, char** argv) {
     return fprintf(stderr, "dlgemm_bench: no GPU: %s\n", why), 2;
   dlg_device_info_t info;
   if (dlg_context_create(o.device, &env.ctx) != DLG_OK ||
+      bench_apply_jit_options(env.ctx) != DLG_OK ||
       dlg_context_device_info(env.ctx, &info) != DLG_OK ||
       env.cu.stream_create(&env.stream, CU_STREAM_DEFAULT) != CUDA_SUCCESS)
     return fprintf(stderr, "dlgemm_bench: setup: %s\n", dlg_last_error()), 2;

@@ -195,6 +195,9 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t wg_uniform = warp / 4;  // known warp-uniform: descriptors on uniform registers
+    // Descriptors of the ring's first slot (low words; a slot's: + its offset / 16).
+    const uint32_t desc_a0 = keep_in_register(wgmma_desc_sw128_lo(smem_a + 64 * wg_uniform * kRowBytes));
+    const uint32_t desc_b0 = keep_in_register(wgmma_desc_sw128_lo(smem_b));
     // Releases slot s for every CTA that writes into it: lane 0 this CTA, lane 1 the A
     // sharer (or the B sharer), lane 2 the B sharer.
     const uint32_t cta_rank = kClusterSize > 1 ? cluster_cta_rank() : 0;
@@ -220,14 +223,13 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
         // One math warpgroup: the compiler no longer proves `stage` warp-uniform (descriptors
         // in vector registers, +32..64 R2UR per k-block, SASS); a shfl keeps them uniform.
         const uint32_t su = kNumMathWG == 1 ? warp_uniform(stage) : stage;
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
+        const uint64_t desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) fence_operands(acc[w]);
         wgmma_fence();
 #pragma unroll
         for (uint32_t w = 0; w < kWaves; ++w) {
-          const uint64_t desc_a =
-              wgmma_desc_sw128(smem_a + su * kABytes + (128 * w + 64 * wg_uniform) * kRowBytes);
+          const uint64_t desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes + 128 * w * kRowBytes);
 #pragma unroll
           for (uint32_t k = 0; k < kBlockK / 16; ++k)
             Mma::template mma<0, 0>(wgmma_desc_advance(desc_a, k * 32),

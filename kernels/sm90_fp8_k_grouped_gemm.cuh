@@ -195,6 +195,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<kMathRegs>();
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t wg_uniform = warp / 4;  // known warp-uniform: descriptors on uniform registers
+    // Descriptors of the ring's first slot (low words; a slot's: + its offset / 16).
+    const uint32_t desc_a0 = keep_in_register(wgmma_desc_sw128_lo(smem_a + wg_uniform * 64 * kBlockK));
+    const uint32_t desc_b0 = keep_in_register(wgmma_desc_sw128_lo(smem_b));
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;
     const uint32_t col_q = 2 * (lane % 4);
     Scheduler sched(p.ks, p.ks_stride, p.num_groups, p.m, p.n);
@@ -222,8 +225,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       auto issue = [&](float (&part)[kNumAcc], NoScales&, uint32_t kb) {
         mbarrier_wait(&full[stage], phase);
         const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
-        const uint64_t desc_a = wgmma_desc_sw128(smem_a + su * kABytes + wg_uniform * 64 * kBlockK);
-        const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
+        const uint64_t desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes);
+        const uint64_t desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
         fence_operands(part);
         wgmma_fence();
 #pragma unroll

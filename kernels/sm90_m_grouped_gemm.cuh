@@ -238,6 +238,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     if constexpr (kNumMathWG == 2) setmaxnreg_inc<232>();
     const uint32_t wg = threadIdx.x / 128;
     const uint32_t wg_uniform = warp / 4;  // known warp-uniform: descriptors on uniform registers
+    // Descriptors of the ring's first slot (low words; a slot's: + its offset / 16).
+    const uint32_t desc_a0 = keep_in_register(wgmma_desc_sw128_lo(smem_a + wg_uniform * 64 * kRowBytes));
+    const uint32_t desc_b0 = keep_in_register(wgmma_desc_sw128_lo(smem_b));
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
     // A slot has been read by this warp: release it in every CTA of the pair (lane r arrives
@@ -318,8 +321,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           }
           mbarrier_wait(&full[stage], phase);
           const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
-          const uint64_t desc_a = wgmma_desc_sw128(smem_a + su * kABytes + wg_uniform * 64 * kRowBytes);
-          const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
+          const uint64_t desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes);
+          const uint64_t desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
           fence_operands(part);
           wgmma_fence();
 #pragma unroll
@@ -357,8 +360,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
           mbarrier_wait(&full[stage], phase);
           const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
-          const uint64_t desc_a = wgmma_desc_sw128(smem_a + su * kABytes + wg_uniform * 64 * kRowBytes);
-          const uint64_t desc_b = wgmma_desc_sw128(smem_b + su * kBBytes);
+          const uint64_t desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes);
+          const uint64_t desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
           // BF16: accumulate in place, keep k-block kb in flight while kb-1 retires.
           fence_operands(acc);
           wgmma_fence();

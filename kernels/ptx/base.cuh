@@ -34,6 +34,13 @@ DLG_DEVICE uint32_t lane_idx() {
 // uniform datapath instead of vector registers moved over with R2UR.
 DLG_DEVICE uint32_t warp_uniform(uint32_t v) { return __shfl_sync(0xffffffffu, v, 0); }
 
+// `v`, opaque to the compiler: a value computed once stays in its register instead of being
+// recomputed from its inputs where it is used (rematerialized) inside a hot loop.
+DLG_DEVICE uint32_t keep_in_register(uint32_t v) {
+  asm volatile("mov.b32 %0, %0;" : "+r"(v));
+  return v;
+}
+
 // The warp index, made warp-uniform in the compiler's eyes (shfl of lane 0's value).
 DLG_DEVICE uint32_t warp_idx_uniform() {
   return __shfl_sync(0xffffffffu, threadIdx.x / 32, 0);

@@ -42,6 +42,20 @@ DLG_DEVICE uint64_t wgmma_desc_sw128(const void* smem_tile) {
   return desc;
 }
 
+// The same descriptor as two halves: the low word (start address and LBO) varies with the
+// tile, the high word (SBO, swizzle) is a constant. A kernel keeping the low word of its ring's
+// first slot computes a slot's descriptor with one add (wgmma_desc_sw128_at) instead of
+// rebuilding it from the address (mask, shift, or: ~8 uniform instructions per operand).
+constexpr uint32_t kWgmmaDescSw128Hi = (1024u >> 4) | (1u << 30);
+DLG_DEVICE uint32_t wgmma_desc_sw128_lo(const void* smem_tile) {
+  return static_cast<uint32_t>((smem_addr(smem_tile) & 0x3FFFFu) >> 4) | (1u << 16);
+}
+// Descriptor of the tile `bytes` (a multiple of 16; the tile stays below 256 KiB) after the
+// one whose low word is `lo`.
+DLG_DEVICE uint64_t wgmma_desc_sw128_at(uint32_t lo, uint32_t bytes) {
+  return (static_cast<uint64_t>(kWgmmaDescSw128Hi) << 32) | (lo + (bytes >> 4));
+}
+
 // Descriptor advanced by `bytes` along K (a multiple of 16, inside the 128-byte row) or by
 // whole 1024-byte atoms along M/N.
 DLG_DEVICE uint64_t wgmma_desc_advance(uint64_t desc, uint32_t bytes) {

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "dlg_sass.h"
 #include "dlg_test.h"
@@ -168,15 +169,20 @@ static void compile_kernel_files(void) {
         const char* name = n_names ? names[j] : NULL;
         void* cubin = NULL;
         size_t size = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         dlg_status_t s = dlg_jit_compile_only(src, name, arches[i], "-DDLG_COMPILE_TEST=1",
                                               &cubin, &size, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        const double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
         CHECK(s == DLG_OK);
         if (s != DLG_OK) {
           fprintf(stderr, "  %s sm_%d [%s]: %s\n", f->path, arches[i], name ? name : "-",
                   dlg_last_error());
         } else {
-          printf("  compiled %s for sm_%da [%s]: %zu bytes\n", f->path, arches[i],
-                 name ? name : "as is", size);
+          /* (the time: NVRTC on this machine's CPU, the cold-compile figure of issue 3) */
+          printf("  compiled %s for sm_%da [%s]: %zu bytes, %.0f ms\n", f->path, arches[i],
+                 name ? name : "as is", size, ms);
           check_sass(f, arches[i], cubin, size);
           ++compiled;
         }

@@ -10,8 +10,12 @@
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 176, 4, 1, 1, 16, float, 3, 0, 0>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 128, 5, 1, 2, 16, float, 2, 0, 2>
 // DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<128, 112, 6, 1, 2, 16, float, 2, 1, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<256, 128, 4, 1, 2, 16, dlg_bf16, 0, 0, 2>
+// DLG_TEST_INSTANTIATION: sm90_fp8_gemm_1d1d<256, 128, 4, 2, 1, 16, dlg_bf16, 0, 0, 2>
 //
-// NOTES: the body is common/fp8_gemm_body.cuh (kScaleMode kFp8Scale1D1D), shared with the
+// NOTES: BLOCK_M 256 (bf16 D, the dgrad shapes) only with kStore 2, kCMode 0 and a 2-CTA
+// cluster: nvrtc_test found local memory in the staged, direct, C and 1x1 instances.
+// The body is common/fp8_gemm_body.cuh (kScaleMode kFp8Scale1D1D), shared with the
 // 1D2D kernel; read its NOTES. Per k-block each stage also carries the tile's sfb column
 // (BLOCK_N f32, one TMA box {BLOCK_N, 1}); the promotion multiplies each accumulator pair by
 // sfa[row] · sfb[col, col + 1] (one 8-byte shared load per 8-column group).

@@ -5,7 +5,8 @@
  * calc_diff over the view and every padding byte still poison. M = 500 and N = 400 leave
  * partial tiles for every BLOCK_M / BLOCK_N used; BLOCK_N 208 has 32-byte slabs (two per
  * ring chunk), BLOCK_M 256 two waves per math warpgroup, BLOCK_M 64 one math warpgroup.
- * Recipes: FP8 1D2D (bf16 D), per-tensor (bf16 D + bf16 C), 1D1D (f32 D += C in place),
+ * Recipes: FP8 1D2D (bf16 D), per-tensor (bf16 D + bf16 C), 1D1D (f32 D += C in place; bf16 D
+ * without C, the dgrad case, incl. 256-row tiles through the slab ring),
  * BF16 (bf16 D; f32 D + f32 C). Needs an sm_90 GPU; elsewhere it reports "skipped" and
  * passes (CI). */
 #define _POSIX_C_SOURCE 200809L
@@ -39,6 +40,9 @@ static const gemm_case_t k_cases[] = {
     {"fp8 1d1d f32 D += C", DLG_RECIPE_FP8_1D1D, 1, 2,
      {"", "bm=128,bn=128,cn=2,pipe=0,ring=1", "bm=128,bn=112,cn=2,pipe=1,ring=1",
       "bm=64,bn=112,cn=1,pipe=1,ring=1", NULL, NULL}},
+    {"fp8 1d1d bf16 D", DLG_RECIPE_FP8_1D1D, 0, 0,
+     {"", "bm=256,bn=128,cn=2,pipe=0,ring=1", "bm=256,bn=128,cm=2,cn=1,pipe=0,ring=1",
+      "bm=128,bn=128,cn=2,pipe=0", NULL, NULL}},
     {"bf16", DLG_RECIPE_BF16, 0, 0,
      {"", "bm=256,bn=128,cn=2,ring=1", "bm=128,bn=256,cm=2,cn=1,ring=1",
       "bm=128,bn=208,cn=2,ring=1", "bm=64,bn=112,cn=1,ring=1", NULL}},

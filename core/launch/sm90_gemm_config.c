@@ -72,7 +72,8 @@ int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion) {
    * BLOCK_M 256 holds two accumulator sets (1.5 BLOCK_N) and is never pipelined.
    * Pipelined: 1.5 BLOCK_N; the 1D1D promotion's scale loads need a few registers more than
    * are left at 128 (ptxas spills 2-8 with either warpgroup count). */
-  if (block_m == 256) return pipelined || promotion == DLG_SM90_PROMOTE_ROW_COL ? 0 : 128;
+  (void)promotion;
+  if (block_m == 256) return pipelined ? 0 : 128;
   if (!pipelined) return 208;
   return promotion == DLG_SM90_PROMOTE_ROW_COL ? 112 : 128;
 }
@@ -228,6 +229,10 @@ static int compiles_clean(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_co
   /* The direct epilogue's C loads are all in flight at once on top of the accumulators. */
   if (c->direct_store && s->c_bytes && (c->block_n > 128 || c->block_m == 256)) return 0;
   if (!s->fp8) return 1;
+  /* FP8 1D1D with 256-row tiles (bf16 D, the dgrad shapes): nvrtc_test found local memory in
+   * every instance but the slab-ring epilogue without C on a 2-CTA cluster. */
+  if (c->block_m == 256 && promotion_of(s) == DLG_SM90_PROMOTE_ROW_COL)
+    return c->slab_ring && !c->direct_store && !s->c_bytes && c->cluster_m * c->cluster_n == 2;
   if (c->cluster_m == 2 && c->cluster_n == 2) return c->direct_store && c->block_n <= 64;
   if (c->cluster_m == 2 && c->block_n > 64 && !c->direct_store) return 0;
   return 1;
@@ -264,7 +269,7 @@ static int split_k_searched(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_
  * for it). */
 static int block_m_256_ok(const dlg_sm90_gemm_shape_t* s) {
   if (!s->fp8) return 1;
-  return promotion_of(s) != DLG_SM90_PROMOTE_ROW_COL && s->out_bytes == 2 && !s->c_via_tma;
+  return s->out_bytes == 2 && !s->c_via_tma;
 }
 
 /* What the search tries at BLOCK_M 256 (the override takes every BLOCK_N the kernel does).
@@ -314,13 +319,15 @@ int dlg_sm90_gemm_choose(const dlg_sm90_gemm_shape_t* s, dlg_sm90_gemm_config_t*
    * 4096x7168x2048 162.2 -> 162.6). FP8 1D2D 256x128 with a 4th stage measured within 1 % of
    * the staged choice on six large shapes, and FP8 1D1D reads C in the epilogue then (its
    * TMA C prefetch lands in the staged tile): 128x128 307 -> 384 µs at 7168x4096x4096. So
-   * only BF16 searches it, and only where it buys a stage. */
-  for (int ring = 0; ring <= (s->fp8 ? 0 : 1); ++ring) {
+   * only BF16 searches it, where it buys a stage, and FP8 1D1D for its 256-row tiles. */
+  for (int ring = 0; ring <= 1; ++ring) {
     const int direct = 0;
     /* The TMA C prefetch needs the staging tile; f32 C without it is read in the epilogue. */
     for (int pipe = 0; pipe <= (s->fp8 ? 1 : 0); ++pipe) {
       for (int bm = 64; bm <= 256; bm *= 2) {
         if (bm == 256 && !block_m_256_ok(s)) continue;
+        /* FP8: the ring only for 1D1D's 256-row tiles (the one way they compile clean). */
+        if (ring && s->fp8 && !(bm == 256 && promotion_of(s) == DLG_SM90_PROMOTE_ROW_COL)) continue;
         /* Masked groups: one math warpgroup lost on every shape measured (H100 at 6da11b5,
          * DeepGEMM's masked shapes: 64x128 212.8 / 107.4 us vs 128x128 179.3 / 98.0 at
          * m = 64, 710 / 307.6 vs 420.5 / 233.7 (256x128) at m = 192). */
@@ -430,7 +437,7 @@ int dlg_sm90_gemm_override(const dlg_sm90_gemm_shape_t* s, const char* spec,
   }
   if (c.block_m != 64 && c.block_m != 128 && c.block_m != 256) return *why = "bm: 64, 128 or 256", 0;
   if (c.block_m == 256 && !block_m_256_ok(s))
-    return *why = "bm=256: BF16, or FP8 1D2D / per-tensor with a bf16 D and no TMA C", 0;
+    return *why = "bm=256: BF16, or FP8 with a bf16 D and no TMA C", 0;
   if (c.block_m == 256 && c.pipelined) return *why = "bm=256: not pipelined (pipe=0)", 0;
   const int max_bn = max_block_n(s, c.block_m, c.pipelined);
   if (c.block_n < 16 || c.block_n > max_bn || c.block_n % 16)

@@ -12,7 +12,10 @@
 //   columns... and B by twice the rows), which is what bounds the large shapes at 128x128.
 //   It runs the waves one after the other (chain, wait, promote: acc 2 x BLOCK_N/2 + one
 //   partial set of BLOCK_N/2 registers) and relies on the other warpgroup's chain to keep
-//   the tensor cores busy during a promotion. With two math warpgroups the
+//   the tensor cores busy during a promotion. 1D1D (which reads its scales from the slot
+//   during the promotion, so releases the slot after the last wave's) takes 256-row tiles
+//   only with the slab-ring epilogue, no C and a 2-CTA cluster: every other instance
+//   nvrtc_test compiled used local memory (the launcher's search knows). With two math warpgroups the
 //   registers are rebalanced with setmaxnreg: producer 40, math 232 (40·128 + 232·256 =
 //   64512 <= 65536).
 // - Pipeline: kNumStages ring slots, each holding A (BLOCK_M x 128 B), B (BLOCK_N x 128 B),
@@ -204,10 +207,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   using Split = SplitKReduce<kBlockM, kBlockN, kSplitK == 1 ? 2 : kSplitK, OutT,
                              kCMode <= 2 ? kCMode : 0>;
   static_assert(Mma::kNumAcc == kNumAcc, "accumulator count");
-  static_assert(kWaves == 1 || (!kPipelined && kCMode != 3 && !k1D1D && kBlockN <= 128 &&
-                                sizeof(OutT) == 2),
-                "BLOCK_M 256: 1D2D or per-tensor, bf16 D, not pipelined, no TMA C prefetch, "
-                "BLOCK_N <= 128 (registers)");
+  static_assert(kWaves == 1 || (!kPipelined && kCMode != 3 && kBlockN <= 128 && sizeof(OutT) == 2),
+                "BLOCK_M 256: bf16 D, not pipelined, no TMA C prefetch, BLOCK_N <= 128 (registers)");
   // Two math warpgroups: the producer gives registers to the math warpgroups (launch: 168 x
   // 384 = 64512 = 40·128 + 232·256). (24/240 spills in the producer: measured by ptxas.)
   // Split-K: the producer's k-range is per CTA (a register more than 40 leave it) -> 48 / 224
@@ -517,8 +518,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             // pipelined loops promote at five sites: they keep the selects).
             promote_1d2d<kBlockN, kMaxSfb, !kPipelined>(sum, part, scale_lo, scale_hi, sfb_off);
           } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
-            const float sfa_lo = smem_sfa[rel * kBlockM + row_lo];
-            const float sfa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
+            const float sfa_lo = smem_sfa[rel * kBlockM + 128 * w + row_lo];
+            const float sfa_hi = smem_sfa[rel * kBlockM + 128 * w + row_lo + 8];
             const float2* sfb_cols = reinterpret_cast<const float2*>(smem_sfb + rel * (kSfbBytes / 4));
 #pragma unroll
             for (uint32_t j = 0; j < kBlockN / 8; ++j) {
@@ -574,8 +575,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               float part[kNumAcc];
               issue_chain(part, w);
               wgmma_wait<0>();
-              if (w == kLast) release();  // not 1D1D: the scales are in registers
+              if (!k1D1D && w == kLast) release();  // the scales are in registers
               promote(acc[w], part, sc, w);
+              if (k1D1D && w == kLast) release();  // 1D1D reads its scales from the slot
             }
             if (++stage == kNumStages) stage = 0, phase ^= 1;
           }

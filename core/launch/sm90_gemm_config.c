@@ -72,7 +72,6 @@ int dlg_sm90_fp8_max_block_n(int block_m, int pipelined, int promotion) {
    * BLOCK_M 256 holds two accumulator sets (1.5 BLOCK_N) and is never pipelined.
    * Pipelined: 1.5 BLOCK_N; the 1D1D promotion's scale loads need a few registers more than
    * are left at 128 (ptxas spills 2-8 with either warpgroup count). */
-  (void)promotion;
   if (block_m == 256) return pipelined ? 0 : 128;
   if (!pipelined) return 208;
   return promotion == DLG_SM90_PROMOTE_ROW_COL ? 112 : 128;
@@ -264,9 +263,9 @@ static int split_k_searched(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_
   return tiles * split <= most && cdiv(cdiv(s->k, s->fp8 ? 128 : 64), split) >= SPLIT_MIN_KBLOCKS;
 }
 
-/* BLOCK_M 256 (two m64 row blocks per math warpgroup): BF16, or the FP8 1D2D / per-tensor
- * kernel with a bf16 D and no TMA C prefetch (the staging tile of 256 rows leaves no room
- * for it). */
+/* BLOCK_M 256 (two m64 row blocks per math warpgroup): BF16, or the FP8 kernels with a bf16
+ * D and no TMA C prefetch (the staging tile of 256 rows leaves no room for it; FP8 1D1D
+ * further needs the slab ring, see compiles_clean). */
 static int block_m_256_ok(const dlg_sm90_gemm_shape_t* s) {
   if (!s->fp8) return 1;
   return s->out_bytes == 2 && !s->c_via_tma;

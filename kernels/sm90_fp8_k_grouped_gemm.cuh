@@ -41,6 +41,7 @@
 
 #include "common/epilogue.cuh"
 #include "common/fp8_k_loop.cuh"
+#include "common/fp8_promote.cuh"
 #include "common/grouped.cuh"
 #include "common/scheduler.cuh"
 #include "common/types.cuh"
@@ -248,20 +249,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           const float sa_lo = smem_sfa[rel * kBlockM + row_lo];
           const float sa_hi = smem_sfa[rel * kBlockM + row_lo + 8];
           const float2* sb = reinterpret_cast<const float2*>(smem_sfb + rel * kBlockN);
-#pragma unroll
-          for (uint32_t j = 0; j < kBlockN / 8; ++j) {
-            // Column scale in place (no temporaries next to three accumulator sets), then
-            // the row scale folded into the accumulation.
-            const float2 b = sb[(8 * j + col_q) / 2];
-            part[4 * j + 0] *= b.x;
-            part[4 * j + 1] *= b.y;
-            part[4 * j + 2] *= b.x;
-            part[4 * j + 3] *= b.y;
-            acc[4 * j + 0] = fmaf(part[4 * j + 0], sa_lo, acc[4 * j + 0]);
-            acc[4 * j + 1] = fmaf(part[4 * j + 1], sa_lo, acc[4 * j + 1]);
-            acc[4 * j + 2] = fmaf(part[4 * j + 2], sa_hi, acc[4 * j + 2]);
-            acc[4 * j + 3] = fmaf(part[4 * j + 3], sa_hi, acc[4 * j + 3]);
-          }
+          promote_1d1d<kBlockN, kPipelined != 0>(acc, part, sa_lo, sa_hi, sb, col_q);
         }
         if (lane == 0) mbarrier_arrive(&empty[rel]);
         if (++rel == kNumStages) rel = 0;

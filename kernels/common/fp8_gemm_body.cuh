@@ -521,30 +521,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             const float sfa_lo = smem_sfa[rel * kBlockM + 128 * w + row_lo];
             const float sfa_hi = smem_sfa[rel * kBlockM + 128 * w + row_lo + 8];
             const float2* sfb_cols = reinterpret_cast<const float2*>(smem_sfb + rel * (kSfbBytes / 4));
-#pragma unroll
-            for (uint32_t j = 0; j < kBlockN / 8; ++j) {
-              // Pipelined: column scale first, in place (no temporaries on top of three
-              // accumulator sets: the product form measured 5-18 % slower there), then the row
-              // scale folded into the accumulation.
-              const float2 b = sfb_cols[(8 * j + col_q) / 2];
-              if constexpr (kPipelined) {
-                part[4 * j + 0] *= b.x;
-                part[4 * j + 1] *= b.y;
-                part[4 * j + 2] *= b.x;
-                part[4 * j + 3] *= b.y;
-                sum[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo, sum[4 * j + 0]);
-                sum[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo, sum[4 * j + 1]);
-                sum[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi, sum[4 * j + 2]);
-                sum[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi, sum[4 * j + 3]);
-              } else {
-                // The scale product first, as the CPU reference rounds it (sum += part ·
-                // (sfa · sfb)); `part` is only read (H100: ~1 % faster than in place).
-                sum[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo * b.x, sum[4 * j + 0]);
-                sum[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo * b.y, sum[4 * j + 1]);
-                sum[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi * b.x, sum[4 * j + 2]);
-                sum[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi * b.y, sum[4 * j + 3]);
-              }
-            }
+            promote_1d1d<kBlockN, kPipelined != 0>(sum, part, sfa_lo, sfa_hi, sfb_cols, col_q);
           }
         }
       };

@@ -1,5 +1,7 @@
-// The FP32 promotion of one FP8 k-block's partial sums with DeepSeek 1D2D scales, shared by
-// the dense body (common/fp8_gemm_body.cuh) and the grouped kernel (sm90_m_grouped_gemm.cuh):
+// The FP32 promotions of one FP8 k-block's partial sums: promote_1d2d (DeepSeek 1D2D scales;
+// the dense body common/fp8_gemm_body.cuh and the grouped kernel sm90_m_grouped_gemm.cuh) and
+// promote_1d1d (a scale per row and column; the dense body and sm90_fp8_k_grouped_gemm.cuh).
+// 1D2D:
 //   sum[r, c] += part[r, c] · sfa[r] · sfb[c / 128]
 // for one thread's wgmma fragment (two rows, lo / hi; kBlockN / 8 groups of 8 columns).
 //
@@ -61,6 +63,39 @@ DLG_DEVICE void promote_1d2d(float (&sum)[kBlockN / 2], const float (&part)[kBlo
     }
   } else {
     fold(UConst<kRuntimeOff>{});
+  }
+}
+
+// The 1D1D promotion (a scale per row and per column):
+//   sum[r, c] += part[r, c] · (sfa[r] · sfb[c])
+// for one thread's fragment (rows lo / hi; kBlockN / 8 groups of 8 columns, of which the
+// thread holds columns col_q and col_q + 1: one 8-byte scale pair per group from
+// `sfb_pairs`, the slot's column scales as float2). Not pipelined: the scale product first, as
+// the CPU reference rounds it, and `part` only read (H100: 1D1D +1.7 % over the in-place
+// form, all 12 backward shapes). kInPlace (pipelined kernels, three register sets): the
+// column scale in place, then the row scale folded in (no temporaries; the product form
+// measured 5-18 % slower there).
+template <uint32_t kBlockN, bool kInPlace>
+DLG_DEVICE void promote_1d1d(float (&sum)[kBlockN / 2], float (&part)[kBlockN / 2], float sfa_lo,
+                             float sfa_hi, const float2* sfb_pairs, uint32_t col_q) {
+#pragma unroll
+  for (uint32_t j = 0; j < kBlockN / 8; ++j) {
+    const float2 b = sfb_pairs[(8 * j + col_q) / 2];
+    if constexpr (kInPlace) {
+      part[4 * j + 0] *= b.x;
+      part[4 * j + 1] *= b.y;
+      part[4 * j + 2] *= b.x;
+      part[4 * j + 3] *= b.y;
+      sum[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo, sum[4 * j + 0]);
+      sum[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo, sum[4 * j + 1]);
+      sum[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi, sum[4 * j + 2]);
+      sum[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi, sum[4 * j + 3]);
+    } else {
+      sum[4 * j + 0] = fmaf(part[4 * j + 0], sfa_lo * b.x, sum[4 * j + 0]);
+      sum[4 * j + 1] = fmaf(part[4 * j + 1], sfa_lo * b.y, sum[4 * j + 1]);
+      sum[4 * j + 2] = fmaf(part[4 * j + 2], sfa_hi * b.x, sum[4 * j + 2]);
+      sum[4 * j + 3] = fmaf(part[4 * j + 3], sfa_hi * b.y, sum[4 * j + 3]);
+    }
   }
 }
 

@@ -147,28 +147,11 @@ struct PagedWalk {
   }
 };
 
-DLG_DEVICE uint64_t l2_policy_evict_first() {
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-  return policy;
-}
-
-// tma_load_2d with an L2 cache policy (createpolicy).
-DLG_DEVICE void tma_load_2d_hint(const ptx::TensorMap* map, uint64_t* bar, void* smem_dst,
-                                 int32_t c0, int32_t c1, uint64_t policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
-      ".L2::cache_hint [%0], [%1, {%3, %4}], [%2], %5;" ::"r"(ptx::smem_addr(smem_dst)),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(ptx::smem_addr(bar)), "r"(c0), "r"(c1),
-      "l"(policy)
-      : "memory");
-}
-
 // One KV tile: evict_first when `policy` != 0.
 DLG_DEVICE void paged_load_kv(const ptx::TensorMap* map, uint64_t* bar, void* smem_dst,
                               int32_t row, uint64_t policy) {
   if (policy)
-    tma_load_2d_hint(map, bar, smem_dst, 0, row, policy);
+    ptx::tma_load_2d_hint(map, bar, smem_dst, 0, row, policy);
   else
     ptx::tma_load_2d(map, bar, smem_dst, 0, row);
 }
@@ -371,7 +354,7 @@ __global__ void __launch_bounds__(dlg::mqa::kPagedThreads, 1)
   if (threadIdx.x >= kPagedMathThreads) {
     // ---- producer ------------------------------------------------------------------------
     setmaxnreg_dec<40>();
-    const uint64_t kv_policy = (p.producer & kPagedKvEvictFirst) ? l2_policy_evict_first() : 0;
+    const uint64_t kv_policy = (p.producer & kPagedKvEvictFirst) ? ptx::l2_evict_first_policy() : 0;
     if (warp == kPagedMathThreads / 32 && (p.producer & kPagedBtWarp)) {
       // The whole warp walks; lane 0 issues. The first chunk's entries are loaded right after
       // schedule_meta, alongside context_lens (one dependent cold load fewer before the first

@@ -32,6 +32,16 @@ DLG_DEVICE void tma_load_2d(const TensorMap* map, uint64_t* bar, void* smem_dst,
       : "memory");
 }
 
+// tma_load_2d with an L2 cache policy (createpolicy), e.g. evict-first for data read once.
+DLG_DEVICE void tma_load_2d_hint(const TensorMap* map, uint64_t* bar, void* smem_dst, int32_t c0,
+                                 int32_t c1, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
+      " [%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_addr(smem_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "l"(policy)
+      : "memory");
+}
+
 DLG_DEVICE void tma_load_2d_multicast(const TensorMap* map, uint64_t* bar, void* smem_dst,
                                       int32_t c0, int32_t c1, uint16_t cta_mask) {
   asm volatile(

@@ -236,7 +236,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
                    part, k != 0);
         wgmma_commit();
         if (++stage == kNumStages) stage = 0, phase ^= 1;
-        if (kb == 0) prefetch_c();
+        if (kb == min(8u, t.num_k_blocks / 2)) prefetch_c();  // (see the dense body's NOTES)
       };
       // Folds slot `rel`'s finished k-block into acc, then releases the slot (1D1D reads
       // its scales from it).

@@ -494,8 +494,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
                    k != 0);
         wgmma_commit();
       };
-      // Issues k-block kb into `part` (one wave); the tile's C prefetch goes out right after
-      // the first k-block.
+      // Issues k-block kb into `part` (one wave); the tile's C prefetch goes out after
+      // k-block min(8, k-blocks / 2) (pipelined: the first).
       auto issue = [&](float (&part)[kNumAcc], Scales& v, uint32_t kb) {
         wait_slot(v);
         issue_chain(part, 0);

@@ -33,7 +33,7 @@
 //   an f32 C, are [G, M, N] with the groups back to back, so TMA can see them as one
 //   [G·M, N] matrix whose tiles never straddle groups): the dense kernels' staged epilogue
 //   (common/epilogue.cuh) - each math warpgroup's leader loads its 64 rows of C into the
-//   staging tile by TMA after issuing the tile's k-block min(8, k-blocks / 2) (kCMode 2 -> the
+//   staging tile by TMA after issuing the tile's k-block c_prefetch_k_block (kCMode 2 -> the
 //   epilogue's C mode 3), so the C read overlaps the k-loop instead of stalling the epilogue,
 //   and D leaves by TMA store, asynchronously. Weight-gradient tiles have short k-loops
 //   (ks[g] / 128 blocks), so the synchronous C read was a large part of each tile.
@@ -212,8 +212,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       // kTmaEpilogue: the tile's rows in the [G·M, N] view of D and C.
       const uint32_t view_m0 = t.group * p.m + t.m0;
       // Loads this warpgroup's C rows into the staging tile (after the previous tile's TMA
-      // store has read it): issued once k-block min(8, k-blocks / 2) is on its way (waiting
-      // for that store at the tile's start held the warpgroup; see the dense body's NOTES).
+      // store has read it): issued once k-block Epilogue::c_prefetch_k_block is on its way.
       auto prefetch_c = [&]() {
         if constexpr (kTmaEpilogue && kEpiCMode == 3) {
           if (leader) Epilogue::load_c_async(&tmap_c, smem_d, wg, view_m0, t.n0, &c_full[wg]);
@@ -237,7 +236,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
                    part, k != 0);
         wgmma_commit();
         if (++stage == kNumStages) stage = 0, phase ^= 1;
-        if (kb == min(8u, t.num_k_blocks / 2)) prefetch_c();  // (see the dense body's NOTES)
+        if (kb == Epilogue::c_prefetch_k_block(t.num_k_blocks)) prefetch_c();
       };
       // Folds slot `rel`'s finished k-block into acc, then releases the slot (1D1D reads
       // its scales from it).

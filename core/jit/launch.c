@@ -74,9 +74,10 @@ dlg_status_t dlg_jit_launch(dlg_context_t* ctx, const dlg_kernel_t* k,
   lc.numAttrs = n;
   CUresult r = api->launch_kernel_ex(&lc, (CUfunction)k->function, args, NULL);
   if (r != CUDA_SUCCESS)
-    return dlg_cu_fail(r, "cuLaunchKernelEx(grid %u x %u x %u, block %u x %u x %u, cluster %u x %u x %u, %zu bytes smem%s)",
+    return dlg_cu_fail(r, "cuLaunchKernelEx(grid %u x %u x %u, block %u x %u x %u, cluster %u x %u x %u, %zu bytes smem%s%s)",
                        cfg->grid[0], cfg->grid[1], cfg->grid[2], cfg->block[0], cfg->block[1],
-                       cfg->block[2], cx, cy, cz, cfg->smem_bytes, cfg->pdl ? ", pdl" : cfg->cooperative ? ", cooperative" : "");
+                       cfg->block[2], cx, cy, cz, cfg->smem_bytes, cfg->pdl ? ", pdl" : "",
+                       cfg->cooperative ? ", cooperative" : "");
   return DLG_OK;
 }
 

@@ -15,8 +15,8 @@
 //   the tensor cores busy during a promotion. 1D1D (which reads its scales from the slot
 //   during the promotion, so releases the slot after the last wave's) takes 256-row tiles
 //   only with the slab-ring epilogue, no C and a 2-CTA cluster: every other instance
-//   nvrtc_test compiled used local memory (the launcher's search knows). With two math warpgroups the
-//   registers are rebalanced with setmaxnreg: producer 40, math 232 (40·128 + 232·256 =
+//   nvrtc_test compiled used local memory (the launcher's search knows). With two math
+//   warpgroups the registers are rebalanced with setmaxnreg: producer 40, math 232 (40·128 + 232·256 =
 //   64512 <= 65536).
 // - Pipeline: kNumStages ring slots, each holding A (BLOCK_M x 128 B), B (BLOCK_N x 128 B),
 //   the sfa column of the k-block (BLOCK_M f32: 1D2D, 1D1D) and the sfb column (BLOCK_N f32:
@@ -70,13 +70,9 @@
 //   the math warps of all of them (kNumPeers CTAs).
 // - kCMode 3 (C has D's dtype and TMA-compatible strides): the leader thread of each math
 //   warpgroup prefetches its 64 rows of C into the D staging tile after issuing the tile's
-//   k-block min(8, k-blocks / 2) (pipelined tiles: k-block 0), signalled by c_full[wg]; the epilogue adds C from shared
-//   memory. So the C traffic of weight-gradient GEMMs overlaps the mainloop instead of
-//   stalling the epilogue. Not at the first k-block: the prefetch first waits until the
-//   previous tile's TMA store has read the staging tile, and that wait held the leader's
-//   warp (so its warpgroup's next chain) at every tile start (H100, A/B in one build, kernel
-//   µs, k-block 0 -> 8: 7168x4096x2112 192.8 -> 176.5, 7168x4096x4096 297.6 -> 287.0,
-//   512x4096x32768 153.7 -> 149.5, 2048x4096x7168 146.9 -> 144.5, the other two within 0.6 %).
+//   k-block Epilogue::c_prefetch_k_block (pipelined tiles: k-block 0), signalled by
+//   c_full[wg]; the epilogue adds C from shared memory. So the C traffic of weight-gradient
+//   GEMMs overlaps the mainloop instead of stalling the epilogue.
 // - kStore = 1 (direct): no D staging tile; each thread stores its accumulator pairs straight to
 //   global memory (epilogue.cuh run_direct). The staging tile's shared memory (32 KiB for a
 //   128x128 bf16 tile) buys one more pipeline stage, which the latency-bound large shapes
@@ -501,8 +497,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         issue_chain(part, 0);
         if constexpr (!kEarlyScales) read_scales(v, stage);
         if (++stage == kNumStages) stage = 0, phase ^= 1;
-        // (see NOTES; pipelined loops keep k-block 0: a later one spilled there)
-        if (kCMode == 3 && kb == (kPipelined ? 0u : min(8u, num_k_blocks / 2))) prefetch_c();
+        // (pipelined loops keep k-block 0: a later one spilled there)
+        if (kCMode == 3 && kb == (kPipelined ? 0u : Epilogue::c_prefetch_k_block(num_k_blocks)))
+          prefetch_c();
       };
       // Folds a finished k-block's partial sums of wave w (slot `rel`) into acc.
       auto promote = [&](float (&sum)[kNumAcc], float (&part)[kNumAcc], const Scales& sc,
@@ -541,13 +538,19 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         if (++rel == kNumStages) rel = 0;
       };
 
+      // Folds wave w's finished k-block into acc[w]; the slot's last wave frees it: before the
+      // promotion where the scales are in registers, after it for 1D1D (reads them from it).
+      auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc, uint32_t w, bool last) {
+        if (!k1D1D && last) release();
+        promote(acc[w], part, sc, w);
+        if (k1D1D && last) release();
+      };
+
       if constexpr (kWaves == 1) {
-        auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc) {
-          if constexpr (!k1D1D) release();  // the scales are in registers now
-          promote(acc[0], part, sc, 0);
-          if constexpr (k1D1D) release();
+        auto promote_one = [&](float (&part)[kNumAcc], const Scales& sc) {
+          promote_release(part, sc, 0, true);
         };
-        DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_release);
+        DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_one);
       } else {
         // BLOCK_M 256: per k-block one slot, two waves (chain, wait, promote), one release.
         // The wave chains of both math warpgroups queue on the tensor cores, so one
@@ -567,9 +570,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               float part[kNumAcc];
               issue_chain(part, w);
               wgmma_wait<0>();
-              if (!k1D1D && w == kLast) release();  // the scales are in registers
-              promote(acc[w], part, sc, w);
-              if (k1D1D && w == kLast) release();  // 1D1D reads its scales from the slot
+              promote_release(part, sc, w, w == kLast);
             }
             if (++stage == kNumStages) stage = 0, phase ^= 1;
           }

@@ -33,19 +33,10 @@ namespace dlg {
 namespace ptx {
 
 // 128B-swizzled K-major descriptor for a tile starting at `smem_tile` (1024-byte aligned).
-DLG_DEVICE uint64_t wgmma_desc_sw128(const void* smem_tile) {
-  const uint64_t addr = smem_addr(smem_tile);
-  uint64_t desc = (addr & 0x3FFFFull) >> 4;  // start address
-  desc |= 1ull << 16;                        // LBO (unused here)
-  desc |= (1024ull >> 4) << 32;              // SBO: 8 rows x 128 B
-  desc |= 1ull << 62;                        // 128-byte swizzle
-  return desc;
-}
-
-// The same descriptor as two halves: the low word (start address and LBO) varies with the
-// tile, the high word (SBO, swizzle) is a constant. A kernel keeping the low word of its ring's
-// first slot computes a slot's descriptor with one add (wgmma_desc_sw128_at) instead of
-// rebuilding it from the address (mask, shift, or: ~8 uniform instructions per operand).
+// Its two halves: the low word (start address, LBO unused = 1) varies with the tile, the high
+// word (SBO = 8 rows x 128 B, 128-byte swizzle) is a constant. A kernel keeping the low word of
+// its ring's first slot computes a slot's descriptor with one add (wgmma_desc_sw128_at) instead
+// of rebuilding it from the address (mask, shift, or: ~8 uniform instructions per operand).
 constexpr uint32_t kWgmmaDescSw128Hi = (1024u >> 4) | (1u << 30);
 DLG_DEVICE uint32_t wgmma_desc_sw128_lo(const void* smem_tile) {
   return static_cast<uint32_t>((smem_addr(smem_tile) & 0x3FFFFu) >> 4) | (1u << 16);
@@ -54,6 +45,11 @@ DLG_DEVICE uint32_t wgmma_desc_sw128_lo(const void* smem_tile) {
 // one whose low word is `lo`.
 DLG_DEVICE uint64_t wgmma_desc_sw128_at(uint32_t lo, uint32_t bytes) {
   return (static_cast<uint64_t>(kWgmmaDescSw128Hi) << 32) | (lo + (bytes >> 4));
+}
+
+// The whole descriptor of the tile at `smem_tile`.
+DLG_DEVICE uint64_t wgmma_desc_sw128(const void* smem_tile) {
+  return wgmma_desc_sw128_at(wgmma_desc_sw128_lo(smem_tile), 0);
 }
 
 // Descriptor advanced by `bytes` along K (a multiple of 16, inside the 128-byte row) or by

@@ -348,7 +348,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
               scale_lo[s] = v.sa_lo * v.sfb[s];
               scale_hi[s] = v.sa_hi * v.sfb[s];
             }
-            promote_1d2d<kBlockN, kMaxSfb, false>(acc, part, scale_lo, scale_hi, sfb_off);
+            promote_1d2d<kBlockN, kMaxSfb>(acc, part, scale_lo, scale_hi, sfb_off);
           } else {
 #pragma unroll
             for (uint32_t i = 0; i < kNumAcc; ++i) acc[i] += part[i];

@@ -53,6 +53,15 @@
 //   producer warp with its own pass over the tiles: in the TMA thread their addresses
 //   overflowed the producer's 40 registers. The math warps thus never wait on a
 //   global load: plain loads issued one k-block ahead left their L2 latency partly exposed.
+// - 1D2D scale reads (shared memory, per k-block: the B scales and the thread's A scales, 2
+//   or 4 floats): volatile loads from a per-thread address with the row offsets as
+//   immediates, issued after the wave's wgmma chain where nothing is pipelined (ptxas hoists
+//   plain loads and the scale products between the chain's wgmma or the slot wait and the
+//   first one, where the math warps' serial path waits on them). H100, BLOCK_M 256 tiles,
+//   A/B in one build: 4096x4096x7168 176.5 -> 174.8 us, 8192^3 794 -> 786; the per-tensor
+//   kernel (no scale reads) runs the same tiles in 167 / 746, scales held in registers
+//   (measurement only) in 172 / 771. Reading the next k-block's scales ahead (its slot waited
+//   for during the current chain) cost 8 % (3 stages: the slot is often not full yet).
 // - wgmma descriptors: a slot's differ from the ring's first slot's only in the start
 //   address (low word), so the math warps keep those two words (kept opaque in registers:
 //   else the compiler rebuilt them from the shared-memory base every k-block) and add the
@@ -399,6 +408,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     const uint32_t col_q = 2 * (lane % 4);                         // tile column of acc[0]
     const bool leader = threadIdx.x % 128 == 0;
+    // 1D2D: shared addresses of this thread's first A scale (row_lo) and the B scale values
+    // in the ring's first slot.
+    const uint32_t sfa_thread_addr = smem_addr(smem_sfa + row_lo);
+    const uint32_t smem_sfb_addr = smem_addr(smem_sfb_val);
     uint32_t ring_pos = 0;  // kStore 2: the warpgroup's next slab-ring buffer
     // wgmma descriptors (low words) of the ring's first slot (this warpgroup's A rows, B): a
     // slot's are these plus its byte offset / 16 (see NOTES).
@@ -436,7 +449,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       const uint32_t sfb_off = n0 % 128;  // 1D2D: the tile's offset in its first sfb block
 
       // The scales of one in-flight k-block (1D2D): its sfb values and the sfa of this
-      // thread's two rows, read from the slot right after its barrier wait (so the promotion
+      // thread's two rows (per wave), read from the slot while its chain runs (so the promotion
       // waits on neither and the slot can be released before it).
       struct Scales {
         float sfb[kMaxSfb];
@@ -453,20 +466,29 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // this thread's rows in every wave.
       auto read_scales = [&](Scales& v, uint32_t slot) {
         if constexpr (k1D2D) {
-#pragma unroll
-          for (uint32_t s = 0; s < kMaxSfb; ++s) v.sfb[s] = smem_sfb_val[slot * 4 + s];
-#pragma unroll
-          for (uint32_t w = 0; w < kWaves; ++w) {
-            v.sfa_lo[w] = smem_sfa[slot * kBlockM + 128 * w + row_lo];
-            v.sfa_hi[w] = smem_sfa[slot * kBlockM + 128 * w + row_lo + 8];
+          const uint32_t sfb_addr = smem_sfb_addr + slot * 16;
+          if constexpr (kMaxSfb == 1) {
+            v.sfb[0] = ld_shared_f32(sfb_addr);
+          } else {
+            const float4 b = ld_shared_v4(sfb_addr);
+            v.sfb[0] = b.x;
+            v.sfb[1] = b.y;
+            if constexpr (kMaxSfb > 2) v.sfb[2] = b.z;
+          }
+          const uint32_t sfa_addr = sfa_thread_addr + slot * (kBlockM * 4);
+          v.sfa_lo[0] = ld_shared_f32<0>(sfa_addr);      // row_lo
+          v.sfa_hi[0] = ld_shared_f32<8 * 4>(sfa_addr);  // row_lo + 8
+          if constexpr (kWaves > 1) {                    // + 128 rows
+            v.sfa_lo[kWaves - 1] = ld_shared_f32<128 * 4>(sfa_addr);
+            v.sfa_hi[kWaves - 1] = ld_shared_f32<136 * 4>(sfa_addr);
           }
         }
       };
-      // Scales read right after the slot's wait, held across the chain (they are ready when
-      // the promotion starts); one m64 wave not pipelined reads them right after issuing the
-      // chain instead (before its wait: fewer live registers around the wgmma issue, BLOCK_N
-      // up to 208 spilled otherwise).
-      constexpr bool kEarlyScales = kPipelined || kWaves > 1;
+      // Pipelined loops read the scales right after the slot's wait and hold them across the
+      // chains; the others right after issuing the (first wave's) chain: fewer live registers
+      // around the wgmma issue (one wave, BLOCK_N up to 208, spilled otherwise), and the
+      // loads not between the wait and the first wgmma (see NOTES).
+      constexpr bool kEarlyScales = kPipelined != 0;
       auto wait_slot = [&](Scales& v) {
         mbarrier_wait(&full[stage], phase);
         if constexpr (kEarlyScales) read_scales(v, stage);
@@ -503,7 +525,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       };
       // Folds a finished k-block's partial sums of wave w (slot `rel`) into acc.
       auto promote = [&](float (&sum)[kNumAcc], float (&part)[kNumAcc], const Scales& sc,
-                         uint32_t w) {
+                         uint32_t w, uint32_t tile_sfb_off) {
         fence_operands(part);
         if constexpr (kPerTensor) {
 #pragma unroll
@@ -516,9 +538,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               scale_lo[s] = sc.sfa_lo[w] * sc.sfb[s];
               scale_hi[s] = sc.sfa_hi[w] * sc.sfb[s];
             }
-            // Straddling, not pipelined: one promotion per tile offset (common/fp8_promote.cuh;
-            // pipelined loops promote at five sites: they keep the selects).
-            promote_1d2d<kBlockN, kMaxSfb, !kPipelined>(sum, part, scale_lo, scale_hi, sfb_off);
+            promote_1d2d<kBlockN, kMaxSfb>(sum, part, scale_lo, scale_hi, tile_sfb_off);
           } else {  // 1D1D: a scale per column, two adjacent columns per 8-column group
             const float sfa_lo = smem_sfa[rel * kBlockM + 128 * w + row_lo];
             const float sfa_hi = smem_sfa[rel * kBlockM + 128 * w + row_lo + 8];
@@ -540,17 +560,28 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 
       // Folds wave w's finished k-block into acc[w]; the slot's last wave frees it: before the
       // promotion where the scales are in registers, after it for 1D1D (reads them from it).
-      auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc, uint32_t w, bool last) {
+      // tile_sfb_off: sfb_off, or the same as a constant (dispatch_sfb_offset).
+      auto promote_release = [&](float (&part)[kNumAcc], const Scales& sc, uint32_t w, bool last,
+                                 uint32_t tile_sfb_off) {
         if (!k1D1D && last) release();
-        promote(acc[w], part, sc, w);
+        promote(acc[w], part, sc, w, tile_sfb_off);
         if (k1D1D && last) release();
       };
 
       if constexpr (kWaves == 1) {
-        auto promote_one = [&](float (&part)[kNumAcc], const Scales& sc) {
-          promote_release(part, sc, 0, true);
+        // 1D2D tiles that straddle B scale blocks, not pipelined: the k-loop is compiled once
+        // per tile offset (dispatch_sfb_offset), so the promotion picks each 8-column group's
+        // scale at compile time (see NOTES); else the offset is read at run time.
+        auto k_loop = [&](auto sfb_off_c) {
+          const uint32_t off =
+              decltype(sfb_off_c)::kValue == kSfbOffRuntime ? sfb_off : decltype(sfb_off_c)::kValue;
+          auto promote_one = [&](float (&part)[kNumAcc], const Scales& sc) {
+            promote_release(part, sc, 0, true, off);
+          };
+          DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_one);
         };
-        DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_one);
+        if constexpr (kMaxSfb > 1 && !kPipelined) dispatch_sfb_offset<kBlockN>(sfb_off, k_loop);
+        else k_loop(UConst<kSfbOffRuntime>{});
       } else {
         // BLOCK_M 256: per k-block one slot, two waves (chain, wait, promote), one release.
         // The wave chains of both math warpgroups queue on the tensor cores, so one
@@ -562,6 +593,7 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
           constexpr uint32_t kMask = decltype(wave_mask)::kValue;
           constexpr uint32_t kLast = (kMask >> (kWaves - 1)) & 1u ? kWaves - 1 : 0;
           for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
+            constexpr uint32_t kFirst = kMask & 1u ? 0u : 1u;
             Scales sc;
             wait_slot(sc);
 #pragma unroll
@@ -569,8 +601,9 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
               if (!((kMask >> w) & 1u)) continue;
               float part[kNumAcc];
               issue_chain(part, w);
+              if (!kEarlyScales && w == kFirst) read_scales(sc, stage);
               wgmma_wait<0>();
-              promote_release(part, sc, w, w == kLast);
+              promote_release(part, sc, w, w == kLast, sfb_off);
             }
             if (++stage == kNumStages) stage = 0, phase ^= 1;
           }

@@ -10,11 +10,13 @@
 //   block the tile touches (kMaxSfb of them); 8-column group j takes block
 //   (sfb_off + 8j) / 128, sfb_off = the tile's first column % 128 (a multiple of 16: BLOCK_N
 //   is, and tiles start at multiples of it).
-// - kStaticOffset: one promotion per offset (8 cases, a uniform branch per k-block; the
-//   compiler shares the FFMA runs common to several cases) instead of a compare and two
-//   selects per group (H100, 4096x2112x7168 at 128x176: 118.1 -> 107.2 us; the per-tensor
-//   kernel, which has no scale to pick, ran the same tile in 92). 8x the code per call site:
-//   for the non-pipelined loops, which promote at one or two sites.
+// - The group's block is a compare per group against sfb_off, which the compiler folds
+//   away where sfb_off is a constant: the dense body compiles its non-pipelined k-loop once per
+//   offset a tile can start at (dispatch_sfb_offset, a uniform branch per tile). H100,
+//   4096x2112x7168 at 128x176 (kernel us): run-time selects 112.0, one promotion per offset
+//   behind a branch in every k-block 106.9, the k-loop per offset 99.5 (the per-tensor kernel,
+//   which has no scale to pick, 91.7). Pipelined loops promote at five sites and keep the
+//   selects (eight copies of them compiled in 2.9 s).
 #pragma once
 
 #include "ptx/base.cuh"
@@ -27,42 +29,46 @@ struct UConst {
   static constexpr uint32_t kValue = kV;
 };
 
-template <uint32_t kBlockN, uint32_t kMaxSfb, bool kStaticOffset>
+// For dispatch_sfb_offset's callers: "the offset is read at run time" (no specialisation).
+constexpr uint32_t kSfbOffRuntime = 0xFFFFFFFFu;
+
+template <uint32_t kBlockN, uint32_t kMaxSfb>
 DLG_DEVICE void promote_1d2d(float (&sum)[kBlockN / 2], const float (&part)[kBlockN / 2],
                              const float (&scale_lo)[kMaxSfb], const float (&scale_hi)[kMaxSfb],
                              uint32_t sfb_off) {
-  constexpr uint32_t kRuntimeOff = 0xFFFFFFFFu;
-  auto fold = [&](auto off_c) {
-    constexpr uint32_t kOff = decltype(off_c)::kValue;
 #pragma unroll
-    for (uint32_t j = 0; j < kBlockN / 8; ++j) {
-      float f_lo = scale_lo[0], f_hi = scale_hi[0];
-      if constexpr (kMaxSfb > 1) {
-        const uint32_t pos = (kOff == kRuntimeOff ? sfb_off : kOff) + 8 * j;
-        if (pos >= 128) f_lo = scale_lo[1], f_hi = scale_hi[1];
-        if constexpr (kMaxSfb > 2) {
-          if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
-        }
+  for (uint32_t j = 0; j < kBlockN / 8; ++j) {
+    float f_lo = scale_lo[0], f_hi = scale_hi[0];
+    if constexpr (kMaxSfb > 1) {
+      const uint32_t pos = sfb_off + 8 * j;
+      if (pos >= 128) f_lo = scale_lo[1], f_hi = scale_hi[1];
+      if constexpr (kMaxSfb > 2) {
+        if (pos >= 256) f_lo = scale_lo[2], f_hi = scale_hi[2];
       }
-      sum[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, sum[4 * j + 0]);
-      sum[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, sum[4 * j + 1]);
-      sum[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, sum[4 * j + 2]);
-      sum[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, sum[4 * j + 3]);
     }
-  };
-  if constexpr (kMaxSfb > 1 && kStaticOffset) {
-    switch (sfb_off / 16) {
-      case 0: fold(UConst<0>{}); break;
-      case 1: fold(UConst<16>{}); break;
-      case 2: fold(UConst<32>{}); break;
-      case 3: fold(UConst<48>{}); break;
-      case 4: fold(UConst<64>{}); break;
-      case 5: fold(UConst<80>{}); break;
-      case 6: fold(UConst<96>{}); break;
-      default: fold(UConst<112>{}); break;
-    }
-  } else {
-    fold(UConst<kRuntimeOff>{});
+    sum[4 * j + 0] = fmaf(part[4 * j + 0], f_lo, sum[4 * j + 0]);
+    sum[4 * j + 1] = fmaf(part[4 * j + 1], f_lo, sum[4 * j + 1]);
+    sum[4 * j + 2] = fmaf(part[4 * j + 2], f_hi, sum[4 * j + 2]);
+    sum[4 * j + 3] = fmaf(part[4 * j + 3], f_hi, sum[4 * j + 3]);
+  }
+}
+
+// Calls f(UConst<off>{}) with the tile's offset sfb_off = n0 % 128 as a compile-time value:
+// one specialisation per offset a BLOCK_N-wide tile can start at (the multiples of
+// gcd(BLOCK_N, 128) below 128). A uniform branch per tile; the caller's k-loop is compiled
+// once per offset.
+template <uint32_t kBlockN, typename F>
+DLG_DEVICE void dispatch_sfb_offset(uint32_t sfb_off, F&& f) {
+  constexpr uint32_t kStep = (kBlockN & -kBlockN) < 128 ? (kBlockN & -kBlockN) : 128;
+  switch (sfb_off / kStep) {
+    case 0: f(UConst<0>{}); break;
+    case 1: if constexpr (kStep * 1 < 128) f(UConst<kStep * 1>{}); break;
+    case 2: if constexpr (kStep * 2 < 128) f(UConst<kStep * 2>{}); break;
+    case 3: if constexpr (kStep * 3 < 128) f(UConst<kStep * 3>{}); break;
+    case 4: if constexpr (kStep * 4 < 128) f(UConst<kStep * 4>{}); break;
+    case 5: if constexpr (kStep * 5 < 128) f(UConst<kStep * 5>{}); break;
+    case 6: if constexpr (kStep * 6 < 128) f(UConst<kStep * 6>{}); break;
+    default: if constexpr (kStep * 7 < 128) f(UConst<kStep * 7>{}); break;
   }
 }
 

@@ -108,6 +108,25 @@ DLG_DEVICE float4 ld_shared_cluster_v4(uint32_t addr, uint32_t rank) {
   return v;
 }
 
+// A float of this CTA's shared memory at `addr` + kOffset bytes (the offset folded into the
+// instruction; volatile asm: the compiler keeps it where the caller put it among the other
+// asm statements, e.g. after a wgmma chain rather than between its instructions).
+template <uint32_t kOffset = 0>
+DLG_DEVICE float ld_shared_f32(uint32_t addr) {
+  float v;
+  asm volatile("ld.shared.f32 %0, [%1+%2];" : "=f"(v) : "r"(addr), "n"(kOffset));
+  return v;
+}
+
+// 16 bytes of this CTA's shared memory at `addr` (16-byte aligned), as ld_shared_f32.
+DLG_DEVICE float4 ld_shared_v4(uint32_t addr) {
+  float4 v;
+  asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(addr));
+  return v;
+}
+
 // Makes mbarrier.init visible to the other CTAs of the cluster (and to the async proxy).
 DLG_DEVICE void fence_barrier_init() {
   asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");

@@ -570,11 +570,14 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 
       if constexpr (kWaves == 1) {
         // 1D2D tiles that straddle B scale blocks, not pipelined: the k-loop is compiled once
-        // per tile offset (dispatch_sfb_offset), so the promotion picks each 8-column group's
-        // scale at compile time (see NOTES); else the offset is read at run time.
+        // per offset base (dispatch_sfb_offset), so the promotion picks almost every 8-column
+        // group's scale block at compile time (common/fp8_promote.cuh); else the offset is read
+        // at run time.
         auto k_loop = [&](auto sfb_off_c) {
-          const uint32_t off =
-              decltype(sfb_off_c)::kValue == kSfbOffRuntime ? sfb_off : decltype(sfb_off_c)::kValue;
+          const uint32_t off = decltype(sfb_off_c)::kValue == kSfbOffRuntime
+                                   ? sfb_off
+                                   : decltype(sfb_off_c)::kValue +
+                                         sfb_off % sfb_dispatch_step<kBlockN>();
           auto promote_one = [&](float (&part)[kNumAcc], const Scales& sc) {
             promote_release(part, sc, 0, true, off);
           };

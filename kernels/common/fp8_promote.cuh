@@ -10,13 +10,15 @@
 //   block the tile touches (kMaxSfb of them); 8-column group j takes block
 //   (sfb_off + 8j) / 128, sfb_off = the tile's first column % 128 (a multiple of 16: BLOCK_N
 //   is, and tiles start at multiples of it).
-// - The group's block is a compare per group against sfb_off, which the compiler folds
-//   away where sfb_off is a constant: the dense body compiles its non-pipelined k-loop once per
-//   offset a tile can start at (dispatch_sfb_offset, a uniform branch per tile). H100,
+// - The group's block is a compare per group against sfb_off, which the compiler folds away
+//   where it knows enough of sfb_off: the dense body compiles its non-pipelined k-loop once per
+//   offset base (dispatch_sfb_offset, a uniform branch per tile; at most four bases, the
+//   remainder left to one or two compares and selects per block boundary). H100,
 //   4096x2112x7168 at 128x176 (kernel us): run-time selects 112.0, one promotion per offset
-//   behind a branch in every k-block 106.9, the k-loop per offset 99.5 (the per-tensor kernel,
-//   which has no scale to pick, 91.7). Pipelined loops promote at five sites and keep the
-//   selects (eight copies of them compiled in 2.9 s).
+//   behind a branch in every k-block 106.9, the k-loop per offset (eight copies) 98.8, per
+//   base (four) 101.1 (the per-tensor kernel, which has no scale to pick, 91.7). Eight copies
+//   took NVRTC 1.3-1.7 s for that kernel on the H100 machine, four 0.72-0.83 s (issue 3: cold
+//   compile <= 1 s). Pipelined loops promote at five sites and keep the selects.
 #pragma once
 
 #include "ptx/base.cuh"
@@ -53,22 +55,27 @@ DLG_DEVICE void promote_1d2d(float (&sum)[kBlockN / 2], const float (&part)[kBlo
   }
 }
 
-// Calls f(UConst<off>{}) with the tile's offset sfb_off = n0 % 128 as a compile-time value:
-// one specialisation per offset a BLOCK_N-wide tile can start at (the multiples of
-// gcd(BLOCK_N, 128) below 128). A uniform branch per tile; the caller's k-loop is compiled
-// once per offset.
+// The spacing of dispatch_sfb_offset's bases: gcd(BLOCK_N, 128) (the offsets a BLOCK_N-wide
+// tile can start at are its multiples), at least 32 (four bases at most).
+template <uint32_t kBlockN>
+constexpr uint32_t sfb_dispatch_step() {
+  constexpr uint32_t kLowBit = kBlockN & (0u - kBlockN);
+  return kLowBit < 32 ? 32 : kLowBit < 128 ? kLowBit : 128;
+}
+
+// Calls f(UConst<base>{}) with the tile's offset sfb_off = n0 % 128 rounded down to a multiple
+// of sfb_dispatch_step: the caller's k-loop is compiled once per base and reads the offset as
+// base + sfb_off % step, a value with few unknown bits, so the compiler fixes every 8-column
+// group's scale block but the one or two per block boundary the remainder moves (a compare
+// and two selects each). A uniform branch per tile.
 template <uint32_t kBlockN, typename F>
 DLG_DEVICE void dispatch_sfb_offset(uint32_t sfb_off, F&& f) {
-  constexpr uint32_t kStep = (kBlockN & -kBlockN) < 128 ? (kBlockN & -kBlockN) : 128;
+  constexpr uint32_t kStep = sfb_dispatch_step<kBlockN>();
   switch (sfb_off / kStep) {
     case 0: f(UConst<0>{}); break;
     case 1: if constexpr (kStep * 1 < 128) f(UConst<kStep * 1>{}); break;
     case 2: if constexpr (kStep * 2 < 128) f(UConst<kStep * 2>{}); break;
-    case 3: if constexpr (kStep * 3 < 128) f(UConst<kStep * 3>{}); break;
-    case 4: if constexpr (kStep * 4 < 128) f(UConst<kStep * 4>{}); break;
-    case 5: if constexpr (kStep * 5 < 128) f(UConst<kStep * 5>{}); break;
-    case 6: if constexpr (kStep * 6 < 128) f(UConst<kStep * 6>{}); break;
-    default: if constexpr (kStep * 7 < 128) f(UConst<kStep * 7>{}); break;
+    default: if constexpr (kStep * 3 < 128) f(UConst<kStep * 3>{}); break;
   }
 }
 

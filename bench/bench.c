@@ -456,7 +456,7 @@ static int run(const options_t* o, const bench_shape_t* shapes, int n_shapes) {
       const dlg_recipe_t rc = o->recipes[ri];
       const int f32 = rc == DLG_RECIPE_FP8_1D1D;
       /* (4096 x 2112 x 7168: FP8 1D2D's 128x176 tiles straddle B scale blocks, so its k-loop
-       * is compiled once per tile offset: the largest FP8 kernel the search picks) */
+       * is compiled once per offset base: the largest FP8 kernel the search picks) */
       const int64_t mnk[3][3] = {{128, 7168, 2048}, {4096, 4096, 4096}, {4096, 2112, 7168}};
       for (int j = 0; j < 3 && rep.n_compiles < 16; ++j) {
         bench_compile_t* c = &rep.compiles[rep.n_compiles++];

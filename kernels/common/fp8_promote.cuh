@@ -17,7 +17,7 @@
 //   4096x2112x7168 at 128x176 (kernel us): run-time selects 112.0, one promotion per offset
 //   behind a branch in every k-block 106.9, the k-loop per offset (eight copies) 98.8, per
 //   base (four) 101.1 (the per-tensor kernel, which has no scale to pick, 91.7). Eight copies
-//   took NVRTC 1.3-1.7 s for that kernel on the H100 machine, four 0.72-0.83 s (issue 3: cold
+//   took NVRTC 1.3-1.7 s for that kernel on the H100 machine, four 0.72-0.96 s (issue 3: cold
 //   compile <= 1 s). Pipelined loops promote at five sites and keep the selects.
 #pragma once
 

@@ -39,9 +39,9 @@
 //   more: 3 · BLOCK_N/2 must fit 232 (two math warpgroups, BLOCK_N <= 128) or 255 (one,
 //   BLOCK_N <= 144). kPipelined = 0: one partial set, wait_group 0 then promote (the tensor
 //   cores then rely on the other warpgroup's wgmma to stay busy); allows BLOCK_N up to 208.
-// - A slot is released (empty arrival) as soon as its wgmma chain has completed: 1D2D and
-//   per-tensor read the slot's scales into registers right after the full-barrier wait, so
-//   the release goes before the promotion and the producer refills the slot a promotion
+// - A slot is released (empty arrival) as soon as its wgmma chain has completed: 1D2D reads
+//   the slot's scales into registers before waiting on the chain (see the scale-reads note;
+//   per-tensor reads none), so the release goes before the promotion and the producer refills the slot a promotion
 //   earlier. 1D1D reads its scales from the slot during the promotion and releases after it.
 //   mbarrier.arrive has release semantics: the reads are ordered before the refill.
 // - 1D2D sfb: the tile's columns touch up to kMaxSfb 128-column scale rows; 8-column
@@ -570,21 +570,20 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
 
       if constexpr (kWaves == 1) {
         // 1D2D tiles that straddle B scale blocks, not pipelined: the k-loop is compiled once
-        // per offset base (dispatch_sfb_offset), so the promotion picks almost every 8-column
-        // group's scale block at compile time (common/fp8_promote.cuh); else the offset is read
-        // at run time.
-        auto k_loop = [&](auto sfb_off_c) {
-          const uint32_t off = decltype(sfb_off_c)::kValue == kSfbOffRuntime
-                                   ? sfb_off
-                                   : decltype(sfb_off_c)::kValue +
-                                         sfb_off % sfb_dispatch_step<kBlockN>();
+        // per offset base (dispatch_sfb_offset) and reads the offset as base + the remainder,
+        // so the promotion picks almost every 8-column group's scale block at compile time
+        // (common/fp8_promote.cuh); else one loop, base 0 and the whole offset the remainder.
+        constexpr bool kDispatch = kMaxSfb > 1 && !kPipelined;
+        constexpr uint32_t kSfbStep = kDispatch ? sfb_dispatch_step<kBlockN>() : 128;
+        auto k_loop = [&](auto sfb_base_c) {
+          const uint32_t off = decltype(sfb_base_c)::kValue + sfb_off % kSfbStep;
           auto promote_one = [&](float (&part)[kNumAcc], const Scales& sc) {
             promote_release(part, sc, 0, true, off);
           };
           DLG_FP8_K_LOOP(kNumAcc, kPipelined, Scales, num_k_blocks, issue, promote_one);
         };
-        if constexpr (kMaxSfb > 1 && !kPipelined) dispatch_sfb_offset<kBlockN>(sfb_off, k_loop);
-        else k_loop(UConst<kSfbOffRuntime>{});
+        if constexpr (kDispatch) dispatch_sfb_offset<kBlockN>(sfb_off, k_loop);
+        else k_loop(UConst<0>{});
       } else {
         // BLOCK_M 256: per k-block one slot, two waves (chain, wait, promote), one release.
         // The wave chains of both math warpgroups queue on the tensor cores, so one

@@ -31,9 +31,6 @@ struct UConst {
   static constexpr uint32_t kValue = kV;
 };
 
-// For dispatch_sfb_offset's callers: "the offset is read at run time" (no specialisation).
-constexpr uint32_t kSfbOffRuntime = 0xFFFFFFFFu;
-
 template <uint32_t kBlockN, uint32_t kMaxSfb>
 DLG_DEVICE void promote_1d2d(float (&sum)[kBlockN / 2], const float (&part)[kBlockN / 2],
                              const float (&scale_lo)[kMaxSfb], const float (&scale_hi)[kMaxSfb],

@@ -52,6 +52,7 @@ namespace dlg {
 // Kernel arguments besides the tensor maps. Mirrored by core/launch/sm90_bf16_gemm.c.
 struct Sm90Bf16GemmParams {
   uint32_t m, n, k;
+  uint32_t flags;  // kLoadBEvictFirst (common/scheduler.cuh)
   EpilogueC c;  // C: NULL unless kCMode != 0
   void* d;      // D (kStore 1): global pointer and row stride
   int64_t ldd;
@@ -182,7 +183,10 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
             tma_load_2d_multicast(&tmap_b, &full[stage], b_dst + half * kHalf * kRowBytes, k0,
                                   n0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
-            tma_load_2d(&tmap_b, &full[stage], b_dst, k0, n0);
+            if (p.flags & kLoadBEvictFirst)
+              tma_load_2d_hint(&tmap_b, &full[stage], b_dst, k0, n0, l2_evict_first_policy());
+            else
+              tma_load_2d(&tmap_b, &full[stage], b_dst, k0, n0);
           }
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }

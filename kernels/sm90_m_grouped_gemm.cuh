@@ -84,7 +84,7 @@ struct Sm90MGroupedParams {
   const float* sfb;      // 1D2D: scales of B; per-tensor: scale_b (NULL = 1)
   int64_t sfb_stride_g, sfb_stride_n, sfb_stride_k;
   uint32_t sfb_rows;     // ceil(N / 128)
-  uint32_t pad_;
+  uint32_t flags;        // kLoadBEvictFirst (common/scheduler.cuh)
   dlg_bf16* d;
   int64_t d_stride_g, d_stride_m;
 };
@@ -220,7 +220,10 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
               tma_load_3d(&tmap_b, &full[stage], b_dst + kHalf * kRowBytes, k0, n0 + kHalf, g);
             }
           } else {
-            tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
+            if (p.flags & kLoadBEvictFirst)
+              tma_load_3d_hint(&tmap_b, &full[stage], b_dst, k0, n0, g, l2_evict_first_policy());
+            else
+              tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
           }
           if constexpr (kSfaTma && kMode == kGroupedMasked)
             tma_load_3d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,

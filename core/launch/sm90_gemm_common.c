@@ -93,6 +93,12 @@ void dlg_sm90_apply_override(const dlg_sm90_gemm_shape_t* shape, dlg_sm90_gemm_c
     fprintf(stderr, "dlgemm: DLG_SM90_GEMM_CONFIG='%s' ignored: %s\n", spec, why);
 }
 
+uint32_t dlg_sm90_load_flags(int64_t b_tile_rows, int one_wave) {
+  const char* v = getenv("DLG_SM90_B_EVICT_FIRST");
+  if (v && (v[0] == '0' || v[0] == '1') && !v[1]) return v[0] == '1' ? 1u : 0u;
+  return b_tile_rows <= 2 || one_wave ? 1u : 0u;
+}
+
 dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorMapDataType dtype,
                                   uint32_t box_rows, const char* what) {
   const size_t eb = dlg_tma_elem_bytes(dtype);

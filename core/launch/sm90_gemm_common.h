@@ -27,7 +27,7 @@ typedef struct dlg_sm90_fp8_params {
   const int32_t* layout; /* M-grouped: row ids | offsets | masked_m */
   int64_t layout_stride;
   int64_t sfb_stride_g;
-  uint32_t num_groups, pad_;
+  uint32_t num_groups, flags; /* dlg_sm90_load_flags */
   int64_t scale_a_stride_g; /* per-tensor masked */
 } dlg_sm90_fp8_params_t;
 _Static_assert(sizeof(dlg_sm90_fp8_params_t) == 136, "must match dlg::Sm90Fp8GemmParams");
@@ -46,6 +46,12 @@ int dlg_sm90_c_mode(const dlg_gemm_problem_t* p);
 /* The heuristics' input for p on the context's device. */
 dlg_status_t dlg_sm90_make_shape(dlg_context_t* ctx, const dlg_gemm_problem_t* p, int fp8,
                                  int sfa_in_smem, dlg_sm90_gemm_shape_t* out);
+
+/* The kernels' load flags (kLoadBEvictFirst, kernels/common/scheduler.cuh): B's loads
+ * evict-first in L2 where a B line is read by tiles that run at about the same time and then
+ * never again: at most two tile rows read each B operand (`b_tile_rows`), or every tile is
+ * resident at once (`one_wave`). $DLG_SM90_B_EVICT_FIRST=0 / 1 forces it off / on (A/B runs). */
+uint32_t dlg_sm90_load_flags(int64_t b_tile_rows, int one_wave);
 
 /* Tensor map of A or B ([rows, K] K-major, 128B swizzle, box {128 bytes of K, box_rows}). */
 dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorMapDataType dtype,

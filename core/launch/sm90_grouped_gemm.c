@@ -29,7 +29,7 @@ typedef struct m_grouped_params {
   int64_t sfa_stride_g, sfa_stride_m, sfa_stride_k;
   const float* sfb;
   int64_t sfb_stride_g, sfb_stride_n, sfb_stride_k;
-  uint32_t sfb_rows, pad_;
+  uint32_t sfb_rows, flags; /* dlg_sm90_load_flags */
   void* d;
   int64_t d_stride_g, d_stride_m;
 } m_grouped_params_t;
@@ -467,6 +467,14 @@ static int dense_body_ok(const dlg_m_grouped_problem_t* p, int sfa_tma, int tma_
   return (uintptr_t)dlg_data(a) % 16 == 0;
 }
 
+/* Load flags of an M-grouped launch: the tile rows that read each group's B are those of the
+ * rows expected per group (masked: expected_m; contiguous: M / groups). */
+static uint32_t m_grouped_load_flags(const dlg_m_grouped_problem_t* p, int block_m) {
+  const int64_t rows = p->masked ? (p->expected_m < 1 ? 1 : p->expected_m < p->m ? p->expected_m : p->m)
+                                 : dlg_ceil_div64(p->m, p->groups > 0 ? p->groups : 1);
+  return dlg_sm90_load_flags(dlg_ceil_div64(rows, block_m), 0);
+}
+
 static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_problem_t* p,
                                       int sms, size_t smem, void* stream, const char* op) {
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
@@ -528,6 +536,7 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   q.layout = (const int32_t*)dlg_data(p->layout);
   q.layout_stride = dlg_stride(p->layout, 0);
   q.num_groups = (uint32_t)p->groups;
+  q.flags = m_grouped_load_flags(p, cfg.block_m);
 
   /* kMode: GroupedMode (0 row ids, 1 offsets, 2 masked) */
   const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
@@ -660,6 +669,7 @@ dlg_status_t dlg_launch_sm90_m_grouped_gemm(dlg_context_t* ctx, const dlg_m_grou
   q.d = dlg_data(d);
   q.d_stride_g = p->masked ? dlg_stride(d, 0) : 0;
   q.d_stride_m = dlg_stride(d, dn - 2);
+  q.flags = m_grouped_load_flags(p, cfg.block_m);
 
   const int mode = p->masked ? 2 : p->layout_kind == DLG_GROUP_LAYOUT_ROW_IDS ? 0 : 1;
   char name[160], source[320];

@@ -94,6 +94,14 @@
 //   For one-wave grids at small M, where the A re-reads of small tiles bound the k-loop.
 // - Tails: out-of-range rows/columns/K are zero-filled by TMA loads (scales included) and
 //   clipped by stores.
+// - B's loads are evict-first in L2 when the launcher sets kLoadBEvictFirst: at most two tile
+//   rows read each B operand, or one wave (dlg_sm90_load_flags), so a B line is dead once its
+//   one or two readers have it. A/B on the H100 (L2 flushed, kernel us, hint off -> on):
+//   128x4096x7168 18.5 -> 15.7, 128x7168x16384 53.7 -> 49.7, 128x2112x7168 12.7 -> 11.9,
+//   256x4096x7168 23.1 -> 18.8 (BF16 and per-tensor alike), none slower at M <= 512; with the
+//   hint at M = 4096 (B re-read by 32 tile rows over several waves) +2..27 %. Presumably the
+//   streamed B lines otherwise push out A's, which every tile of the row re-reads; hinting A
+//   evict-last changed nothing.
 // - kGrouped (kernels/sm90_fp8_m_grouped_gemm.cuh: MoE M-grouped, contiguous or masked): the
 //   tiles come from common/contiguous_tiles.cuh's schedulers with their groups (TileGroups);
 //   B (and, masked, A and sfa) are loaded with 3D maps at the group's coordinate, sfb from the
@@ -142,7 +150,7 @@ struct Sm90Fp8GemmParams {
   int64_t layout_stride;
   int64_t sfb_stride_g;   // 1D2D: elements between groups' sfb; per-tensor: between scale_b
   uint32_t num_groups;
-  uint32_t pad_;
+  uint32_t flags;        // kLoadBEvictFirst (common/scheduler.cuh)
   int64_t scale_a_stride_g;  // per-tensor masked: elements between groups' scale_a
 };
 static_assert(sizeof(Sm90Fp8GemmParams) == 136, "host mirror expects 136 bytes");
@@ -204,6 +212,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
   constexpr bool k1D2D = kScaleMode == kFp8Scale1D2D;
   constexpr bool k1D1D = kScaleMode == kFp8Scale1D1D;
   constexpr bool kPerTensor = kScaleMode == kFp8ScalePerTensor;
+  // B's loads may be evict-first (p.flags, see NOTES) where the producer warp has the
+  // registers for the policy: not in the 1D1D and A-multicast instances (40-register
+  // producers: nvrtc_test found spills), large-M kernels that ignore the flag.
+  constexpr bool kBHint = !k1D1D && kClusterN == 1;
   constexpr uint32_t kMaxSfb = k1D2D ? fp8_max_sfb_blocks(kBlockN) : 1;
   using Mma = WgmmaE4M3<kBlockN>;
   using Epilogue = WarpgroupEpilogue<kBlockM, kBlockN, OutT, kCMode, kStore == 2 ? 64 : 128>;
@@ -340,7 +352,11 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             tma_load_2d(tmap_a, &full[stage], a_dst, k0, m0);
           }
           if constexpr (kGrouped) {
-            tma_load_3d(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round));
+            if (kBHint && (p.flags & kLoadBEvictFirst))
+              tma_load_3d_hint(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round),
+                               l2_evict_first_policy());
+            else
+              tma_load_3d(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round));
           } else if constexpr (kClusterM == 2) {
             constexpr uint32_t kHalf = kBlockN / 2;
             const uint32_t half = rank % kClusterM;
@@ -348,7 +364,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             tma_load_2d_multicast(tmap_b, &full[stage], b_dst + half * kHalf * kBlockK, k0,
                                   n0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
-            tma_load_2d(tmap_b, &full[stage], b_dst, k0, n0);
+            if (kBHint && (p.flags & kLoadBEvictFirst))
+              tma_load_2d_hint(tmap_b, &full[stage], b_dst, k0, n0, l2_evict_first_policy());
+            else
+              tma_load_2d(tmap_b, &full[stage], b_dst, k0, n0);
           }
           if constexpr (!kPerTensor && kMasked)
             tma_load_3d(tmap_sfa, &full[stage], smem_sfa + stage * kBlockM, m0,

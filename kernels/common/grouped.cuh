@@ -45,6 +45,17 @@ DLG_DEVICE void tma_load_3d(const TensorMap* map, uint64_t* bar, void* smem_dst,
       : "memory");
 }
 
+// tma_load_3d under an L2 cache policy (createpolicy, e.g. base.cuh l2_evict_first_policy).
+DLG_DEVICE void tma_load_3d_hint(const TensorMap* map, uint64_t* bar, void* smem_dst, int32_t c0,
+                                 int32_t c1, int32_t c2, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
+      " [%0], [%1, {%3, %4, %5}], [%2], %6;" ::"r"(smem_addr(smem_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2),
+      "l"(policy)
+      : "memory");
+}
+
 // The same box written at the same shared-memory offset of every CTA in `cta_mask`, each
 // CTA's barrier at `bar`'s offset signalled (see ptx/tma.cuh's 2D multicast).
 DLG_DEVICE void tma_load_3d_multicast(const TensorMap* map, uint64_t* bar, void* smem_dst,

@@ -24,6 +24,12 @@
 
 namespace dlg {
 
+// Bits of the GEMM kernels' `flags` parameter. kLoadBEvictFirst: B's TMA loads are evict-first
+// in L2: the launcher sets it where every tile reading a B line runs at about the same time
+// (one wave, or at most two tile rows per B operand), so a B line is dead once loaded (see
+// fp8_gemm_body.cuh NOTES).
+constexpr uint32_t kLoadBEvictFirst = 1u;
+
 // Select<c, A, B>: A when c, else B (no <type_traits> under NVRTC).
 template <bool kCond, typename A, typename B>
 struct SelectType {

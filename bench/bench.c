@@ -323,10 +323,18 @@ static void read_driver_release(char* buf, size_t cap) {
   if (!f) return;
   char line[256];
   if (fgets(line, sizeof line, f)) {
+    /* "... Kernel Module  580.159.04  ..." or "... Open Kernel Module for x86_64  580.159.04
+     * ...": the first token after "Kernel Module" that starts with a digit and has a dot. */
     const char* p = strstr(line, "Kernel Module");
-    char release[32];
-    if (p && sscanf(p + strlen("Kernel Module"), "%31s", release) == 1)
-      snprintf(buf, cap, "%s", release);
+    char tok[32];
+    int used = 0;
+    while (p && sscanf(p, "%31s%n", tok, &used) == 1) {
+      if (tok[0] >= '0' && tok[0] <= '9' && strchr(tok, '.')) {
+        snprintf(buf, cap, "%s", tok);
+        break;
+      }
+      p += used;
+    }
   }
   fclose(f);
 }

@@ -28,6 +28,7 @@
 #define SPLIT_REDUCE_FIXED 1200.0       /* split-K: two cluster barriers + DSMEM round trips */
 #define DSMEM_BYTES_PER_CLK 32.0        /* split-K: partial tiles read across the cluster */
 #define SPLIT_MIN_KBLOCKS 4             /* split-K: k-blocks per CTA at least (pipeline fill) */
+#define MULTICAST_MIN_A_BYTES (48.0 * 1048576.0) /* FP8 1D2D / per-tensor: clusters below (L2: 50 MB) */
 /* Split-K configs run slower than the rest of the model says (H100 sweep, docs/kernels.md:
  * cluster launch, short k-loops whose pipeline never reaches steady state): their estimate is
  * scaled and offset so that the model picks them only where the sweep measured a gain. */
@@ -294,6 +295,17 @@ static int multicast_pays(const dlg_sm90_gemm_shape_t* s, const dlg_sm90_gemm_co
   const int promotion = promotion_of(s);
   if (s->fp8 && (promotion == DLG_SM90_PROMOTE_ROW_BLOCK || promotion == DLG_SM90_PROMOTE_ADD) &&
       cdiv(s->k, 128) < 8)
+    return 0;
+  /* Nor (same kernels, dense) where A fits in L2 with room to spare: multicast saves L2 -> SM
+   * traffic that L2 then serves anyway, and the coupling costs. H100 A/B at 2e44d97, two rounds,
+   * kernel µs with the heuristic's tile, 1x2 -> 1x1, 1D2D / per-tensor: 4096x2112x7168 (A
+   * 29 MiB) 102.0 -> 100.2 / 92.2 -> 90.8, 4096x4096x7168 176.6 -> 174.2 / 168.0 -> 166.9,
+   * 4096x24576x1536 249.8 -> 246.3 / 241.5 -> 238.7, 4096x7168x2048 97.2 -> 95.0 / 93.0 ->
+   * 91.3, 4096^3 105.0 -> 102.8 / 100.4 -> 98.4; but with A = 64 MiB (4096x7168x16384,
+   * 8192^3) +0.5..1.4 %. BF16 within 0.5 % either way: left as it was. */
+  if (s->fp8 && !s->m_grouped &&
+      (promotion == DLG_SM90_PROMOTE_ROW_BLOCK || promotion == DLG_SM90_PROMOTE_ADD) &&
+      (double)s->m * (double)s->k < MULTICAST_MIN_A_BYTES)
     return 0;
   return c->waves > 1;
 }

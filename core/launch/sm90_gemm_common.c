@@ -94,8 +94,14 @@ void dlg_sm90_apply_override(const dlg_sm90_gemm_shape_t* shape, dlg_sm90_gemm_c
 }
 
 uint32_t dlg_sm90_load_flags(int64_t b_tile_rows, int one_wave) {
-  const char* v = getenv("DLG_SM90_B_EVICT_FIRST");
-  if (v && (v[0] == '0' || v[0] == '1') && !v[1]) return v[0] == '1' ? 1u : 0u;
+  /* The override read once (-1: none): no environment scan on the per-call path. Threads
+   * racing on the first call store the same value. */
+  static volatile int forced = -2;
+  if (forced == -2) {
+    const char* v = getenv("DLG_SM90_B_EVICT_FIRST");
+    forced = v && (v[0] == '0' || v[0] == '1') && !v[1] ? v[0] - '0' : -1;
+  }
+  if (forced >= 0) return (uint32_t)forced;
   return b_tile_rows <= 2 || one_wave ? 1u : 0u;
 }
 

@@ -50,7 +50,8 @@ dlg_status_t dlg_sm90_make_shape(dlg_context_t* ctx, const dlg_gemm_problem_t* p
 /* The kernels' load flags (kLoadBEvictFirst, kernels/common/scheduler.cuh): B's loads
  * evict-first in L2 where a B line is read by tiles that run at about the same time and then
  * never again: at most two tile rows read each B operand (`b_tile_rows`), or every tile is
- * resident at once (`one_wave`). $DLG_SM90_B_EVICT_FIRST=0 / 1 forces it off / on (A/B runs). */
+ * resident at once (`one_wave`). $DLG_SM90_B_EVICT_FIRST=0 / 1 forces it off / on (A/B runs;
+ * read at the first call). */
 uint32_t dlg_sm90_load_flags(int64_t b_tile_rows, int one_wave);
 
 /* Tensor map of A or B ([rows, K] K-major, 128B swizzle, box {128 bytes of K, box_rows}). */

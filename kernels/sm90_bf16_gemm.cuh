@@ -183,10 +183,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
             tma_load_2d_multicast(&tmap_b, &full[stage], b_dst + half * kHalf * kRowBytes, k0,
                                   n0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
-            if (p.flags & kLoadBEvictFirst)
-              tma_load_2d_hint(&tmap_b, &full[stage], b_dst, k0, n0, l2_evict_first_policy());
-            else
-              tma_load_2d(&tmap_b, &full[stage], b_dst, k0, n0);
+            tma_load_2d_stream(&tmap_b, &full[stage], b_dst, k0, n0, p.flags & kLoadBEvictFirst);
           }
           if (++stage == kNumStages) stage = 0, phase ^= 1;
         }

@@ -220,10 +220,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
               tma_load_3d(&tmap_b, &full[stage], b_dst + kHalf * kRowBytes, k0, n0 + kHalf, g);
             }
           } else {
-            if (p.flags & kLoadBEvictFirst)
-              tma_load_3d_hint(&tmap_b, &full[stage], b_dst, k0, n0, g, l2_evict_first_policy());
-            else
-              tma_load_3d(&tmap_b, &full[stage], b_dst, k0, n0, g);
+            tma_load_3d_stream(&tmap_b, &full[stage], b_dst, k0, n0, g, p.flags & kLoadBEvictFirst);
           }
           if constexpr (kSfaTma && kMode == kGroupedMasked)
             tma_load_3d(&tmap_sfa, &full[stage], smem_sfa + stage * kBlockM,

@@ -205,8 +205,7 @@ dlg_status_t dlg_launch_sm90_bf16_gemm(dlg_context_t* ctx, const dlg_gemm_proble
   params.d = dlg_data(p->d);
   params.ldd = dlg_stride(p->d, 0);
   const int split = cfg.split_k > 1 ? cfg.split_k : 1;
-  params.flags = dlg_sm90_load_flags(dlg_ceil_div64(p->m, cfg.block_m),
-                                     split > 1 || cfg.tiles <= (int64_t)cfg.grid);
+  params.flags = dlg_sm90_dense_load_flags(p, &cfg);
   dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,
       (unsigned)(cfg.cluster_m * cfg.cluster_n * split), cfg.smem_bytes, pdl, stream);
   void* args[] = {&params, &map_a, &map_b, &map_d};

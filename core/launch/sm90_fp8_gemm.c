@@ -220,8 +220,7 @@ dlg_status_t dlg_launch_sm90_fp8_gemm(dlg_context_t* ctx, const dlg_gemm_problem
   dlg_sm90_fp8_params_t params;
   fill_params(p, &params);
   const int split = cfg.split_k > 1 ? cfg.split_k : 1;
-  params.flags = dlg_sm90_load_flags(dlg_ceil_div64(p->m, cfg.block_m),
-                                     split > 1 || cfg.tiles <= (int64_t)cfg.grid);
+  params.flags = dlg_sm90_dense_load_flags(p, &cfg);
   dlg_launch_config_t lc = dlg_launch_config_1d(cfg.grid, (unsigned)cfg.threads,
       (unsigned)(cfg.cluster_m * cfg.cluster_n * split), cfg.smem_bytes, pdl, stream);
   void* args_1d2d[] = {&params, &map_a, &map_b, &map_sfa, &map_d, &map_c};

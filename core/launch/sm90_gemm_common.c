@@ -105,6 +105,11 @@ uint32_t dlg_sm90_load_flags(int64_t b_tile_rows, int one_wave) {
   return b_tile_rows <= 2 || one_wave ? 1u : 0u;
 }
 
+uint32_t dlg_sm90_dense_load_flags(const dlg_gemm_problem_t* p, const dlg_sm90_gemm_config_t* cfg) {
+  return dlg_sm90_load_flags(dlg_ceil_div64(p->m, cfg->block_m),
+                             cfg->split_k > 1 || cfg->tiles <= (int64_t)cfg->grid);
+}
+
 dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorMapDataType dtype,
                                   uint32_t box_rows, const char* what) {
   const size_t eb = dlg_tma_elem_bytes(dtype);

@@ -53,6 +53,8 @@ dlg_status_t dlg_sm90_make_shape(dlg_context_t* ctx, const dlg_gemm_problem_t* p
  * resident at once (`one_wave`). $DLG_SM90_B_EVICT_FIRST=0 / 1 forces it off / on (A/B runs;
  * read at the first call). */
 uint32_t dlg_sm90_load_flags(int64_t b_tile_rows, int one_wave);
+/* The same for a dense launch of p with cfg (B read by ceil(M / BLOCK_M) tile rows). */
+uint32_t dlg_sm90_dense_load_flags(const dlg_gemm_problem_t* p, const dlg_sm90_gemm_config_t* cfg);
 
 /* Tensor map of A or B ([rows, K] K-major, 128B swizzle, box {128 bytes of K, box_rows}). */
 dlg_status_t dlg_sm90_map_operand(CUtensorMap* map, const DLTensor* t, CUtensorMapDataType dtype,

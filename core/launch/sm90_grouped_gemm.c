@@ -467,10 +467,15 @@ static int dense_body_ok(const dlg_m_grouped_problem_t* p, int sfa_tma, int tma_
   return (uintptr_t)dlg_data(a) % 16 == 0;
 }
 
+/* Masked: the rows expected per group, in [1, max_m]. */
+static int64_t masked_expected_rows(const dlg_m_grouped_problem_t* p) {
+  return p->expected_m < 1 ? 1 : p->expected_m < p->m ? p->expected_m : p->m;
+}
+
 /* Load flags of an M-grouped launch: the tile rows that read each group's B are those of the
  * rows expected per group (masked: expected_m; contiguous: M / groups). */
 static uint32_t m_grouped_load_flags(const dlg_m_grouped_problem_t* p, int block_m) {
-  const int64_t rows = p->masked ? (p->expected_m < 1 ? 1 : p->expected_m < p->m ? p->expected_m : p->m)
+  const int64_t rows = p->masked ? masked_expected_rows(p)
                                  : dlg_ceil_div64(p->m, p->groups > 0 ? p->groups : 1);
   return dlg_sm90_load_flags(dlg_ceil_div64(rows, block_m), 0);
 }
@@ -480,9 +485,8 @@ static dlg_status_t launch_dense_body(dlg_context_t* ctx, const dlg_m_grouped_pr
   const int per_tensor = p->recipe == DLG_RECIPE_FP8_PER_TENSOR;
   dlg_sm90_gemm_shape_t shape;
   memset(&shape, 0, sizeof shape);
-  /* Masked: the rows expected, in [1, max_m] per group (each group is tiled on its own). */
-  const int64_t expected = p->expected_m < 1 ? 1 : p->expected_m < p->m ? p->expected_m : p->m;
-  shape.m = p->masked ? p->groups * expected : p->m;
+  /* Masked: each group is tiled on its own. */
+  shape.m = p->masked ? p->groups * masked_expected_rows(p) : p->m;
   shape.n = p->n;
   shape.k = p->k;
   shape.fp8 = 1;

@@ -352,11 +352,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             tma_load_2d(tmap_a, &full[stage], a_dst, k0, m0);
           }
           if constexpr (kGrouped) {
-            if (kBHint && (p.flags & kLoadBEvictFirst))
-              tma_load_3d_hint(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round),
-                               l2_evict_first_policy());
-            else
-              tma_load_3d(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round));
+            tma_load_3d_stream(tmap_b, &full[stage], b_dst, k0, n0, tg.round_group(round),
+                               kBHint && (p.flags & kLoadBEvictFirst));
           } else if constexpr (kClusterM == 2) {
             constexpr uint32_t kHalf = kBlockN / 2;
             const uint32_t half = rank % kClusterM;
@@ -364,10 +361,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
             tma_load_2d_multicast(tmap_b, &full[stage], b_dst + half * kHalf * kBlockK, k0,
                                   n0 + static_cast<int32_t>(half * kHalf), mask);
           } else {
-            if (kBHint && (p.flags & kLoadBEvictFirst))
-              tma_load_2d_hint(tmap_b, &full[stage], b_dst, k0, n0, l2_evict_first_policy());
-            else
-              tma_load_2d(tmap_b, &full[stage], b_dst, k0, n0);
+            tma_load_2d_stream(tmap_b, &full[stage], b_dst, k0, n0,
+                               kBHint && (p.flags & kLoadBEvictFirst));
           }
           if constexpr (!kPerTensor && kMasked)
             tma_load_3d(tmap_sfa, &full[stage], smem_sfa + stage * kBlockM, m0,

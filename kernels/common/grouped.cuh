@@ -56,6 +56,13 @@ DLG_DEVICE void tma_load_3d_hint(const TensorMap* map, uint64_t* bar, void* smem
       : "memory");
 }
 
+// tma_load_3d or, `evict_first`, its evict-first form (see ptx/tma.cuh tma_load_2d_stream).
+DLG_DEVICE void tma_load_3d_stream(const TensorMap* map, uint64_t* bar, void* smem_dst, int32_t c0,
+                                   int32_t c1, int32_t c2, bool evict_first) {
+  if (evict_first) tma_load_3d_hint(map, bar, smem_dst, c0, c1, c2, l2_evict_first_policy());
+  else tma_load_3d(map, bar, smem_dst, c0, c1, c2);
+}
+
 // The same box written at the same shared-memory offset of every CTA in `cta_mask`, each
 // CTA's barrier at `bar`'s offset signalled (see ptx/tma.cuh's 2D multicast).
 DLG_DEVICE void tma_load_3d_multicast(const TensorMap* map, uint64_t* bar, void* smem_dst,

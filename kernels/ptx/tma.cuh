@@ -42,6 +42,14 @@ DLG_DEVICE void tma_load_2d_hint(const TensorMap* map, uint64_t* bar, void* smem
       : "memory");
 }
 
+// A streamed operand's load: evict-first in L2 when `evict_first` (the policy made here, at the
+// load: kept across a loop it spilled 40-register producer warps), else a plain load.
+DLG_DEVICE void tma_load_2d_stream(const TensorMap* map, uint64_t* bar, void* smem_dst, int32_t c0,
+                                   int32_t c1, bool evict_first) {
+  if (evict_first) tma_load_2d_hint(map, bar, smem_dst, c0, c1, l2_evict_first_policy());
+  else tma_load_2d(map, bar, smem_dst, c0, c1);
+}
+
 DLG_DEVICE void tma_load_2d_multicast(const TensorMap* map, uint64_t* bar, void* smem_dst,
                                       int32_t c0, int32_t c1, uint16_t cta_mask) {
   asm volatile(

@@ -10,8 +10,10 @@ bash scripts/deps.sh
 source scripts/env.sh
 
 # bindgen loads libclang at run time (Debian's libclang-dev; the checked-in bindings were made
-# with its version, 14): install it when missing.
-if ! compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null; then
+# with its version, 14): install it when missing. (libclang itself: a machine may carry only
+# libclang-cpp, which bindgen cannot use.)
+if ! compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null &&
+  ! compgen -G "/usr/lib/llvm-*/lib/libclang-[0-9]*.so*" >/dev/null; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   if ! apt-cache policy libclang-dev 2>/dev/null | grep -q 'Candidate: [0-9]'; then

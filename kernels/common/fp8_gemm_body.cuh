@@ -71,10 +71,12 @@
 // - Pipelined loops form the next slot's descriptors when the stage advances (kept in
 //   registers), so only the wgmma issue follows the full-barrier wait (before: ~12 dependent
 //   uniform instructions there). H100, A/B in one build, kernel us: FP8 1D2D 128x2112x7168
-//   11.9 -> 11.3, 128x4096x7168 15.9 -> 15.7 (per-tensor 11.4 -> 11.0). Not in the other
-//   loops: there ptxas then moved the scale loads and products between the chain's wgmma
-//   (the products wait on the loads before the second wgmma issues): M = 4096 1D2D 2-3 %
-//   slower, per-tensor ~1 %.
+//   11.9 -> 11.3, 128x4096x7168 15.9 -> 15.7 (per-tensor 11.4 -> 11.0); against 12443b7 over
+//   M = 64 / 128 (two rounds): 1D2D +1.4 %, per-tensor +1.1 % geomean, 64x2112x7168 +3 %.
+//   Not in the other loops: there ptxas then moved the scale loads and products between
+//   the chain's wgmma (the products wait on the loads before the second wgmma issues):
+//   M = 4096 1D2D 2-3 % slower, per-tensor ~1 %. The grouped kernels' loops alike: K-grouped
+//   2 % slower, masked m = 20 unchanged, so they form them after the wait.
 // - TMA boxes: A {128, BLOCK_M / kClusterN}, B {128, BLOCK_N / kClusterM} with 128B swizzle
 //   (descriptor math in ptx/wgmma.cuh); sfa {BLOCK_M, 1} and sfb {BLOCK_N, 1} unswizzled
 //   boxes of the MN-major [K/128, M|N] scale matrices; D and C per epilogue.cuh.
@@ -461,14 +463,10 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     // Pipelined loops: the descriptors' low words of slot `stage`, formed when the stage
     // advances, before the slot's full-barrier wait (see NOTES).
     constexpr bool kEarlyDesc = kPipelined != 0;
-    uint32_t slot_desc_a = desc_a0, slot_desc_b = desc_b0;
+    WgmmaRingDescs<kABytes, kBBytes, kShflStage> ring_desc(desc_a0, desc_b0);
     auto next_stage = [&]() {
       if (++stage == kNumStages) stage = 0, phase ^= 1;
-      if constexpr (kEarlyDesc) {
-        const uint32_t su = kShflStage ? warp_uniform(stage) : stage;
-        slot_desc_a = keep_in_register(desc_a0 + su * (kABytes >> 4));
-        slot_desc_b = keep_in_register(desc_b0 + su * (kBBytes >> 4));
-      }
+      if constexpr (kEarlyDesc) ring_desc.at(stage);
     };
     uint32_t c_phase = 0;
     float acc[kWaves][kNumAcc];
@@ -536,8 +534,8 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
         // The slot's descriptors from the ring's first ones (see NOTES).
         uint64_t desc_a, desc_b;
         if constexpr (kEarlyDesc) {
-          desc_a = wgmma_desc_sw128_at(slot_desc_a, 128 * w * kBlockK);
-          desc_b = wgmma_desc_sw128_at(slot_desc_b, 0);
+          desc_a = ring_desc.desc_a(128 * w * kBlockK);
+          desc_b = ring_desc.desc_b();
         } else {
           const uint32_t su = kShflStage ? warp_uniform(stage) : stage;
           desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes + 128 * w * kBlockK);

@@ -241,6 +241,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     // Descriptors of the ring's first slot (low words; a slot's: + its offset / 16).
     const uint32_t desc_a0 = keep_in_register(wgmma_desc_sw128_lo(smem_a + wg_uniform * 64 * kRowBytes));
     const uint32_t desc_b0 = keep_in_register(wgmma_desc_sw128_lo(smem_b));
+    // The slots' wgmma descriptors, on the uniform datapath (ptx/wgmma.cuh).
+    const WgmmaRingDescs<kABytes, kBBytes, true> ring_desc(desc_a0, desc_b0);
     const uint32_t row_lo = 64 * wg + 16 * (warp % 4) + lane / 4;  // tile row of acc[4j+0,1]
     Scheduler sched(p.layout, p.layout_stride, p.num_groups, p.m, p.n);
     // A slot has been read by this warp: release it in every CTA of the pair (lane r arrives
@@ -320,9 +322,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
             load_scales(v, kb);
           }
           mbarrier_wait(&full[stage], phase);
-          const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
-          const uint64_t desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes);
-          const uint64_t desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
+          const auto descs = ring_desc.of(stage);
+          const uint64_t desc_a = descs.a, desc_b = descs.b;
           fence_operands(part);
           wgmma_fence();
 #pragma unroll
@@ -359,9 +360,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         uint32_t prev_stage = 0;
         for (uint32_t kb = 0; kb < num_k_blocks; ++kb) {
           mbarrier_wait(&full[stage], phase);
-          const uint32_t su = warp_uniform(stage);  // descriptors on the uniform datapath
-          const uint64_t desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes);
-          const uint64_t desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
+          const auto descs = ring_desc.of(stage);
+          const uint64_t desc_a = descs.a, desc_b = descs.b;
           // BF16: accumulate in place, keep k-block kb in flight while kb-1 retires.
           fence_operands(acc);
           wgmma_fence();

@@ -456,12 +456,12 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
     uint32_t m_block, n_block;
     uint32_t stage = 0, phase = 0;  // next slot to compute
     uint32_t rel = 0;               // next slot to promote and release (trails `stage`)
-    // One math warpgroup, or the C prefetch's leader-only branch in the loop: the compiler
-    // no longer proves `stage` warp-uniform and builds the descriptors in vector registers
-    // (+16..33 R2UR per k-block, SASS); a shfl keeps them on the uniform datapath.
+    // The slots' wgmma descriptors (ptx/wgmma.cuh). One math warpgroup, or the C prefetch's
+    // leader-only branch in the loop: the compiler no longer proves `stage` warp-uniform and
+    // builds the descriptors in vector registers (+16..33 R2UR per k-block, SASS); a shfl
+    // keeps them on the uniform datapath. Pipelined loops form them when the stage advances,
+    // before the slot's full-barrier wait; the others after it (see NOTES).
     constexpr bool kShflStage = kNumMathWG == 1 || kCMode == 3;
-    // Pipelined loops: the descriptors' low words of slot `stage`, formed when the stage
-    // advances, before the slot's full-barrier wait (see NOTES).
     constexpr bool kEarlyDesc = kPipelined != 0;
     WgmmaRingDescs<kABytes, kBBytes, kShflStage> ring_desc(desc_a0, desc_b0);
     auto next_stage = [&]() {
@@ -532,14 +532,15 @@ DLG_DEVICE void sm90_fp8_gemm_body(const Sm90Fp8GemmParams p, const ptx::TensorM
       // scale-d = 0) and commits it.
       auto issue_chain = [&](float (&part)[kNumAcc], uint32_t w) {
         // The slot's descriptors from the ring's first ones (see NOTES).
+        const uint32_t wave_bytes = 128 * w * kBlockK;
         uint64_t desc_a, desc_b;
         if constexpr (kEarlyDesc) {
-          desc_a = ring_desc.desc_a(128 * w * kBlockK);
+          desc_a = ring_desc.desc_a(wave_bytes);
           desc_b = ring_desc.desc_b();
         } else {
-          const uint32_t su = kShflStage ? warp_uniform(stage) : stage;
-          desc_a = wgmma_desc_sw128_at(desc_a0, su * kABytes + 128 * w * kBlockK);
-          desc_b = wgmma_desc_sw128_at(desc_b0, su * kBBytes);
+          const auto d = ring_desc.of(stage, wave_bytes);
+          desc_a = d.a;
+          desc_b = d.b;
         }
         fence_operands(part);
         wgmma_fence();

@@ -47,23 +47,34 @@ DLG_DEVICE uint64_t wgmma_desc_sw128_at(uint32_t lo, uint32_t bytes) {
   return (static_cast<uint64_t>(kWgmmaDescSw128Hi) << 32) | (lo + (bytes >> 4));
 }
 
-// The A and B descriptors' low words of one slot of a pipeline ring (A and B tiles of
-// kABytes / kBBytes per slot), formed by at(stage) when the consumer's stage advances: before
-// its wait on the slot's full barrier, so only the wgmma issue follows that wait (the values
-// are kept opaque: else the compiler forms them again after the wait). kShfl: `stage` is not
-// known warp-uniform to the compiler; a shfl keeps the descriptors on the uniform datapath.
+// The A and B descriptors of the slots of a pipeline ring (A and B tiles of kABytes / kBBytes
+// per slot) from the ring's first slot's low words. Either formed at the use from the slot
+// index (of()), or by at(stage) when the consumer's stage advances: before its wait on the
+// slot's full barrier, so only the wgmma issue follows that wait (the low words kept opaque:
+// else the compiler forms them again after the wait; read by desc_a() / desc_b()). kShfl:
+// `stage` is not known warp-uniform to the compiler; a shfl keeps the descriptors on the
+// uniform datapath.
 template <uint32_t kABytes, uint32_t kBBytes, bool kShfl>
 struct WgmmaRingDescs {
+  struct Pair {
+    uint64_t a, b;
+  };
   uint32_t a0, b0;  // the ring's first slot
-  uint32_t a, b;    // the current slot
+  uint32_t a, b;    // the slot of the last at()
   DLG_DEVICE WgmmaRingDescs(uint32_t first_a, uint32_t first_b)
       : a0(first_a), b0(first_b), a(first_a), b(first_b) {}
+  DLG_DEVICE static uint32_t slot(uint32_t stage) { return kShfl ? warp_uniform(stage) : stage; }
+  // Slot `stage`'s descriptors, A advanced by `a_bytes` (e.g. a wave's rows).
+  DLG_DEVICE Pair of(uint32_t stage, uint32_t a_bytes = 0) const {
+    const uint32_t s = slot(stage);
+    return {wgmma_desc_sw128_at(a0, s * kABytes + a_bytes), wgmma_desc_sw128_at(b0, s * kBBytes)};
+  }
   DLG_DEVICE void at(uint32_t stage) {
-    const uint32_t s = kShfl ? warp_uniform(stage) : stage;
+    const uint32_t s = slot(stage);
     a = keep_in_register(a0 + s * (kABytes >> 4));
     b = keep_in_register(b0 + s * (kBBytes >> 4));
   }
-  // Descriptors of the current slot, A advanced by `a_bytes` (e.g. a wave's rows).
+  // Descriptors of the slot of the last at(), A advanced by `a_bytes`.
   DLG_DEVICE uint64_t desc_a(uint32_t a_bytes = 0) const { return wgmma_desc_sw128_at(a, a_bytes); }
   DLG_DEVICE uint64_t desc_b() const { return wgmma_desc_sw128_at(b, 0); }
 };
